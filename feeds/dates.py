@@ -1,0 +1,145 @@
+"""Dates as authors write them, and as feeds must write them.
+
+Parsing is strict on purpose: ISO 8601 / RFC 3339, day-first numeric dates (European sources
+write 10/06/2025 for 10 June; a month-first guess would silently move articles by months), and
+spelled-out months in either order. Anything else is an error the author must fix, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from email.utils import format_datetime
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+
+_ISO = re.compile(
+    r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"
+    r"(?:[T ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.\d+)?)?"
+    r"\s*(?P<tz>Z|[+-]\d{2}:?\d{2})?)?$",
+    re.IGNORECASE,
+)
+_DAY_FIRST_NUMERIC = re.compile(r"^(?P<d>\d{1,2})[/.](?P<m>\d{1,2})[/.](?P<y>\d{4})$")
+_DAY_MONTH_YEAR = re.compile(
+    rf"^(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+(?P<y>\d{{4}})$", re.I
+)
+_MONTH_DAY_YEAR = re.compile(
+    rf"^{_MONTH}\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})$", re.I
+)
+
+# Mentions of full dates inside running text (used to infer a missing year).
+_MENTIONS = re.compile(
+    rf"\b(?:{_MONTH}\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{{4}})"
+    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month2>"
+    + "|".join(sorted(MONTHS, key=len, reverse=True))
+    + r")\.?,?\s+(?P<y2>\d{4})"
+    r"|(?P<y3>\d{4})-(?P<m3>\d{2})-(?P<d3>\d{2})"
+    r"|(?P<d4>\d{1,2})/(?P<m4>\d{1,2})/(?P<y4>\d{4}))\b",
+    re.IGNORECASE,
+)
+
+
+class DateFormatError(ValueError):
+    """A date string in none of the accepted forms."""
+
+
+ACCEPTED_FORMS = "2025-02-25, 2025-02-25T09:30:00+01:00, 25/02/2025 or 25 February 2025"
+
+
+def parse_when(value: str | date | datetime, tz: tzinfo, default_time: time) -> datetime:
+    """An aware datetime from what an author wrote.
+
+    A date without a time gets ``default_time``; a time without an offset is read in the site
+    timezone ``tz`` (not UTC, not the machine's zone), so the same file builds the same feed
+    everywhere.
+    """
+    if isinstance(value, datetime):
+        value = value.replace(microsecond=0)
+        return value if value.tzinfo else value.replace(tzinfo=tz)
+    if isinstance(value, date):
+        return datetime.combine(value, default_time, tzinfo=tz)
+    text = str(value).strip()
+    match = _ISO.match(text)
+    if match:
+        day = _make_date(int(match["y"]), int(match["m"]), int(match["d"]), text)
+        if match["H"] is None:
+            return datetime.combine(day, default_time, tzinfo=tz)
+        try:
+            clock = time(int(match["H"]), int(match["M"]), int(match["S"] or 0))
+        except ValueError as exc:
+            raise DateFormatError(f"{text!r} has an impossible time ({exc})") from None
+        zone = _parse_offset(match["tz"]) if match["tz"] else tz
+        return datetime.combine(day, clock, tzinfo=zone)
+    for pattern in (_DAY_FIRST_NUMERIC, _DAY_MONTH_YEAR, _MONTH_DAY_YEAR):
+        match = pattern.match(text)
+        if match:
+            groups = match.groupdict()
+            month = MONTHS[groups["month"].lower()] if groups.get("month") else int(groups["m"])
+            day = _make_date(int(groups["y"]), month, int(groups["d"]), text)
+            return datetime.combine(day, default_time, tzinfo=tz)
+    raise DateFormatError(f"{text!r} is not a date; write it like {ACCEPTED_FORMS}")
+
+
+def _make_date(year: int, month: int, day: int, text: str) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError as exc:
+        raise DateFormatError(f"{text!r} is not a real day ({exc})") from None
+
+
+def _parse_offset(text: str) -> tzinfo:
+    """A fixed offset from RFC 3339 (Z, +01:00, +0100)."""
+    if text.upper() == "Z":
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+
+
+def mentioned_dates(text: str) -> Iterator[date]:
+    """Every full date (with a year) that running text mentions, in order of appearance."""
+    for match in _MENTIONS.finditer(text):
+        g = match.groupdict()
+        try:
+            if g["y1"]:
+                yield date(int(g["y1"]), MONTHS[g["month"].lower()], int(g["d1"]))
+            elif g["y2"]:
+                yield date(int(g["y2"]), MONTHS[g["month2"].lower()], int(g["d2"]))
+            elif g["y3"]:
+                yield date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
+            else:
+                yield date(int(g["y4"]), int(g["m4"]), int(g["d4"]))
+        except ValueError:
+            continue
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 with the author's own offset and whole seconds (Atom, JSON Feed)."""
+    return moment.replace(microsecond=0).isoformat()
+
+
+def rfc822(moment: datetime) -> str:
+    """RFC 822 with a four-digit year and a numeric zone, in English whatever the locale (RSS)."""
+    return format_datetime(moment.replace(microsecond=0))

@@ -1,0 +1,45 @@
+"""The one error type a user must fix: bad input, reported as ``path:line: message``.
+
+Every loader raises :class:`InputError` instead of letting a library exception escape, so the
+command line can print one clear line and exit with code 2 without writing anything.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+class InputError(Exception):
+    """Bad input in a file the user controls (config, article, plain-text post)."""
+
+    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else f"{self.path}"
+        return f"{where}: {self.message}"
+
+
+def line_of_key(
+    text: str, key: str, *, start_line: int = 1, section: str | None = None
+) -> int | None:
+    """The line on which ``key`` is assigned in YAML or TOML ``text``, if it can be found.
+
+    YAML and TOML parsers give line numbers for syntax errors but not for values that parse
+    fine and are wrong (a relative URL, an unknown timezone). A textual search is enough to
+    point the user at the right line; ``section`` restricts the search to one TOML table.
+    """
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*[:=]")
+    in_section = section is None
+    for number, line in enumerate(text.splitlines(), start=start_line):
+        stripped = line.strip()
+        if section is not None and stripped.startswith("["):
+            in_section = stripped.strip("[] ") == section
+            continue
+        if in_section and pattern.match(line):
+            return number
+    return None

@@ -1,0 +1,222 @@
+"""Plain-text posts -> Markdown articles with explicit front matter.
+
+The plain-text shape (as in ``shared/articles/*.txt``)::
+
+    Title line
+    - Author Name
+    - Feb 25            (or "Feb 25, 2025", "25 February 2025", "25/02/2025")
+    - 2 min read
+    <paragraphs; a short line without closing punctuation is a section heading>
+
+Everything inferred (the year, the time, the id) is written out in the front matter so the
+article never changes meaning later, and every inference is reported, never silent. The
+reading time in the post is not copied: it is recomputed from the text at publish time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+from feeds.config import Site
+from feeds.dates import MONTHS, mentioned_dates, rfc3339
+from feeds.errors import InputError
+from feeds.slug import slugify
+from feeds.text import clean_text, reading_minutes, word_count
+
+HEADING_MAX_CHARS = 80
+_CLOSING = tuple(".!?:;,…\"'”’)]")
+_READING_TIME = re.compile(r"^\d+\s*min(?:ute)?s?(?:\s+read)?$", re.IGNORECASE)
+_MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+_DATE_LINE = [
+    re.compile(
+        rf"^(?P<month>{_MONTH_NAMES})\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<year>\d{{4}}))?$",
+        re.I,
+    ),
+    re.compile(
+        rf"^(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<month>{_MONTH_NAMES})\.?(?:,?\s+(?P<year>\d{{4}}))?$",
+        re.I,
+    ),
+    re.compile(r"^(?P<day>\d{1,2})[/.](?P<month>\d{1,2})(?:[/.](?P<year>\d{4}))?$"),
+    re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})$"),
+]
+# Characters that would turn literal prose into Markdown syntax.
+_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~])")
+_LINE_START_SPECIAL = re.compile(r"^(\s*)([#>+=-]|\d+[.)])(?=\s|$)")
+
+
+@dataclass(frozen=True)
+class ImportedPost:
+    """The converted article: where it goes, its text, and what was inferred and why."""
+
+    filename: str
+    markdown: str
+    title: str
+    published: datetime
+    notes: tuple[str, ...]
+
+
+def convert_post(
+    text: str, path: Path, site: Site, default_time: time, *, year: int | None, today: date
+) -> ImportedPost:
+    """Convert one plain-text post; ``today`` only matters when nothing else gives a year."""
+    lines = [clean_text(line).rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    index = _skip_blank(lines, 0)
+    if index >= len(lines):
+        raise InputError(path, 1, "the post is empty; the first line must be its title")
+    title, title_line = lines[index].strip(), index + 1
+    if title.startswith("- "):
+        raise InputError(
+            path, title_line, "the first line must be the title, not a '- ' metadata line"
+        )
+    index += 1
+
+    author: str | None = None
+    day: tuple[int, int, int | None] | None = None
+    stated_minutes: str | None = None
+    date_line = title_line
+    while index < len(lines) and (lines[index].startswith("- ") or not lines[index].strip()):
+        value = lines[index][2:].strip() if lines[index].startswith("- ") else ""
+        if value:
+            parsed = _date_line(value)
+            if parsed is not None:
+                day, date_line = parsed, index + 1
+            elif _READING_TIME.match(value):
+                stated_minutes = value
+            elif author is None:
+                author = value
+            else:
+                raise InputError(
+                    path,
+                    index + 1,
+                    f"unexpected metadata line {value!r}; expected an author, a date or 'N min read'",
+                )
+        index += 1
+    if day is None:
+        raise InputError(
+            path, title_line + 1, "no date line; add a line like '- Feb 25, 2025' under the title"
+        )
+
+    paragraphs = [line.strip() for line in lines[index:] if line.strip()]
+    if not paragraphs:
+        raise InputError(path, index + 1, "the post has no body text")
+    body_text = "\n".join(paragraphs)
+
+    notes: list[str] = []
+    month, day_of_month, stated_year = day
+    if stated_year is not None:
+        published_day = _real_day(stated_year, month, day_of_month, path, date_line)
+    elif year is not None:
+        published_day = _real_day(year, month, day_of_month, path, date_line)
+        notes.append(f"year {year} from --year")
+    else:
+        published_day, why = infer_year(month, day_of_month, body_text, today)
+        notes.append(f"date {published_day.isoformat()}: {why} (use --year to override)")
+    published = datetime.combine(published_day, default_time, tzinfo=site.tz)
+
+    slug = slugify(path.stem)
+    article_id = f"tag:{site.host},{published_day.isoformat()}:{slug}"
+    body = "\n\n".join(_paragraph(p) for p in paragraphs)
+    words = word_count(body_text)
+    minutes = reading_minutes(body_text)
+    said = f"; the post said {stated_minutes!r}" if stated_minutes else ""
+    notes.append(f"reading time {minutes} min, recomputed from {words} words{said}")
+    headings = sum(1 for p in paragraphs if is_heading(p))
+    notes.append(f"{headings} section heading(s), {len(paragraphs) - headings} paragraph(s)")
+
+    front = [
+        "---",
+        f"title: {_yaml_string(title)}",
+        f"date: {rfc3339(published)}",
+    ]
+    if author:
+        front.append(f"author: {_yaml_string(author)}")
+    front += [f"id: {_yaml_string(article_id)}", "---", ""]
+    return ImportedPost(
+        filename=f"{published_day.isoformat()}-{slug}.md",
+        markdown="\n".join(front) + "\n" + body + "\n",
+        title=title,
+        published=published,
+        notes=tuple(notes),
+    )
+
+
+def infer_year(month: int, day: int, body: str, today: date) -> tuple[date, str]:
+    """The publication day for a date written without a year, and the reason, in words.
+
+    An article is not published before the events it reports: the answer is the first such
+    day on or after the latest date the body mentions. With no dated event in the body, it is
+    the latest such day on or before ``today`` (an article is not published in the future).
+    """
+    mentioned = list(mentioned_dates(body))
+    if mentioned:
+        latest = max(mentioned)
+        candidate_year = latest.year
+        while True:
+            candidate = _maybe_day(candidate_year, month, day)
+            if candidate is not None and candidate >= latest:
+                return (
+                    candidate,
+                    f"first such day on or after {latest.isoformat()}, the latest date the text mentions",
+                )
+            candidate_year += 1
+    candidate_year = today.year
+    while True:
+        candidate = _maybe_day(candidate_year, month, day)
+        if candidate is not None and candidate <= today:
+            return (
+                candidate,
+                f"the text mentions no dated event; latest such day on or before today ({today.isoformat()})",
+            )
+        candidate_year -= 1
+
+
+def is_heading(line: str) -> bool:
+    """A short line without closing punctuation reads as a section heading."""
+    return len(line) <= HEADING_MAX_CHARS and not line.endswith(_CLOSING)
+
+
+def _paragraph(line: str) -> str:
+    text = _LINE_START_SPECIAL.sub(r"\1\\\2", _INLINE_SPECIAL.sub(r"\\\1", line))
+    return f"## {text}" if is_heading(line) else text
+
+
+def _date_line(value: str) -> tuple[int, int, int | None] | None:
+    for pattern in _DATE_LINE:
+        match = pattern.match(value)
+        if match:
+            month_text = match["month"]
+            month = int(month_text) if month_text.isdigit() else MONTHS[month_text.lower()]
+            year = int(match["year"]) if match["year"] else None
+            if 1 <= month <= 12 and _maybe_day(2000, month, int(match["day"])):  # 2000: a leap year
+                return month, int(match["day"]), year
+    return None
+
+
+def _maybe_day(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _real_day(year: int, month: int, day: int, path: Path, line: int) -> date:
+    result = _maybe_day(year, month, day)
+    if result is None:
+        raise InputError(
+            path, line, f"{year:04d}-{month:02d}-{day:02d} is not a real day; correct the date line"
+        )
+    return result
+
+
+def _yaml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def _skip_blank(lines: list[str], index: int) -> int:
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    return index

@@ -1,0 +1,161 @@
+"""Markdown -> safe HTML with absolute URLs, plus the summary and reading time readers show.
+
+Feed readers render entry HTML out of context: a relative ``src`` points at the reader's own
+host (Hugo #7272, jekyll-feed #185), and any ``<script>`` or ``on*`` attribute is an attack on
+the subscriber. So every fragment goes through one sanitiser pass that also resolves
+``href``/``src``/``srcset``/``poster`` against the article's own URL.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+from markdown_it import MarkdownIt
+
+from feeds.article import Article
+from feeds.config import Site
+from feeds.text import clean_text, cut_at_word, html_to_text, reading_minutes
+
+SUMMARY_CHARS = 300
+MORE_MARKER = re.compile(r"^\s*<!--\s*more\s*-->\s*$", re.MULTILINE | re.IGNORECASE)
+_FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+
+_TAGS = set(nh3.ALLOWED_TAGS) | {"picture", "source", "video", "audio", "track"}
+_ATTRIBUTES: dict[str, set[str]] = {
+    tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()
+}
+for _tag, _extra in {
+    "a": {"title"},
+    "img": {"srcset", "sizes", "title", "loading"},
+    "source": {"src", "srcset", "type", "media", "sizes"},
+    "video": {
+        "src",
+        "poster",
+        "controls",
+        "width",
+        "height",
+        "preload",
+        "loop",
+        "muted",
+        "playsinline",
+    },
+    "audio": {"src", "controls", "preload", "loop", "muted"},
+    "track": {"src", "kind", "srclang", "label", "default"},
+    "abbr": {"title"},
+    "*": {"lang", "dir"},
+}.items():
+    _ATTRIBUTES.setdefault(_tag, set()).update(_extra)
+_URL_ATTRIBUTES = {"href", "src", "poster", "cite"}
+_SAFE_SCHEMES = {"http", "https", "mailto", "tel", "data"}
+_SAFE_SRCSET_SCHEMES = {"http", "https"}
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    """CommonMark with raw HTML allowed (it is sanitised afterwards), tables and strikethrough."""
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+
+
+def sanitise(fragment: str, base_url: str) -> str:
+    """Safe HTML: no scripts, frames, event handlers or ``javascript:`` URLs; every URL absolute.
+
+    Also strips the characters XML cannot carry, so the result can go into any feed as is.
+    """
+
+    def absolutise(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in _URL_ATTRIBUTES:
+            url = urljoin(base_url, value.strip())
+            return url if urlsplit(url).scheme.lower() in _SAFE_SCHEMES else None
+        if attribute == "srcset":
+            return _absolute_srcset(value, base_url)
+        return value
+
+    cleaned = nh3.clean(
+        fragment,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        attribute_filter=absolutise,
+        link_rel=None,
+        strip_comments=True,
+    )
+    return clean_text(cleaned)
+
+
+def _absolute_srcset(value: str, base_url: str) -> str | None:
+    candidates = []
+    for candidate in value.split(","):
+        parts = candidate.split()
+        if not parts:
+            continue
+        url = urljoin(base_url, parts[0])
+        if urlsplit(url).scheme.lower() not in _SAFE_SRCSET_SCHEMES:
+            continue
+        candidates.append(" ".join([url, *parts[1:]]))
+    return ", ".join(candidates) or None
+
+
+def markdown_to_html(source: str) -> str:
+    """Unsanitised HTML from CommonMark; only :func:`sanitise` output may leave this module."""
+    return _markdown().render(source)
+
+
+@dataclass(frozen=True)
+class RenderedArticle:
+    """An article ready to publish: its id and URL fixed, its HTML safe, its summary chosen."""
+
+    article: Article
+    id: str
+    url: str
+    content_html: str
+    summary_html: str | None
+    summary_text: str
+    reading_minutes: int
+
+    @property
+    def updated(self) -> datetime:
+        """When it last changed: ``updated`` if the author set it, else its publication date."""
+        return self.article.updated or self.article.date
+
+
+def article_url(site: Site, slug: str) -> str:
+    """Where an article's page lives; its feed entries link here."""
+    return f"{site.base_url}{slug}/"
+
+
+def render_article(article: Article, site: Site, article_id: str) -> RenderedArticle:
+    """Render one article: content, summary (never identical to the content) and reading time."""
+    url = article_url(site, article.slug)
+    parts = MORE_MARKER.split(article.body, maxsplit=1)
+    content_html = sanitise(markdown_to_html("\n".join(parts)), url)
+    content_text = html_to_text(content_html)
+
+    if article.summary:
+        summary_text = article.summary
+        summary_html: str | None = f"<p>{html.escape(summary_text, quote=False)}</p>"
+    elif len(parts) == 2:
+        summary_html = sanitise(markdown_to_html(parts[0]), url)
+        summary_text = html_to_text(summary_html)
+    else:
+        first = _FIRST_PARAGRAPH.search(content_html)
+        summary_text = cut_at_word(
+            html_to_text(first.group(1)) if first else content_text, SUMMARY_CHARS
+        )
+        summary_html = f"<p>{html.escape(summary_text, quote=False)}</p>"
+    if summary_text == content_text:
+        summary_html = None  # a summary that repeats the content makes readers show it twice
+
+    return RenderedArticle(
+        article=article,
+        id=article_id,
+        url=url,
+        content_html=content_html,
+        summary_html=summary_html,
+        summary_text=summary_text,
+        reading_minutes=reading_minutes(content_text),
+    )

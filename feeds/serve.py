@@ -1,0 +1,146 @@
+"""A small static server for the published output, correct where feed readers look.
+
+Readers poll: they send ``If-None-Match`` / ``If-Modified-Since`` and expect ``304 Not
+Modified`` when nothing changed, and they pick a parser by ``Content-Type``. The stdlib server
+sends neither validators nor feed media types, so this handler adds them. It binds to
+127.0.0.1 unless told otherwise: it is a preview and a test server, not a public web server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from email.utils import formatdate, parsedate_to_datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+MEDIA_TYPES = {
+    ".xml": "application/xml",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+    ".ico": "image/x-icon",
+}
+FEED_MEDIA_TYPES = {
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+    "digest.atom": "application/atom+xml; charset=utf-8",
+}
+
+
+def media_type(path: Path) -> str:
+    """The Content-Type for a file; feeds get their registered feed types."""
+    return FEED_MEDIA_TYPES.get(path.name) or MEDIA_TYPES.get(
+        path.suffix.lower(), "application/octet-stream"
+    )
+
+
+def etag_of(data: bytes) -> str:
+    """A strong validator from the bytes themselves, so a republish of the same bytes keeps it."""
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+def not_modified(headers: dict[str, str], etag: str, mtime: float) -> bool:
+    """RFC 9110: If-None-Match wins when present; otherwise If-Modified-Since by whole seconds."""
+    if_none_match = headers.get("if-none-match")
+    if if_none_match is not None:
+        candidates = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in candidates or etag in candidates
+    if_modified_since = headers.get("if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return False
+        return int(mtime) <= since
+    return False
+
+
+class _Handler(BaseHTTPRequestHandler):
+    root: Path
+    server_version = "communique"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._respond(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._respond(send_body=False)
+
+    def log_message(self, format: str, *args: object) -> None:
+        if getattr(self.server, "verbose", True):
+            super().log_message(format, *args)
+
+    def _resolve(self) -> tuple[Path | None, str | None]:
+        """(file to send, or a path to redirect to); None, None for 404."""
+        raw_path = unquote(urlsplit(self.path).path)
+        clean = posixpath.normpath(raw_path)
+        parts = [p for p in clean.split("/") if p and p not in (".", "..")]
+        target = self.root.joinpath(*parts)
+        try:
+            target.resolve().relative_to(self.root.resolve())
+        except ValueError:
+            return None, None
+        if any(part.startswith(".") for part in parts):
+            return None, None
+        if target.is_dir():
+            if not raw_path.endswith("/"):
+                return None, raw_path + "/"
+            target = target / "index.html"
+        return (target if target.is_file() else None), None
+
+    def _respond(self, *, send_body: bool) -> None:
+        target, redirect = self._resolve()
+        if redirect is not None:
+            self.send_response(HTTPStatus.MOVED_PERMANENTLY)
+            self.send_header("Location", redirect)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if target is None:
+            body = b"Not found\n"
+            self.send_response(HTTPStatus.NOT_FOUND)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body)
+            return
+        data = target.read_bytes()
+        mtime = target.stat().st_mtime
+        etag = etag_of(data)
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        status = HTTPStatus.NOT_MODIFIED if not_modified(headers, etag, mtime) else HTTPStatus.OK
+        self.send_response(status)
+        self.send_header("ETag", etag)
+        self.send_header("Last-Modified", formatdate(mtime, usegmt=True))
+        self.send_header("Cache-Control", "no-cache")
+        if status == HTTPStatus.NOT_MODIFIED:
+            self.end_headers()
+            return
+        self.send_header("Content-Type", media_type(target))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if send_body:
+            self.wfile.write(data)
+
+
+def make_server(
+    directory: Path, host: str = "127.0.0.1", port: int = 8000, *, verbose: bool = True
+) -> ThreadingHTTPServer:
+    """A server for ``directory``, bound but not yet serving (``port=0`` picks a free port)."""
+    handler = type("Handler", (_Handler,), {"root": Path(directory).resolve()})
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    server.verbose = verbose  # type: ignore[attr-defined]
+    return server

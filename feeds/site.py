@@ -1,0 +1,139 @@
+"""HTML pages: the index, one page per tag and one per article (Jinja2, no JavaScript).
+
+Every feed entry links to an article page and every feed links to an index page; a feed whose
+links 404 is broken, so the pages are built in the same pass as the feeds. Page links are
+site-relative paths, so a local preview works whatever ``base_url`` says; feeds use absolute URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from importlib.resources import files
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from feeds.config import Site
+from feeds.dates import rfc3339
+from feeds.render import RenderedArticle
+from feeds.slug import slugify
+
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+STYLESHEET = "style.css"
+
+
+@dataclass(frozen=True)
+class FeedLink:
+    """One autodiscovery ``<link rel="alternate">`` and its footer label."""
+
+    type: str
+    title: str
+    href: str
+    label: str
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("feeds", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+
+
+def stylesheet() -> bytes:
+    """The one stylesheet every page links to."""
+    return files("feeds").joinpath("templates", STYLESHEET).read_bytes()
+
+
+def site_path(url: str) -> str:
+    """The path part of a URL: pages link with it so a preview on another host still works."""
+    return urlsplit(url).path or "/"
+
+
+def human_date(moment: datetime, zone: ZoneInfo) -> str:
+    """``25 February 2025`` in the site timezone, whatever the machine's locale."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
+
+
+def _item(rendered: RenderedArticle, site: Site) -> dict[str, object]:
+    article = rendered.article
+    zone = site.tz
+    return {
+        "title": article.title,
+        "path": site_path(rendered.url),
+        "datetime": rfc3339(article.date),
+        "date": human_date(article.date, zone),
+        "updated": human_date(article.updated, zone) if article.updated else None,
+        "updated_datetime": rfc3339(article.updated) if article.updated else None,
+        "authors": ", ".join(p.name for p in article.authors),
+        "reading_minutes": rendered.reading_minutes,
+        "summary": rendered.summary_text,
+        "content": Markup(rendered.content_html),  # sanitised in render.py
+        "lang": article.lang,
+        "tags": [
+            {"name": name, "path": site_path(f"{site.base_url}tags/{slugify(name)}/")}
+            for name in article.tags
+        ],
+    }
+
+
+def feed_links(site: Site, urls: dict[str, str], title: str) -> list[FeedLink]:
+    """Autodiscovery links for one feed's three formats."""
+    return [
+        FeedLink("application/atom+xml", f"{title} (Atom)", site_path(urls["atom"]), "Atom"),
+        FeedLink("application/rss+xml", f"{title} (RSS)", site_path(urls["rss"]), "RSS"),
+        FeedLink(
+            "application/feed+json", f"{title} (JSON Feed)", site_path(urls["json"]), "JSON Feed"
+        ),
+    ]
+
+
+def list_page(
+    site: Site,
+    heading: str,
+    canonical: str,
+    articles: Sequence[RenderedArticle],
+    feeds: list[FeedLink],
+) -> bytes:
+    """The index or a tag page: articles newest first, with their feeds for autodiscovery."""
+    html = (
+        _environment()
+        .get_template("index.html")
+        .render(
+            site=site,
+            lang=site.language,
+            root=site_path(site.base_url),
+            canonical=canonical,
+            description=site.subtitle,
+            feeds=feeds,
+            heading=heading,
+            articles=[_item(a, site) for a in articles],
+        )
+    )
+    return html.encode("utf-8")
+
+
+def article_page(site: Site, rendered: RenderedArticle, feeds: list[FeedLink]) -> bytes:
+    """One article's page, at the URL its feed entries link to."""
+    html = (
+        _environment()
+        .get_template("article.html")
+        .render(
+            site=site,
+            lang=site.language,
+            root=site_path(site.base_url),
+            canonical=rendered.url,
+            description=rendered.summary_text,
+            feeds=feeds,
+            item=_item(rendered, site),
+        )
+    )
+    return html.encode("utf-8")

@@ -1,0 +1,205 @@
+"""Feed documents: Atom 1.0 and RSS 2.0 (through feedgen) and JSON Feed 1.1 (through json).
+
+This is the one module that knows feed formats. It takes plain :class:`Feed` and
+:class:`Entry` records, so the article publisher and the digest (``sources/``) write feeds
+that are valid in exactly the same way. feedgen's known traps are handled here once:
+
+* ``updated`` and RSS ``lastBuildDate`` default to the build time: both are always set from
+  the entries, so an unchanged site gives unchanged bytes (jekyll-feed #90);
+* one generator shares one ``rel="self"`` link between formats: each format gets its own
+  generator with its own self link, added first so that RSS ``<link>`` is the alternate one;
+* ``content(type='CDATA')`` is invalid Atom: content is ``type="html"`` (escaped);
+* RSS drops authors without an email: the ``dc`` extension writes them as ``dc:creator``;
+* ``add_entry()`` prepends by default: entries are appended in the order given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feeds.config import Person
+from feeds.dates import rfc3339
+
+GENERATOR = "communique"
+EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)  # a fixed date for a feed with no entries
+
+MEDIA_TYPES = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+}
+_XML_NS = "{http://www.w3.org/XML/1998/namespace}"
+_ATOM_NS = "{http://www.w3.org/2005/Atom}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One feed entry, format-neutral. HTML fields must already be sanitised and absolute."""
+
+    id: str
+    title: str
+    url: str
+    published: datetime
+    updated: datetime
+    authors: tuple[Person, ...]
+    content_html: str
+    summary_html: str | None = None
+    summary_text: str = ""
+    categories: tuple[str, ...] = ()
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One feed's metadata; ``urls`` maps each format ("atom", "rss", "json") to its public URL."""
+
+    id: str
+    title: str
+    home_url: str
+    urls: dict[str, str]
+    language: str
+    author: Person
+    subtitle: str = ""
+    rights: str = ""
+    icon: str = ""
+    entries: tuple[Entry, ...] = field(default_factory=tuple)
+
+    @property
+    def updated(self) -> datetime:
+        """The newest entry update, never the build time."""
+        return max((e.updated for e in self.entries), default=EMPTY_FEED_UPDATED)
+
+
+def _person(person: Person) -> dict[str, str]:
+    values = {"name": person.name}
+    if person.email:
+        values["email"] = person.email
+    if person.uri:
+        values["uri"] = person.uri
+    return values
+
+
+def _generator(feed: Feed, kind: str) -> FeedGenerator:
+    generator = FeedGenerator()
+    generator.load_extension("dc", atom=False, rss=True)
+    generator.id(feed.id)
+    generator.title(feed.title)
+    generator.updated(feed.updated)
+    generator.lastBuildDate(feed.updated)
+    # self first, alternate last: feedgen's RSS <link> is the last link added.
+    generator.link(href=feed.urls[kind], rel="self", type=MEDIA_TYPES[kind])
+    generator.link(href=feed.home_url, rel="alternate", type="text/html")
+    generator.author(_person(feed.author))
+    if feed.author.email:
+        generator.managingEditor(f"{feed.author.email} ({feed.author.name})")
+    generator.language(feed.language)
+    generator.description(feed.subtitle or feed.title)
+    if feed.subtitle:
+        generator.subtitle(feed.subtitle)
+    if feed.rights:
+        generator.rights(feed.rights)
+    if feed.icon:
+        generator.icon(feed.icon)
+        generator.logo(feed.icon)
+    generator.generator(GENERATOR)
+    for entry in feed.entries:
+        item = generator.add_entry(order="append")
+        item.id(entry.id)
+        item.guid(entry.id, permalink=entry.id == entry.url)
+        item.title(entry.title)
+        item.link(href=entry.url, rel="alternate", type="text/html")
+        item.published(entry.published)
+        item.updated(entry.updated)
+        for person in entry.authors:
+            item.author(_person(person))
+        if not any(p.email for p in entry.authors):
+            item.dc.dc_creator([p.name for p in entry.authors])
+        item.content(entry.content_html, type="html")
+        if entry.summary_html:
+            item.summary(entry.summary_html, type="html")
+        for name in entry.categories:
+            item.category(term=name)
+    return generator
+
+
+def atom_bytes(feed: Feed) -> bytes:
+    """An RFC 4287 document; ``xml:lang`` on the feed and on entries in another language."""
+    document = _generator(feed, "atom").atom_str(pretty=True, encoding="UTF-8")
+    root = etree.fromstring(document)
+    root.set(f"{_XML_NS}lang", feed.language)
+    for element, entry in zip(root.iter(f"{_ATOM_NS}entry"), feed.entries, strict=True):
+        if entry.language and entry.language != feed.language:
+            element.set(f"{_XML_NS}lang", entry.language)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def rss_bytes(feed: Feed) -> bytes:
+    """An RSS 2.0 document following the RSS Advisory Board's best practices."""
+    return _generator(feed, "rss").rss_str(pretty=True, encoding="UTF-8")
+
+
+def json_bytes(feed: Feed) -> bytes:
+    """A JSON Feed 1.1 document (https://www.jsonfeed.org/version/1.1/)."""
+    document: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": feed.title,
+        "home_page_url": feed.home_url,
+        "feed_url": feed.urls["json"],
+    }
+    if feed.subtitle:
+        document["description"] = feed.subtitle
+    if feed.icon:
+        document["icon"] = feed.icon
+        document["favicon"] = feed.icon
+    document["authors"] = [_json_author(feed.author)]
+    document["language"] = feed.language
+    document["items"] = [_json_item(entry) for entry in feed.entries]
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    return (text + "\n").encode("utf-8")
+
+
+def _json_author(person: Person) -> dict[str, str]:
+    author = {"name": person.name}
+    url = person.uri or (f"mailto:{person.email}" if person.email else None)
+    if url:
+        author["url"] = url
+    return author
+
+
+def _json_item(entry: Entry) -> dict[str, object]:
+    item: dict[str, object] = {
+        "id": entry.id,
+        "url": entry.url,
+        "title": entry.title,
+        "content_html": entry.content_html,
+    }
+    if entry.summary_html:
+        item["summary"] = entry.summary_text
+    item["date_published"] = rfc3339(entry.published)
+    item["date_modified"] = rfc3339(entry.updated)
+    item["authors"] = [_json_author(p) for p in entry.authors]
+    if entry.categories:
+        item["tags"] = list(entry.categories)
+    if entry.language:
+        item["language"] = entry.language
+    return item
+
+
+WRITERS = {"atom": atom_bytes, "rss": rss_bytes, "json": json_bytes}
+FILENAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
+
+
+def feed_documents(feed: Feed) -> dict[str, bytes]:
+    """All three documents of one feed, keyed by file name."""
+    return {FILENAMES[kind]: write(feed) for kind, write in WRITERS.items()}
+
+
+def newest_first(entries: Sequence[Entry]) -> tuple[Entry, ...]:
+    """Entries by publication date, newest first; ties broken by id so order is stable."""
+    return tuple(sorted(entries, key=lambda e: (-e.published.timestamp(), e.id)))

@@ -1,0 +1,1 @@
+"""Aggregating: external feeds in, digest out (built in a later issue)."""
