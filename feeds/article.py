@@ -23,10 +23,21 @@ from feeds.errors import InputError, line_of_key
 from feeds.slug import slugify
 from feeds.text import clean_text
 
-try:  # libyaml is 10x faster on large sites; the pure-Python loader gives identical results.
-    _YamlLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _YamlLoader = yaml.SafeLoader
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+
+
+class _YamlLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """A safe loader that leaves dates as text, for the one strict date parser in dates.py.
+
+    PyYAML's own timestamps raise bare ValueErrors without a line and read some values that
+    are not dates at all; dates.py reports the line and never guesses.
+    """
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+}
 
 _FILENAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)$")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -94,8 +105,12 @@ def split_front_matter(raw: str, path: Path) -> tuple[str, str, str]:
 
 
 def parse_article(raw: str, path: Path, site: Site, default_time: Any) -> Article:
-    """Check and convert front matter; the body is kept as Markdown source."""
-    kind, matter, body = split_front_matter(raw, path)
+    """Check and convert front matter; the body is kept as Markdown source.
+
+    Characters XML forbids (stray control characters pasted from word processors) are dropped
+    first: they can never reach a feed, and YAML would otherwise reject the whole file.
+    """
+    kind, matter, body = split_front_matter(clean_text(raw), path)
     data = _parse_matter(kind, matter, path)
 
     def fail(key: str | None, message: str) -> InputError:
@@ -166,7 +181,7 @@ def parse_article(raw: str, path: Path, site: Site, default_time: Any) -> Articl
         id=article_id,
         draft=draft,
         lang=lang,
-        body=clean_text(body),
+        body=body,
         front_matter=kind,
     )
 

@@ -83,6 +83,8 @@ def convert_post(
             parsed = _date_line(value)
             if parsed is not None:
                 day, date_line = parsed, index + 1
+                if _maybe_day(parsed[2] or 2000, parsed[0], parsed[1]) is None:  # 2000 was a leap year
+                    raise InputError(path, date_line, f"{value!r} is not a real day; correct the date line")
             elif _READING_TIME.match(value):
                 stated_minutes = value
             elif author is None:
@@ -190,7 +192,7 @@ def _date_line(value: str) -> tuple[int, int, int | None] | None:
             month_text = match["month"]
             month = int(month_text) if month_text.isdigit() else MONTHS[month_text.lower()]
             year = int(match["year"]) if match["year"] else None
-            if 1 <= month <= 12 and _maybe_day(2000, month, int(match["day"])):  # 2000: a leap year
+            if 1 <= month <= 12:
                 return month, int(match["day"]), year
     return None
 

@@ -23,7 +23,7 @@ from feeds.config import Site
 from feeds.text import clean_text, cut_at_word, html_to_text, reading_minutes
 
 SUMMARY_CHARS = 300
-MORE_MARKER = re.compile(r"^\s*<!--\s*more\s*-->\s*$", re.MULTILINE | re.IGNORECASE)
+MORE_MARKER = re.compile(r"<!--\s*more\s*-->", re.IGNORECASE)
 _FIRST_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 
 _TAGS = set(nh3.ALLOWED_TAGS) | {"picture", "source", "video", "audio", "track"}

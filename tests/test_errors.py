@@ -1,0 +1,162 @@
+"""Bad input: one line `path:line: what is wrong and how to fix it`, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+GOOD = "---\ntitle: Fine\ndate: 2025-01-01\n---\nBody.\n"
+
+
+def assert_input_error(site, result, where: str, message: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert where in lines[0], lines[0]
+    assert message in lines[0], lines[0]
+    assert not site.public.exists(), "nothing may be written"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("---\ndate: 2025-01-01\n---\nBody.\n", 1, "missing title; add 'title: ...'"),
+        ("---\ntitle: No date\n---\nBody.\n", 1, "missing date; add 'date: 2025-02-25'"),
+        ("---\ntitle: T\ndate: 2025-13-45\n---\n", 3, "date: '2025-13-45' is not a real day"),
+        (
+            "---\ntitle: T\ndate: next tuesday\n---\n",
+            3,
+            "date: 'next tuesday' is not a date; write it like",
+        ),
+        (
+            "---\ntitle: T\ndate: 02/25/2025\n---\n",
+            3,
+            "'02/25/2025' is not a real day",
+        ),  # month-first refused
+        ("---\ntitle: [unclosed\ndate: 2025-01-01\n---\n", 3, "front matter is not valid YAML"),
+        ("+++\ntitle = 'T'\ndate = \n+++\n", 3, "front matter is not valid TOML"),
+        ("---\ntitle: T\ndate: 2025-01-01\n", 1, "front matter is not closed"),
+        ("No front matter here.\n", 1, "no front matter; start the file with a line '---'"),
+        (
+            "---\ntitle: T\ndate: 2025-01-02\nupdated: 2025-01-01\n---\n",
+            4,
+            "updated is before date",
+        ),
+        (
+            "---\ntitle: T\ndate: 2025-01-02\nslug: Not A Slug\n---\n",
+            4,
+            "slug 'Not A Slug' must be lower-case",
+        ),
+        ("---\ntitle: T\ndate: 2025-01-02\nlang: english!\n---\n", 4, "is not a BCP 47 tag"),
+        ("---\ntitle: T\ndate: 2025-01-02\ndraft: maybe\n---\n", 4, "draft must be true or false"),
+    ],
+)
+def test_bad_article(site, text, line, message):
+    site.article("2024-12-31-good.md", GOOD)
+    path = site.article("bad.md", text)
+    assert_input_error(site, site.run("publish"), f"{path}:{line}: ", message)
+
+
+def test_day_first_dates_are_read_day_first(site):
+    site.article("european.md", "---\ntitle: T\ndate: 10/06/2025\n---\nBody.\n")
+    site.publish()
+    assert "10 June 2025" in (site.public / "european" / "index.html").read_text()
+
+
+def test_duplicate_ids_name_both_files(site):
+    first = site.article(
+        "a.md", '---\ntitle: A\ndate: 2025-01-01\nid: "tag:x.org,2025:same"\n---\n'
+    )
+    second = site.article(
+        "b.md", '---\ntitle: B\ndate: 2025-01-02\nid: "tag:x.org,2025:same"\n---\n'
+    )
+    result = site.run("publish")
+    assert_input_error(
+        site, result, f"{second}:4: ", f"duplicate id 'tag:x.org,2025:same', also used by {first}"
+    )
+
+
+def test_duplicate_slugs_name_both_files(site):
+    site.article("2025-01-01-same.md", "---\ntitle: A\n---\n")
+    site.article("2025-01-02-same.md", "---\ntitle: B\n---\n")
+    result = site.run("publish")
+    assert result.exit_code == 2
+    assert "duplicate id" in result.output or "duplicate slug" in result.output
+    assert "2025-01-01-same.md" in result.output and "2025-01-02-same.md" in result.output
+
+
+@pytest.mark.parametrize(
+    ("replace", "by", "line", "message"),
+    [
+        (
+            'base_url = "https://notes.example.org/"',
+            'base_url = "/blog/"',
+            4,
+            "must be an absolute http(s) URL",
+        ),
+        (
+            'base_url = "https://notes.example.org/"',
+            'base_url = "ftp://x.org/"',
+            4,
+            "must be an absolute http(s) URL",
+        ),
+        (
+            'timezone = "Europe/Brussels"',
+            'timezone = "Europe/Atlantis"',
+            7,
+            "unknown timezone 'Europe/Atlantis'",
+        ),
+        ('language = "en"', 'language = "english language"', 6, "is not a BCP 47 tag"),
+        ("entries = 20", "entries = 0", 13, "entries must be a whole number of at least 1"),
+        ("entries = 20", "entrys = 20", 13, "unknown setting [publish] entrys"),
+        ('title = "EU Notes"', 'title = "EU Notes', 2, "invalid TOML"),
+        (
+            'author = { name = "Site Author", email = "editor@example.org" }',
+            'author = { name = "Site Author", email = "not-an-email" }',
+            5,
+            "is not an email address",
+        ),
+    ],
+)
+def test_bad_config(site, replace, by, line, message):
+    site.article("2025-01-01-good.md", GOOD)
+    text = site.config.read_text()
+    assert replace in text
+    site.config.write_text(text.replace(replace, by))
+    assert_input_error(site, site.run("publish"), f"{site.config}:{line}: ", message)
+
+
+def test_missing_config_given_explicitly(site, tmp_path):
+    result = site.run("--config", str(tmp_path / "nope.toml"), "publish")
+    assert result.exit_code == 2
+    assert "nope.toml: config file not found" in result.output
+
+
+def test_bad_base_url_override_is_reported(site):
+    site.article("2025-01-01-good.md", GOOD)
+    result = site.run("publish", "--base-url", "localhost:8000")
+    assert result.exit_code == 2
+    assert "base_url 'localhost:8000' must be an absolute http(s) URL" in result.output
+
+
+def test_missing_articles_directory(site):
+    site.articles.rmdir()
+    result = site.run("publish")
+    assert result.exit_code == 2
+    assert "articles directory not found" in result.output
+
+
+def test_output_directory_with_foreign_files_is_never_replaced(site):
+    site.article("2025-01-01-good.md", GOOD)
+    site.public.mkdir()
+    (site.public / "precious.txt").write_text("keep me")
+    result = site.run("publish")
+    assert result.exit_code == 2
+    assert "output directory has files communique did not write" in result.output
+    assert (site.public / "precious.txt").read_text() == "keep me"
+
+
+def test_help_documents_exit_codes(site):
+    for command in ([], ["publish"], ["import"], ["serve"]):
+        result = site.run(*command, "--help")
+        assert result.exit_code == 0
+        assert "Exit codes:" in result.output and "2  bad input" in result.output

@@ -1,0 +1,135 @@
+"""`communique serve`: feed media types, validators, 304s, and nothing outside the output dir."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from feeds.serve import make_server
+
+
+@pytest.fixture
+def server(published):
+    httpd = make_server(published.public, "127.0.0.1", 0, verbose=False)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    yield httpd.server_address[1], published
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None, method: str = "GET"):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request(method, path, headers=headers or {})
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response, body
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/rss.xml", "application/rss+xml; charset=utf-8"),
+        ("/feed.json", "application/feed+json; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+        ("/norway/", "text/html; charset=utf-8"),
+        ("/style.css", "text/css; charset=utf-8"),
+        ("/tags/enlargement/atom.xml", "application/atom+xml; charset=utf-8"),
+    ],
+)
+def test_media_types(server, path, media_type):
+    port, _ = server
+    response, body = get(port, path)
+    assert response.status == 200
+    assert response.getheader("Content-Type") == media_type
+    assert int(response.getheader("Content-Length")) == len(body)
+
+
+def test_etag_and_last_modified_give_304(server):
+    port, site = server
+    response, body = get(port, "/atom.xml")
+    etag, last_modified = response.getheader("ETag"), response.getheader("Last-Modified")
+    assert etag.startswith('"') and last_modified.endswith("GMT")
+    assert body == (site.public / "atom.xml").read_bytes()
+    assert get(port, "/atom.xml", {"If-None-Match": etag})[0].status == 304
+    assert get(port, "/atom.xml", {"If-None-Match": f'"other", {etag}'})[0].status == 304
+    assert get(port, "/atom.xml", {"If-Modified-Since": last_modified})[0].status == 304
+    not_modified, empty = get(port, "/atom.xml", {"If-None-Match": etag})
+    assert empty == b"" and not_modified.getheader("ETag") == etag
+    # If-None-Match wins over If-Modified-Since (RFC 9110)
+    assert (
+        get(port, "/atom.xml", {"If-None-Match": '"stale"', "If-Modified-Since": last_modified})[
+            0
+        ].status
+        == 200
+    )
+    assert (
+        get(port, "/atom.xml", {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})[0].status
+        == 200
+    )
+
+
+def test_republishing_unchanged_keeps_validators(server):
+    port, site = server
+    before = get(port, "/rss.xml")[0]
+    site.publish()
+    after = get(port, "/rss.xml")[0]
+    assert before.getheader("ETag") == after.getheader("ETag")
+    assert before.getheader("Last-Modified") == after.getheader("Last-Modified")
+
+
+def test_head_404_redirect_and_no_escape(server):
+    port, site = server
+    head, body = get(port, "/atom.xml", method="HEAD")
+    assert head.status == 200 and body == b""
+    assert get(port, "/missing.xml")[0].status == 404
+    redirect = get(port, "/norway")[0]
+    assert redirect.status == 301 and redirect.getheader("Location") == "/norway/"
+    (site.root / "secret.txt").write_text("secret")
+    for path in ("/../secret.txt", "/%2e%2e/secret.txt", "/.communique", "/..%2fsecret.txt"):
+        assert get(port, path)[0].status == 404, path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_command_binds_loopback_and_serves(published):
+    port = free_port()
+    command = Path(sys.executable).parent / "communique"
+    process = subprocess.Popen(
+        [str(command), "--config", str(published.config), "serve", "--port", str(port), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                response, _ = get(port, "/feed.json")
+                break
+            except OSError:
+                assert process.poll() is None, process.stderr.read().decode()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.05)
+        assert response.status == 200
+        assert response.getheader("Content-Type").startswith("application/feed+json")
+        assert f"http://127.0.0.1:{port}/" in process.stdout.readline().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
