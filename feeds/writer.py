@@ -16,6 +16,7 @@ that are valid in exactly the same way. feedgen's known traps are handled here o
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,9 +140,30 @@ def atom_bytes(feed: Feed) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+# RSS elements that carry plain text, not HTML.
+_RSS_PLAIN_TEXT = re.compile(
+    rb"(<(title|category|author|dc:creator|copyright|managingEditor|webMaster|generator)\b[^>]*>)(.*?)(</\2>)",
+    re.DOTALL,
+)
+_HEX_REFERENCES = {b"&amp;": b"&#x26;", b"&lt;": b"&#x3C;", b"&gt;": b"&#x3E;"}
+
+
 def rss_bytes(feed: Feed) -> bytes:
-    """An RSS 2.0 document following the RSS Advisory Board's best practices."""
-    return _generator(feed, "rss").rss_str(pretty=True, encoding="UTF-8")
+    """An RSS 2.0 document following the RSS Advisory Board's best practices.
+
+    The RSS Profile asks for ``&`` and ``<`` in plain-text elements as hexadecimal character
+    references, so readers that guess whether a title is HTML cannot mistake "EU & <Japan>"
+    for markup; the W3C validator warns otherwise.
+    """
+    document = _generator(feed, "rss").rss_str(pretty=True, encoding="UTF-8")
+
+    def hex_refs(match: re.Match[bytes]) -> bytes:
+        text = match.group(3)
+        for entity, reference in _HEX_REFERENCES.items():
+            text = text.replace(entity, reference)
+        return match.group(1) + text + match.group(4)
+
+    return _RSS_PLAIN_TEXT.sub(hex_refs, document)
 
 
 def json_bytes(feed: Feed) -> bytes:

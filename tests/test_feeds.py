@@ -237,3 +237,10 @@ def test_entries_per_feed_limits_feeds_but_not_the_index(site):
     parsed = feedparser.parse((site.public / "atom.xml").read_bytes())
     assert [e.title for e in parsed.entries] == ["Day 5", "Day 4"]
     assert (site.public / "index.html").read_text().count("<li>") == 5
+
+
+def test_rss_plain_text_uses_hex_references_for_ampersand_and_angle_brackets(published):
+    raw = (published.public / "rss.xml").read_text(encoding="utf-8")
+    assert "<title>EU &#x26; Japan sign a &#x3C;security&#x3E; partnership</title>" in raw
+    parsed = feedparser.parse(raw.encode())
+    assert parsed.entries[0].title == "EU & Japan sign a <security> partnership"
