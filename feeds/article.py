@@ -11,7 +11,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,7 @@ class Article:
     front_matter: str  # "yaml" or "toml": how to write a fixed id back into the file
 
 
-def load_articles(directory: Path, site: Site, default_time: Any) -> list[Article]:
+def load_articles(directory: Path, site: Site, default_time: time) -> list[Article]:
     """Every ``*.md`` under ``directory`` (hidden files and folders skipped), sorted by path."""
     if not directory.is_dir():
         raise InputError(
@@ -79,7 +79,7 @@ def load_articles(directory: Path, site: Site, default_time: Any) -> list[Articl
     return [load_article(p, site, default_time) for p in paths]
 
 
-def load_article(path: Path, site: Site, default_time: Any) -> Article:
+def load_article(path: Path, site: Site, default_time: time) -> Article:
     """Read one article file; raises :class:`InputError` with the offending line."""
     try:
         raw = path.read_text(encoding="utf-8-sig")
@@ -104,7 +104,7 @@ def split_front_matter(raw: str, path: Path) -> tuple[str, str, str]:
     raise InputError(path, 1, f"front matter is not closed; add a line '{first}' after it")
 
 
-def parse_article(raw: str, path: Path, site: Site, default_time: Any) -> Article:
+def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Article:
     """Check and convert front matter; the body is kept as Markdown source.
 
     Characters XML forbids (stray control characters pasted from word processors) are dropped

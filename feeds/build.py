@@ -79,12 +79,14 @@ def build_site(
     for item in rendered:
         files[f"{item.article.slug}/index.html"] = article_page(site, item, site_links)
 
-    tags: dict[str, str] = {}
-    for item in rendered:
+    names: dict[str, str] = {}
+    by_tag: dict[str, list[RenderedArticle]] = {}
+    for item in rendered:  # newest first, so each tag list is too
         for name in item.article.tags:
-            tags.setdefault(slugify(name), name)
-    for slug, name in sorted(tags.items()):
-        tagged = [r for r in rendered if any(slugify(t) == slug for t in r.article.tags)]
+            names.setdefault(slugify(name), name)
+            by_tag.setdefault(slugify(name), []).append(item)
+    for slug, tagged in sorted(by_tag.items()):
+        name = names[slug]
         prefix = f"tags/{slug}/"
         title = f"{site.title}: {name}"
         feed_id = f"{site.id}/tags/{slug}" if site.id else ""
