@@ -16,11 +16,12 @@ from pathlib import Path
 
 import click
 
-from feeds.build import load_and_build, publish, stale_files, write_atomically
+from feeds.build import load_and_build, publish, stale_files
 from feeds.config import Config, load_config
 from feeds.dates import DateFormatError, parse_when
 from feeds.errors import InputError
 from feeds.importer import convert_post
+from feeds.output import write_atomically
 from feeds.serve import make_server
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT = 0, 1, 2

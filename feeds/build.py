@@ -1,16 +1,13 @@
 """The publish pipeline: load -> choose -> render -> feeds and pages -> temp dir -> swap into place.
 
 :func:`build_site` is pure: articles and settings in, a mapping of output paths to bytes out.
-:func:`publish` is the thin shell around it that reads articles, writes the output aside and
-swaps it in, so a failed build leaves the previous output untouched, and fixes new articles'
-ids in their front matter.
+:func:`publish` is the thin shell around it: it reads articles, hands the files to
+``output.py`` (written aside and swapped in, so a failed build leaves the previous output
+untouched) and fixes new articles' ids in their front matter.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,15 +17,11 @@ from feeds.article import Article, load_articles, with_front_matter_field
 from feeds.config import Config, Site
 from feeds.errors import InputError, line_of_key
 from feeds.ids import entry_id
+from feeds.output import MARKER, write_atomically, write_tree
 from feeds.render import RenderedArticle, render_article
 from feeds.site import STYLESHEET, FeedLink, article_page, feed_links, list_page, stylesheet
 from feeds.slug import slugify
 from feeds.writer import FILENAMES, Entry, Feed, feed_documents, newest_first
-
-MARKER = ".communique"
-_MARKER_TEXT = (
-    b"This directory is written by `communique publish`; it is replaced on every publish.\n"
-)
 
 
 @dataclass(frozen=True)
@@ -70,7 +63,7 @@ def build_site(
         (render_article(a, site, entry_id(a, site)) for a in chosen),
         key=lambda r: (-r.article.date.timestamp(), r.id),
     )
-    files: dict[str, bytes] = {MARKER: _MARKER_TEXT, STYLESHEET: stylesheet()}
+    files: dict[str, bytes] = {STYLESHEET: stylesheet()}
 
     site_feed = _feed(site, "", site.title, site.id, rendered, config.publish.entries_per_feed)
     site_links = feed_links(site, site_feed.urls, site.title)
@@ -166,7 +159,7 @@ def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Bu
 def publish(config: Config, *, now: datetime, drafts: bool = False) -> Build:
     """Build, write the output aside, swap it into place, then fix new ids in front matter."""
     build = load_and_build(config, now=now, drafts=drafts)
-    write_output(build.files, config.publish.output_dir)
+    write_tree(build.files, config.publish.output_dir)
     for article, fixed_id in build.ids_to_fix:
         raw = article.path.read_text(encoding="utf-8-sig")
         write_atomically(
@@ -179,7 +172,7 @@ def publish(config: Config, *, now: datetime, drafts: bool = False) -> Build:
 def stale_files(build: Build, output_dir: Path) -> list[str]:
     """What ``publish --check`` reports: output files missing, different or extra, ids unfixed."""
     problems = []
-    existing = _existing_files(output_dir)
+    existing = _existing_files(output_dir) - {MARKER}
     for name, data in sorted(build.files.items()):
         path = output_dir / name
         if name not in existing:
@@ -201,65 +194,3 @@ def _existing_files(directory: Path) -> set[str]:
     if not directory.is_dir():
         return set()
     return {p.relative_to(directory).as_posix() for p in directory.rglob("*") if p.is_file()}
-
-
-def write_output(files: dict[str, bytes], output_dir: Path) -> None:
-    """Write ``files`` into a fresh directory beside ``output_dir``, then swap it in.
-
-    Unchanged files keep their modification time, so ``Last-Modified`` stays put for readers
-    polling an unchanged feed. A directory not written by communique is never replaced.
-    """
-    output_dir = output_dir.resolve()
-    if output_dir.exists() and not output_dir.is_dir():
-        raise InputError(
-            output_dir, None, "output path is a file; set [publish] output to a directory"
-        )
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / MARKER).exists():
-        raise InputError(
-            output_dir,
-            None,
-            "output directory has files communique did not write; empty it or choose another",
-        )
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.new-", dir=output_dir.parent))
-    retired: Path | None = None
-    try:
-        for name, data in files.items():
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            previous = output_dir / name
-            try:
-                if previous.stat().st_size == len(data) and previous.read_bytes() == data:
-                    stat = previous.stat()
-                    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-            except OSError:
-                pass
-        for directory in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
-            directory.chmod(0o755)
-        if output_dir.exists():
-            retired = Path(
-                tempfile.mkdtemp(prefix=f".{output_dir.name}.old-", dir=output_dir.parent)
-            )
-            os.replace(output_dir, retired / "out")
-        os.replace(staging, output_dir)
-    except BaseException:
-        if retired is not None and not output_dir.exists():
-            os.replace(retired / "out", output_dir)  # put the previous output back
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if retired is not None:
-        shutil.rmtree(retired, ignore_errors=True)
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` via a temp file and rename, keeping its permissions."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temp, path.stat().st_mode & 0o7777 if path.exists() else 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -54,6 +54,7 @@ class Site:
     rights: str = ""
     icon: str = ""
     id: str = ""
+    id_host: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -62,8 +63,8 @@ class Site:
 
     @property
     def host(self) -> str:
-        """The host name used in ``tag:`` ids."""
-        return urlsplit(self.base_url).hostname or "localhost"
+        """The host in new ``tag:`` ids: the configured site's, never a preview's ``--base-url``."""
+        return self.id_host or urlsplit(self.base_url).hostname or "localhost"
 
 
 @dataclass(frozen=True)
@@ -167,19 +168,21 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
             raise fail("site", key, f"[site] {key} must be a string in quotes")
         return value.strip()
 
+    def checked_url(url: str, key: str | None) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise fail(
+                "site",
+                key,
+                f"base_url {url!r} must be an absolute http(s) URL such as https://example.org/",
+            )
+        if parts.query or parts.fragment:
+            raise fail("site", key, f"base_url {url!r} must not have a query or fragment")
+        return url if url.endswith("/") else url + "/"
+
     defaults = Site()
-    url = base_url if base_url is not None else text_value("base_url", defaults.base_url)
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise fail(
-            "site",
-            "base_url" if base_url is None else None,
-            f"base_url {url!r} must be an absolute http(s) URL such as https://example.org/",
-        )
-    if parts.query or parts.fragment:
-        raise fail("site", "base_url", f"base_url {url!r} must not have a query or fragment")
-    if not url.endswith("/"):
-        url += "/"
+    configured = checked_url(text_value("base_url", defaults.base_url), "base_url")
+    url = configured if base_url is None else checked_url(base_url, None)
 
     language = text_value("language", defaults.language)
     if not LANGUAGE_TAG.match(language):
@@ -210,6 +213,8 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
         rights=text_value("rights", ""),
         icon=icon,
         id=text_value("id", ""),
+        # ids written during a --base-url preview must be the real site's, not the preview's
+        id_host=urlsplit(configured).hostname or "",
     )
     return Config(site=site, publish=_publish(publish_data, root, fail), path=path)
 

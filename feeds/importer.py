@@ -83,8 +83,12 @@ def convert_post(
             parsed = _date_line(value)
             if parsed is not None:
                 day, date_line = parsed, index + 1
-                if _maybe_day(parsed[2] or 2000, parsed[0], parsed[1]) is None:  # 2000 was a leap year
-                    raise InputError(path, date_line, f"{value!r} is not a real day; correct the date line")
+                if (
+                    _maybe_day(parsed[2] or 2000, parsed[0], parsed[1]) is None
+                ):  # 2000 was a leap year
+                    raise InputError(
+                        path, date_line, f"{value!r} is not a real day; correct the date line"
+                    )
             elif _READING_TIME.match(value):
                 stated_minutes = value
             elif author is None:

@@ -23,7 +23,20 @@ from feeds.dates import rfc3339
 from feeds.render import RenderedArticle
 from feeds.slug import slugify
 
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 STYLESHEET = "style.css"
 
 

@@ -7,8 +7,9 @@ import os
 import feedparser
 import pytest
 
-from feeds.build import publish, write_output
+from feeds.build import publish
 from feeds.config import load_config
+from feeds.output import write_tree
 
 
 def test_two_publishes_of_unchanged_articles_are_byte_identical(published):
@@ -52,7 +53,7 @@ def test_a_crash_while_writing_leaves_the_previous_output_untouched(published, m
 
     monkeypatch.setattr("pathlib.Path.write_bytes", explode)
     with pytest.raises(OSError):
-        write_output({"atom.xml": b"new"}, published.public)
+        write_tree({"atom.xml": b"new"}, published.public)
     monkeypatch.undo()
     assert published.snapshot() == before
     assert not [p for p in published.root.iterdir() if p.name.startswith(".public")]
@@ -140,3 +141,11 @@ def test_an_empty_site_still_publishes_valid_feeds(site):
     parsed = feedparser.parse((site.public / "atom.xml").read_bytes())
     assert not parsed.bozo and parsed.entries == []
     assert "No articles yet." in (site.public / "index.html").read_text()
+
+
+def test_a_local_preview_writes_the_real_sites_id_not_the_preview_hosts(site):
+    path = site.article("2025-01-01-a.md", "---\ntitle: A\n---\nBody.\n")
+    site.run("publish", "--now", "2026-01-01T00:00:00Z", "--base-url", "http://127.0.0.1:8000/")
+    assert 'id: "tag:notes.example.org,2025-01-01:a"' in path.read_text()
+    entry = feedparser.parse((site.public / "atom.xml").read_bytes()).entries[0]
+    assert entry.link == "http://127.0.0.1:8000/a/"
