@@ -68,7 +68,7 @@ def build_site(
     site_feed = _feed(site, "", site.title, site.id, rendered, config.publish.entries_per_feed)
     site_links = feed_links(site, site_feed.urls, site.title)
     files.update(feed_documents(site_feed))
-    files["index.html"] = list_page(site, site.title, site.base_url, rendered, site_links)
+    files["index.html"] = list_page(site, "Articles", site.base_url, rendered, site_links)
     for item in rendered:
         files[f"{item.article.slug}/index.html"] = article_page(site, item, site_links)
 
