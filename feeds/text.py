@@ -44,9 +44,12 @@ def cut_at_word(text: str, limit: int) -> str:
     return window[:cut].rstrip(" ,;:-–—") + "…"
 
 
+_HAS_ALNUM = re.compile(r"[^\W_]")  # the characters str.isalnum() accepts, in one regex pass
+
+
 def word_count(text: str) -> int:
     """Words as a reader counts them (whitespace-separated runs containing a letter or digit)."""
-    return sum(1 for word in text.split() if any(ch.isalnum() for ch in word))
+    return sum(1 for word in text.split() if _HAS_ALNUM.search(word))
 
 
 WORDS_PER_MINUTE = 230
