@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -210,19 +211,21 @@ def serve_command(
     ctx: click.Context, directory: Path | None, host: str, port: int, quiet: bool
 ) -> None:
     """Serve the published output with feed media types, ETag, Last-Modified and 304s."""
-    root = directory or _config(ctx).publish.output_dir
+    config = _config(ctx)
+    root = directory or config.publish.output_dir
+    prefix = urlsplit(config.site.base_url).path  # pages link to /blog/style.css for /blog/ sites
     if not root.is_dir():
         raise InputError(
             root, None, "nothing to serve; run `communique publish` first or pass --dir"
         )
     try:
-        server = make_server(root, host, port, verbose=not quiet)
+        server = make_server(root, host, port, prefix=prefix, verbose=not quiet)
     except OSError as exc:
         raise click.UsageError(
             f"cannot listen on {host}:{port} ({exc.strerror}); try another --port"
         ) from None
     bound_host, bound_port = server.server_address[:2]
-    click.echo(f"serving {root} at http://{bound_host}:{bound_port}/ (Ctrl-C to stop)", err=False)
+    click.echo(f"serving {root} at http://{bound_host}:{bound_port}{prefix} (Ctrl-C to stop)")
     sys.stdout.flush()
     try:
         server.serve_forever()

@@ -68,6 +68,7 @@ def not_modified(headers: dict[str, str], etag: str, mtime: float) -> bool:
 
 class _Handler(BaseHTTPRequestHandler):
     root: Path
+    prefix: str = "/"  # the path of the site's base_url: pages link to /blog/style.css
     server_version = "communique"
     protocol_version = "HTTP/1.1"
 
@@ -84,7 +85,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _resolve(self) -> tuple[Path | None, str | None]:
         """(file to send, or a path to redirect to); None, None for 404."""
         raw_path = unquote(urlsplit(self.path).path)
-        clean = posixpath.normpath(raw_path)
+        if raw_path in ("/", "") and self.prefix != "/":
+            return None, self.prefix
+        if not raw_path.startswith(self.prefix):
+            return None, None
+        clean = posixpath.normpath("/" + raw_path[len(self.prefix) :])
         parts = [p for p in clean.split("/") if p and p not in (".", "..")]
         target = self.root.joinpath(*parts)
         try:
@@ -136,10 +141,20 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def make_server(
-    directory: Path, host: str = "127.0.0.1", port: int = 8000, *, verbose: bool = True
+    directory: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    prefix: str = "/",
+    verbose: bool = True,
 ) -> ThreadingHTTPServer:
-    """A server for ``directory``, bound but not yet serving (``port=0`` picks a free port)."""
-    handler = type("Handler", (_Handler,), {"root": Path(directory).resolve()})
+    """A server for ``directory`` at URL path ``prefix``, bound but not yet serving.
+
+    ``port=0`` picks a free port. ``prefix`` is the path of the site's ``base_url``
+    (``/blog/`` for https://example.org/blog/), so the pages' site-relative links resolve.
+    """
+    prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
+    handler = type("Handler", (_Handler,), {"root": Path(directory).resolve(), "prefix": prefix})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     server.verbose = verbose  # type: ignore[attr-defined]

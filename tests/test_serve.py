@@ -133,3 +133,21 @@ def test_serve_command_binds_loopback_and_serves(published):
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_a_site_under_a_path_is_served_under_that_path(published):
+    httpd = make_server(published.public, "127.0.0.1", 0, prefix="/blog/", verbose=False)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        port = httpd.server_address[1]
+        assert get(port, "/blog/atom.xml")[0].status == 200
+        assert get(port, "/blog/style.css")[0].status == 200
+        root = get(port, "/")[0]
+        assert root.status == 301 and root.getheader("Location") == "/blog/"
+        assert get(port, "/atom.xml")[0].status == 404
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
