@@ -6,10 +6,12 @@ Exit codes (the same for every command):
     1  the command ran and found a problem (``publish --check``: output is out of date)
     2  bad input, configuration or usage: one line ``path:line: what is wrong`` on stderr,
        nothing written
+    3  an internal error (a bug): one line on stderr; set COMMUNIQUE_DEBUG=1 for a traceback
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,14 +20,14 @@ from urllib.parse import urlsplit
 import click
 
 from feeds.build import load_and_build, publish, stale_files
-from feeds.config import Config, load_config
+from feeds.config import Config, load_config, normalise_base_url
 from feeds.dates import DateFormatError, parse_when
 from feeds.errors import InputError
-from feeds.importer import convert_post
-from feeds.output import write_atomically
+from feeds.importer import ImportedPost, convert_post
+from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server
 
-EXIT_OK, EXIT_PROBLEM, EXIT_INPUT = 0, 1, 2
+EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -33,25 +35,33 @@ Exit codes:
   1  the command found a problem (publish --check: output out of date)
   2  bad input, configuration or usage (one line naming file:line on stderr;
      nothing is written)
+  3  internal error (please report it; COMMUNIQUE_DEBUG=1 shows a traceback)
 """
 
 
 class _Group(click.Group):
-    """Turns :class:`InputError` from any command into one stderr line and exit code 2."""
+    """Turns errors from any command into one stderr line and a documented exit code."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except InputError as exc:
-            click.echo(f"communique: {exc}", err=True)
+            click.echo(str(exc), err=True)  # path:line: message, as editors and CI parse it
             ctx.exit(EXIT_INPUT)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("COMMUNIQUE_DEBUG"):
+                raise
+            click.echo(f"communique: internal error: {type(exc).__name__}: {exc}", err=True)
+            ctx.exit(EXIT_BUG)
 
 
 def _now_option(function: object) -> object:
     return click.option(
         "--now",
         metavar="DATETIME",
-        help="Pretend the clock says this (RFC 3339, e.g. 2025-03-01T12:00:00Z); for tests and previews.",
+        help="Pretend the clock says this (RFC 3339, e.g. 2025-03-01T12:00:00Z; UTC if no offset).",
     )(function)  # type: ignore[arg-type]
 
 
@@ -62,6 +72,15 @@ def _clock(now: str | None) -> datetime:
         return parse_when(now, UTC, datetime.min.time())
     except DateFormatError as exc:
         raise click.BadParameter(str(exc), param_hint="--now") from None
+
+
+def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return normalise_base_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.group(
@@ -76,7 +95,7 @@ def _clock(now: str | None) -> datetime:
 @click.version_option(package_name="communique")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
-    """Publish articles as Atom, RSS and JSON feeds; follow EU foreign-policy feeds.
+    """Publish articles as Atom, RSS and JSON feeds that work in every feed reader.
 
     Start with `communique publish`, then `communique serve` and subscribe to
     http://127.0.0.1:8000/atom.xml in any feed reader.
@@ -90,16 +109,15 @@ def _config(ctx: click.Context, base_url: str | None = None) -> Config:
 
 @main.command("publish", epilog=EXIT_CODES_HELP)
 @_now_option
-@click.option(
-    "--drafts", is_flag=True, help="Include drafts and future-dated articles (for previews)."
-)
+@click.option("--drafts", is_flag=True, help="Include drafts and future-dated articles (previews).")
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 1 listing every file that is not up to date."
 )
 @click.option(
     "--base-url",
     metavar="URL",
-    help="Publish for this URL instead of [site] base_url (local previews).",
+    callback=_base_url,
+    help="Publish for this URL instead of [site] base_url (local previews; ids stay the site's).",
 )
 @click.pass_context
 def publish_command(
@@ -129,6 +147,12 @@ def publish_command(
     build = publish(config, now=clock, drafts=drafts)
     for article, fixed_id in build.ids_to_fix:
         click.echo(f"{article.path}: id fixed as {fixed_id}")
+    if build.ids_held_back:
+        click.echo(
+            f"note: {build.ids_held_back} article id(s) not written into front matter while "
+            f"[site] base_url is a local address; set it to the site's public URL",
+            err=True,
+        )
     left_out = []
     if build.drafts_left_out:
         left_out.append(f"{build.drafts_left_out} draft(s)")
@@ -157,14 +181,15 @@ def import_command(
     """Convert plain-text posts into articles/YYYY-MM-DD-slug.md.
 
     A post is a title line, then '- Author', '- Feb 25' (or '- Feb 25, 2025') and
-    '- N min read' lines, then paragraphs; short lines without closing punctuation become
-    section headings. A date without a year takes the first such day on or after the latest
-    date the text mentions. Everything inferred is printed and written into the front matter.
+    '- N min read' lines, then paragraphs (one per line, or separated by blank lines);
+    short lines without closing punctuation become section headings. A date without a year
+    takes the first such day on or after the latest date the text mentions. Everything
+    inferred is printed and written into the front matter.
     """
     config = _config(ctx)
     settings = config.publish
     today = _clock(now).astimezone(config.site.tz).date()
-    converted = []
+    converted: dict[Path, tuple[Path, ImportedPost]] = {}
     for path in files:
         try:
             text = path.read_text(encoding="utf-8-sig")
@@ -174,11 +199,15 @@ def import_command(
             ) from None
         post = convert_post(text, path, config.site, settings.default_time, year=year, today=today)
         target = settings.articles_dir / post.filename
+        if target in converted:
+            raise InputError(
+                path, None, f"would also become {target} (like {converted[target][0]}); rename one"
+            )
         if target.exists() and not force:
             raise InputError(target, None, "already exists; use --force to overwrite it")
-        converted.append((path, post, target))
+        converted[target] = (path, post)
     settings.articles_dir.mkdir(parents=True, exist_ok=True)
-    for path, post, target in converted:
+    for target, (path, post) in converted.items():
         write_atomically(target, post.markdown.encode("utf-8"))
         click.echo(f"{path} -> {target}")
         for note in post.notes:
@@ -210,20 +239,25 @@ def import_command(
 def serve_command(
     ctx: click.Context, directory: Path | None, host: str, port: int, quiet: bool
 ) -> None:
-    """Serve the published output with feed media types, ETag, Last-Modified and 304s."""
-    config = _config(ctx)
-    root = directory or config.publish.output_dir
-    prefix = urlsplit(config.site.base_url).path  # pages link to /blog/style.css for /blog/ sites
+    """Serve the published output with feed media types, ETag, Last-Modified and 304s.
+
+    The site is served under the path of the base_url it was published for (/blog/ for
+    https://example.org/blog/), so its pages' links work.
+    """
+    root = directory or _config(ctx).publish.output_dir
     if not root.is_dir():
         raise InputError(
             root, None, "nothing to serve; run `communique publish` first or pass --dir"
         )
+    prefix = urlsplit(published_base_url(root) or "/").path or "/"
     try:
         server = make_server(root, host, port, prefix=prefix, verbose=not quiet)
     except OSError as exc:
-        raise click.UsageError(
-            f"cannot listen on {host}:{port} ({exc.strerror}); try another --port"
-        ) from None
+        click.echo(
+            f"communique: cannot listen on {host}:{port} ({exc.strerror}); try another --port",
+            err=True,
+        )
+        ctx.exit(EXIT_INPUT)
     bound_host, bound_port = server.server_address[:2]
     click.echo(f"serving {root} at http://{bound_host}:{bound_port}{prefix} (Ctrl-C to stop)")
     sys.stdout.flush()

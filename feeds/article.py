@@ -10,18 +10,18 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from feeds.config import EMAIL_ADDRESS, LANGUAGE_TAG, Person, Site
+from feeds.config import LANGUAGE_TAG, Person, Site, is_uri, person
 from feeds.dates import DateFormatError, parse_when
-from feeds.errors import InputError, line_of_key
+from feeds.errors import InputError, toml_error
 from feeds.slug import slugify
-from feeds.text import clean_text
+from feeds.text import clean_text, looks_like_html
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
 
@@ -39,9 +39,10 @@ _YamlLoader.yaml_implicit_resolvers = {
     for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
 }
 
+ARTICLE_SUFFIXES = (".md", ".markdown")
 _FILENAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)$")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")
+_TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z0-9_-]+)["']?\s*[:=]""")
 _DELIMITERS = {"---": "yaml", "+++": "toml"}
 RESERVED_SLUGS = frozenset({"tags"})
 
@@ -63,36 +64,52 @@ class Article:
     lang: str | None
     body: str
     front_matter: str  # "yaml" or "toml": how to write a fixed id back into the file
+    key_lines: dict[str, int] = field(default_factory=dict, compare=False)  # key -> file line
+    body_line: int = 1
+
+    def line_of(self, key: str) -> int:
+        """The file line where ``key`` is set, else the first line (for error messages)."""
+        return self.key_lines.get(key, 1)
+
+
+def article_paths(directory: Path) -> list[Path]:
+    """Article files under ``directory``, sorted; names starting with ``.`` or ``_`` are skipped."""
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in ARTICLE_SUFFIXES
+        and p.is_file()
+        and not any(part.startswith((".", "_")) for part in p.relative_to(directory).parts)
+    )
 
 
 def load_articles(directory: Path, site: Site, default_time: time) -> list[Article]:
-    """Every ``*.md`` under ``directory`` (hidden files and folders skipped), sorted by path."""
+    """Every article under ``directory``, sorted by path."""
     if not directory.is_dir():
         raise InputError(
             directory, None, "articles directory not found; create it or set [publish] articles"
         )
-    paths = sorted(
-        p
-        for p in directory.rglob("*.md")
-        if not any(part.startswith((".", "_")) for part in p.relative_to(directory).parts)
-    )
-    return [load_article(p, site, default_time) for p in paths]
+    return [load_article(p, site, default_time) for p in article_paths(directory)]
 
 
-def load_article(path: Path, site: Site, default_time: time) -> Article:
-    """Read one article file; raises :class:`InputError` with the offending line."""
+def read_source(path: Path) -> str:
+    """A file's exact text: BOM and line endings kept, so a rewrite changes only what it means to."""
     try:
-        raw = path.read_text(encoding="utf-8-sig")
+        return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(path, None, f"not UTF-8 ({exc.reason}); save the file as UTF-8") from None
     except OSError as exc:
         raise InputError(path, None, f"cannot read ({exc.strerror})") from None
-    return parse_article(raw, path, site, default_time)
 
 
-def split_front_matter(raw: str, path: Path) -> tuple[str, str, str]:
-    """``(format, front matter text, body)``; the front matter starts on line 2 of the file."""
-    lines = raw.splitlines(keepends=True)
+def load_article(path: Path, site: Site, default_time: time) -> Article:
+    """Read one article file; raises :class:`InputError` with the offending line."""
+    return parse_article(read_source(path), path, site, default_time)
+
+
+def split_front_matter(raw: str, path: Path) -> tuple[str, list[str], int]:
+    """``(format, all lines, index of the closing delimiter)``; front matter starts on line 2."""
+    lines = raw.removeprefix("\ufeff").splitlines(keepends=True)
     first = lines[0].strip() if lines else ""
     if first not in _DELIMITERS:
         raise InputError(
@@ -100,8 +117,22 @@ def split_front_matter(raw: str, path: Path) -> tuple[str, str, str]:
         )
     for number, line in enumerate(lines[1:], start=1):
         if line.strip() == first or (first == "---" and line.strip() == "..."):
-            return _DELIMITERS[first], "".join(lines[1:number]), "".join(lines[number + 1 :])
+            return _DELIMITERS[first], lines, number
     raise InputError(path, 1, f"front matter is not closed; add a line '{first}' after it")
+
+
+def _key_lines(kind: str, matter_lines: list[str]) -> dict[str, int]:
+    """Top-level keys and the file line each is set on (TOML: before the first table)."""
+    found: dict[str, int] = {}
+    for number, line in enumerate(matter_lines, start=2):
+        if kind == "toml" and line.lstrip().startswith("["):
+            break
+        if line[:1].isspace():
+            continue
+        match = _TOP_LEVEL_KEY.match(line)
+        if match:
+            found.setdefault(match.group(1), number)
+    return found
 
 
 def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Article:
@@ -110,12 +141,13 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
     Characters XML forbids (stray control characters pasted from word processors) are dropped
     first: they can never reach a feed, and YAML would otherwise reject the whole file.
     """
-    kind, matter, body = split_front_matter(clean_text(raw), path)
-    data = _parse_matter(kind, matter, path)
+    kind, lines, closing = split_front_matter(clean_text(raw), path)
+    matter_lines = lines[1:closing]
+    data = _parse_matter(kind, "".join(matter_lines), path)
+    key_lines = _key_lines(kind, matter_lines)
 
     def fail(key: str | None, message: str) -> InputError:
-        line = line_of_key(matter, key, start_line=2) if key else None
-        return InputError(path, line or 1, message)
+        return InputError(path, key_lines.get(key or "", 1), message)
 
     from_name = _FILENAME.match(path.stem)
     title = data.get("title")
@@ -123,7 +155,12 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
         raise fail("title", "missing title; add 'title: ...' to the front matter")
     if not isinstance(title, str | int | float):
         raise fail("title", "title must be text")
-    title = clean_text(str(title)).strip()
+    title = " ".join(str(title).split())
+    if looks_like_html(title):
+        raise fail(
+            "title",
+            "title contains HTML tags; titles are plain text in every reader, remove the tags",
+        )
 
     def when(key: str, value: Any) -> datetime:
         try:
@@ -131,7 +168,7 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
         except DateFormatError as exc:
             raise fail(key, f"{key}: {exc}") from None
 
-    if "date" in data and data["date"] not in (None, ""):
+    if data.get("date") not in (None, ""):
         published = when("date", data["date"])
     elif from_name:
         published = when("date", from_name["date"])
@@ -143,20 +180,24 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
             "updated", "updated is before date; an article cannot change before it is published"
         )
 
-    slug = data.get("slug") or (from_name["slug"] if from_name else path.stem)
-    slug = str(slug) if data.get("slug") else slugify(str(slug))
+    if data.get("slug"):
+        slug = str(data["slug"])
+    else:
+        slug = slugify(from_name["slug"] if from_name else path.stem)
     if not _SLUG.match(slug):
         raise fail("slug", f"slug {slug!r} must be lower-case letters, digits and single hyphens")
     if slug in RESERVED_SLUGS:
         raise fail("slug", f"slug {slug!r} is reserved for tag feeds; choose another slug")
 
     article_id = data.get("id")
-    if article_id is not None:
-        if not isinstance(article_id, str) or not _URI.match(article_id):
-            raise fail(
-                "id",
-                f"id {article_id!r} must be an absolute URI such as tag:example.org,2025-02-25:slug",
-            )
+    if article_id in (None, ""):
+        article_id = None
+    elif not isinstance(article_id, str) or not is_uri(article_id.strip()):
+        raise fail(
+            "id",
+            f"id {article_id!r} must be an absolute URI such as tag:example.org,2025-02-25:slug",
+        )
+    else:
         article_id = article_id.strip()
 
     draft = data.get("draft", False)
@@ -176,13 +217,15 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
         updated=updated,
         authors=_authors(data, site, fail),
         tags=_tags(data.get("tags"), fail),
-        summary=clean_text(summary).strip() or None if summary else None,
+        summary=" ".join(summary.split()) or None if summary else None,
         slug=slug,
         id=article_id,
         draft=draft,
         lang=lang,
-        body=body,
+        body="".join(lines[closing + 1 :]),
         front_matter=kind,
+        key_lines=key_lines,
+        body_line=closing + 2,
     )
 
 
@@ -201,10 +244,9 @@ def _parse_matter(kind: str, matter: str, path: Path) -> dict[str, Any]:
         try:
             data = tomllib.loads(matter)
         except tomllib.TOMLDecodeError as exc:
-            match = re.search(r"line (\d+)", str(exc))
-            line = int(match.group(1)) + 1 if match else 1
+            line, message = toml_error(exc, first_line=2)
             raise InputError(
-                path, line, f"front matter is not valid TOML ({exc}); fix the syntax"
+                path, line or 1, f"front matter is not valid TOML ({message}); fix the syntax"
             ) from None
     if data is None:
         data = {}
@@ -214,25 +256,16 @@ def _parse_matter(kind: str, matter: str, path: Path) -> dict[str, Any]:
 
 
 def _authors(data: dict[str, Any], site: Site, fail: Any) -> tuple[Person, ...]:
-    given: list[Any] = []
+    people: list[Person] = []
     for key in ("author", "authors"):
         value = data.get(key)
         if value is None:
             continue
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            given.append((key, item))
-    people: list[Person] = []
-    for key, item in given:
-        if isinstance(item, str) and item.strip():
-            people.append(Person(clean_text(item).strip()))
-        elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"].strip():
-            email = item.get("email") or None
-            if email is not None and not EMAIL_ADDRESS.match(str(email)):
-                raise fail(key, f"author email {email!r} is not an email address")
-            people.append(Person(clean_text(item["name"]).strip(), email, item.get("uri") or None))
-        else:
-            raise fail(key, f"{key} must be a name or {{name: ..., email: ...}}")
+        for item in value if isinstance(value, list) else [value]:
+            try:
+                people.append(person(item))
+            except ValueError as exc:
+                raise fail(key, f"{key} {exc}") from None
     return tuple(people) or (site.author,)
 
 
@@ -240,30 +273,46 @@ def _tags(value: Any, fail: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        value = [part for part in value.split(",")]
+        value = value.split(",")
     if not isinstance(value, list) or not all(isinstance(t, str | int) for t in value):
         raise fail("tags", "tags must be a list of words, e.g. tags: [security, ukraine]")
     seen: dict[str, str] = {}
     for tag in value:
-        name = clean_text(str(tag)).strip()
-        if name and slugify(name) not in seen:
-            seen[slugify(name)] = name
+        name = " ".join(str(tag).split())
+        if looks_like_html(name):
+            raise fail("tags", f"tag {name!r} contains HTML tags; remove them")
+        if name:
+            seen.setdefault(slugify(name), name)
     return tuple(seen.values())
 
 
 def with_front_matter_field(raw: str, kind: str, key: str, value: str) -> str:
-    """``raw`` with ``key`` set to ``value`` as the last front-matter line, all else untouched.
+    """``raw`` with top-level ``key`` set to ``value``, every other byte untouched.
 
-    Used to fix an article's id on first publish: appending one line keeps the author's own
-    formatting and comments, which a parse-and-dump round trip would destroy.
+    Used to fix an article's id on first publish. Editing one line keeps the author's own
+    formatting, comments, BOM and line endings, which a parse-and-dump round trip would
+    destroy. An existing (empty) ``key`` line is replaced; otherwise the line goes at the end
+    of the front matter, or, in TOML, before the first ``[table]`` so it stays top-level.
     """
-    newline = "\r\n" if "\r\n" in raw else "\n"
+    bom = "\ufeff" if raw.startswith("\ufeff") else ""
+    lines = raw.removeprefix("\ufeff").splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     quoted = json.dumps(value, ensure_ascii=False)  # a valid YAML and TOML basic string
-    line = f"{key}: {quoted}" if kind == "yaml" else f"{key} = {quoted}"
-    lines = raw.splitlines(keepends=True)
-    delimiter = lines[0].strip().lstrip("\ufeff")
+    new_line = (f"{key}: {quoted}" if kind == "yaml" else f"{key} = {quoted}") + newline
+    delimiter = lines[0].strip()
+    insert_at = None
     for number, text in enumerate(lines[1:], start=1):
-        if text.strip() == delimiter or (delimiter == "---" and text.strip() == "..."):
-            lines.insert(number, line + newline)
-            return "".join(lines)
-    raise ValueError("front matter is not closed")
+        stripped = text.strip()
+        if stripped == delimiter or (delimiter == "---" and stripped == "..."):
+            insert_at = number if insert_at is None else insert_at
+            break
+        if kind == "toml" and stripped.startswith("[") and insert_at is None:
+            insert_at = number
+        match = _TOP_LEVEL_KEY.match(text)
+        if match and match.group(1) == key and not text[:1].isspace() and insert_at is None:
+            lines[number] = new_line
+            return bom + "".join(lines)
+    if insert_at is None:
+        raise ValueError("front matter is not closed")
+    lines.insert(insert_at, new_line)
+    return bom + "".join(lines)

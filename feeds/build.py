@@ -8,62 +8,94 @@ untouched) and fixes new articles' ids in their front matter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from feeds.article import Article, load_articles, with_front_matter_field
+from feeds.article import (
+    ARTICLE_SUFFIXES,
+    Article,
+    load_articles,
+    parse_article,
+    read_source,
+    with_front_matter_field,
+)
 from feeds.config import Config, Site
-from feeds.errors import InputError, line_of_key
+from feeds.errors import InputError
 from feeds.ids import entry_id
-from feeds.output import MARKER, write_atomically, write_tree
+from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
 from feeds.render import RenderedArticle, render_article
 from feeds.site import STYLESHEET, FeedLink, article_page, feed_links, list_page, stylesheet
-from feeds.slug import slugify
-from feeds.writer import FILENAMES, Entry, Feed, feed_documents, newest_first
+from feeds.slug import tag_dir
+from feeds.writer import FILENAMES, Entry, Feed, feed_documents
 
 
 @dataclass(frozen=True)
 class Build:
-    """What a publish produces: output files, what was left out, and ids to fix in sources."""
+    """What a publish produces: output files, what was left out, and ids to fix in sources.
 
-    files: dict[str, bytes]
+    ``files`` maps output paths to bytes, or to a source file to copy (static files and
+    article assets). ``ids_to_fix`` is empty when ids must not be written yet (see
+    :func:`can_fix_ids`).
+    """
+
+    files: dict[str, bytes | Path]
     articles: tuple[RenderedArticle, ...]
     drafts_left_out: int
     future_left_out: int
     ids_to_fix: tuple[tuple[Article, str], ...]
+    ids_held_back: int = 0
+
+
+def can_fix_ids(site: Site) -> bool:
+    """Ids are written into articles only for a real site address.
+
+    ``tag:127.0.0.1,…`` written during a first try-out with no config would stay for ever.
+    """
+    return site.host not in LOCAL_HOSTS and not site.host.startswith("127.")
+
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})
 
 
 def _check_unique(articles: Sequence[Article], site: Site) -> None:
-    """Two articles with one id (or one URL) would merge in every reader: name both files."""
-    for what, key in (("id", lambda a: entry_id(a, site)), ("slug", lambda a: a.slug)):
+    """Two articles at one URL, or with one id, would merge in every reader: name both files."""
+    for what, key in (("slug", lambda a: a.slug), ("id", lambda a: entry_id(a, site))):
         seen: dict[str, Article] = {}
         for article in articles:
             value = key(article)
             if value in seen:
-                other = seen[value]
-                line = line_of_key(article.path.read_text(encoding="utf-8-sig"), what) or 1
                 raise InputError(
                     article.path,
-                    line,
-                    f"duplicate {what} {value!r}, also used by {other.path}; give one of them another {what}",
+                    article.line_of(what),
+                    f"duplicate {what} {value!r}, also used by {seen[value].path}; "
+                    f"give one of them another {what}",
                 )
             seen[value] = article
 
 
 def build_site(
-    articles: Sequence[Article], config: Config, *, now: datetime, drafts: bool = False
+    articles: Sequence[Article],
+    config: Config,
+    *,
+    now: datetime,
+    drafts: bool = False,
+    assets: Mapping[str, Path] | None = None,
 ) -> Build:
-    """Every output file for ``articles`` as of ``now``; no I/O, no clock."""
+    """Every output file for ``articles`` as of ``now``; no I/O, no clock.
+
+    ``assets`` maps output paths to files to copy (see :func:`find_assets`); a generated file
+    always wins over nothing silently: a clash is an error.
+    """
     site = config.site
     _check_unique(articles, site)
     chosen = [a for a in articles if drafts or (not a.draft and a.date <= now)]
-    rendered = sorted(
+    rendered = sorted(  # newest first; the id breaks ties so the order never depends on the disk
         (render_article(a, site, entry_id(a, site)) for a in chosen),
         key=lambda r: (-r.article.date.timestamp(), r.id),
     )
-    files: dict[str, bytes] = {STYLESHEET: stylesheet()}
+    files: dict[str, bytes | Path] = {MARKER: marker_bytes(site.base_url), STYLESHEET: stylesheet()}
 
     site_feed = _feed(site, "", site.title, site.id, rendered, config.publish.entries_per_feed)
     site_links = feed_links(site, site_feed.urls, site.title)
@@ -76,13 +108,12 @@ def build_site(
     by_tag: dict[str, list[RenderedArticle]] = {}
     for item in rendered:  # newest first, so each tag list is too
         for name in item.article.tags:
-            names.setdefault(slugify(name), name)
-            by_tag.setdefault(slugify(name), []).append(item)
-    for slug, tagged in sorted(by_tag.items()):
-        name = names[slug]
-        prefix = f"tags/{slug}/"
+            names.setdefault(tag_dir(name), name)
+            by_tag.setdefault(tag_dir(name), []).append(item)
+    for prefix, tagged in sorted(by_tag.items()):
+        name = names[prefix]
         title = f"{site.title}: {name}"
-        feed_id = f"{site.id}/tags/{slug}" if site.id else ""
+        feed_id = f"{site.id}/{prefix.rstrip('/')}" if site.id else ""
         tag_feed = _feed(site, prefix, title, feed_id, tagged, config.publish.entries_per_feed)
         for filename, data in feed_documents(tag_feed).items():
             files[prefix + filename] = data
@@ -91,14 +122,24 @@ def build_site(
             site, f"Tagged “{name}”", tag_feed.home_url, tagged, links
         )
 
+    for name, source in sorted((assets or {}).items()):
+        if name in files:
+            raise InputError(
+                source, None, f"would overwrite the generated {name}; rename or move the file"
+            )
+        files[name] = source
+
+    unfixed = tuple(
+        (r.article, r.id) for r in rendered if r.article.id is None and not r.article.draft
+    )
+    fixable = can_fix_ids(site)
     return Build(
         files=files,
         articles=tuple(rendered),
         drafts_left_out=sum(1 for a in articles if a.draft and not drafts),
         future_left_out=sum(1 for a in articles if not drafts and not a.draft and a.date > now),
-        ids_to_fix=tuple(
-            (r.article, r.id) for r in rendered if r.article.id is None and not r.article.draft
-        ),
+        ids_to_fix=unfixed if fixable else (),
+        ids_held_back=0 if fixable else len(unfixed),
     )
 
 
@@ -111,10 +152,7 @@ def _feed(
     limit: int,
 ) -> Feed:
     urls = {kind: f"{site.base_url}{prefix}{name}" for kind, name in FILENAMES.items()}
-    entries = newest_first([_entry(r, site) for r in rendered])[:limit]
-    icon = site.icon
-    if icon and "://" not in icon:
-        icon = site.base_url + icon.lstrip("/")
+    entries = tuple(_entry(r, site) for r in rendered[:limit])
     return Feed(
         id=feed_id or urls["atom"],
         title=title,
@@ -124,7 +162,7 @@ def _feed(
         author=site.author,
         subtitle=site.subtitle,
         rights=site.rights,
-        icon=icon,
+        icon=site.icon,
         entries=entries,
     )
 
@@ -149,35 +187,78 @@ def _entry(rendered: RenderedArticle, site: Site) -> Entry:
 # --- the shell: reading and writing -------------------------------------------------------
 
 
+def find_assets(config: Config, articles: Sequence[Article]) -> dict[str, Path]:
+    """Files to copy: ``[publish] static`` to the site root, and each article's asset folder.
+
+    An article's assets live in a folder named like its file without the extension
+    (``articles/2025-02-25-talks.md`` -> ``articles/2025-02-25-talks/map.png``) and are
+    published beside its page (``talks/map.png``), where its relative links point.
+    """
+    found: dict[str, Path] = {}
+    static = config.publish.static_dir
+    if static.is_dir():
+        for path in sorted(static.rglob("*")):
+            if path.is_file() and not _hidden(path.relative_to(static)):
+                found[path.relative_to(static).as_posix()] = path
+    for article in articles:
+        folder = article.path.with_suffix("")
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            if path.is_file() and path.suffix not in ARTICLE_SUFFIXES and not _hidden(relative):
+                found[f"{article.slug}/{relative.as_posix()}"] = path
+    return found
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in relative.parts)
+
+
 def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Build:
     """Read the articles directory and build everything in memory."""
     settings = config.publish
     articles = load_articles(settings.articles_dir, config.site, settings.default_time)
-    return build_site(articles, config, now=now, drafts=drafts)
+    assets = find_assets(config, articles)
+    return build_site(articles, config, now=now, drafts=drafts, assets=assets)
 
 
 def publish(config: Config, *, now: datetime, drafts: bool = False) -> Build:
     """Build, write the output aside, swap it into place, then fix new ids in front matter."""
     build = load_and_build(config, now=now, drafts=drafts)
+    rewritten = [
+        (article.path, _with_id(article, fixed_id, config))
+        for article, fixed_id in build.ids_to_fix
+    ]
     write_tree(build.files, config.publish.output_dir)
-    for article, fixed_id in build.ids_to_fix:
-        raw = article.path.read_text(encoding="utf-8-sig")
-        write_atomically(
-            article.path,
-            with_front_matter_field(raw, article.front_matter, "id", fixed_id).encode(),
-        )
+    for path, text in rewritten:
+        write_atomically(path, text.encode("utf-8"))
     return build
+
+
+def _with_id(article: Article, fixed_id: str, config: Config) -> str:
+    """The article's source with its id added, checked by parsing it again before any write."""
+    raw = read_source(article.path)
+    text = with_front_matter_field(raw, article.front_matter, "id", fixed_id)
+    again = parse_article(text, article.path, config.site, config.publish.default_time)
+    if again.id != fixed_id:
+        raise InputError(
+            article.path,
+            1,
+            f"could not add the id to the front matter; add id: {fixed_id!r} by hand",
+        )
+    return text
 
 
 def stale_files(build: Build, output_dir: Path) -> list[str]:
     """What ``publish --check`` reports: output files missing, different or extra, ids unfixed."""
     problems = []
-    existing = _existing_files(output_dir) - {MARKER}
+    existing = _existing_files(output_dir)
     for name, data in sorted(build.files.items()):
         path = output_dir / name
         if name not in existing:
             problems.append(f"{path}: missing")
-        elif path.read_bytes() != data:
+        elif path.read_bytes() != (data.read_bytes() if isinstance(data, Path) else data):
             problems.append(f"{path}: out of date")
     problems += [
         f"{output_dir / name}: not produced by this build"

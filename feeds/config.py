@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feeds.errors import InputError, line_of_key
+from feeds.errors import InputError, line_of_key, toml_error
+from feeds.text import clean_text
 
 DEFAULT_CONFIG_NAME = "communique.toml"
 
@@ -73,6 +74,7 @@ class PublishSettings:
 
     articles_dir: Path = Path("articles")
     output_dir: Path = Path("public")
+    static_dir: Path = Path("static")
     entries_per_feed: int = 20
     default_time: time = time(0, 0)
 
@@ -97,7 +99,68 @@ _SITE_KEYS = {
     "icon",
     "id",
 }
-_PUBLISH_KEYS = {"articles", "output", "entries", "default_time"}
+_PUBLISH_KEYS = {"articles", "output", "static", "entries", "default_time"}
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
+
+
+def is_uri(value: str) -> bool:
+    """An absolute URI (RFC 3986 shape): what Atom ids and feed ids must be."""
+    return bool(_URI.match(value))
+
+
+def person(value: Any) -> Person:
+    """A :class:`Person` from a name or ``{name, email, uri}``; ValueError says what is wrong.
+
+    Shared by the site author and article authors so both are held to the same rules: a name,
+    a real-looking email, and a ``uri`` that is absolute http(s) or mailto (a ``javascript:``
+    or relative uri would reach readers verbatim).
+    """
+    if isinstance(value, str):
+        value = {"name": value}
+    if (
+        not isinstance(value, dict)
+        or not isinstance(value.get("name"), str)
+        or not value["name"].strip()
+    ):
+        raise ValueError('needs a name: name, or { name = "…", email = "…", uri = "…" }')
+    unknown = set(value) - {"name", "email", "uri"}
+    if unknown:
+        raise ValueError(f"has unknown field(s) {sorted(unknown)}; use name, email, uri")
+    email = value.get("email") or None
+    if email is not None and (not isinstance(email, str) or not EMAIL_ADDRESS.match(email)):
+        raise ValueError(f"email {email!r} is not an email address")
+    uri = value.get("uri") or None
+    if uri is not None and (
+        not isinstance(uri, str)
+        or not is_uri(uri)
+        or urlsplit(uri).scheme not in {"http", "https", "mailto"}
+    ):
+        raise ValueError(f"uri {uri!r} must be an absolute http(s) or mailto URL")
+    return Person(clean_text(value["name"]).strip(), email, uri)
+
+
+def normalise_base_url(url: str) -> str:
+    """``url`` checked (absolute http(s), no query, fragment or password) and ending in ``/``.
+
+    An internationalised host is written in its ASCII (punycode) form, which is what ``tag:``
+    ids and RFC 4287 links require.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(
+            f"base_url {url!r} must be an absolute http(s) URL such as https://example.org/"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"base_url {url!r} must not have a query, fragment or user name")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"base_url {url!r} has a host name that cannot be encoded") from None
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return f"{parts.scheme}://{netloc}{path}"
+
+
 # Tables later parts of communique read; accepted here so one file configures everything.
 _OTHER_TABLES = {"aggregate", "digest", "topics"}
 
@@ -121,24 +184,19 @@ def load_config(path: Path | None, *, base_url: str | None = None) -> Config:
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            line = _toml_error_line(str(exc))
-            raise InputError(path, line, f"invalid TOML ({exc}); fix the syntax") from None
+            line, message = toml_error(exc)
+            raise InputError(path, line, f"invalid TOML ({message}); fix the syntax") from None
     root = path.resolve().parent
     return _build(data, text, path, root, base_url)
 
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(path, None, f"not UTF-8 ({exc.reason}); save the file as UTF-8") from None
     except OSError as exc:
         raise InputError(path, None, f"cannot read ({exc.strerror})") from None
-
-
-def _toml_error_line(message: str) -> int | None:
-    match = re.search(r"line (\d+)", message)
-    return int(match.group(1)) if match else None
 
 
 def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: str | None) -> Config:
@@ -166,23 +224,14 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
         value = site_data.get(key, default)
         if not isinstance(value, str):
             raise fail("site", key, f"[site] {key} must be a string in quotes")
-        return value.strip()
-
-    def checked_url(url: str, key: str | None) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise fail(
-                "site",
-                key,
-                f"base_url {url!r} must be an absolute http(s) URL such as https://example.org/",
-            )
-        if parts.query or parts.fragment:
-            raise fail("site", key, f"base_url {url!r} must not have a query or fragment")
-        return url if url.endswith("/") else url + "/"
+        return clean_text(value).strip()
 
     defaults = Site()
-    configured = checked_url(text_value("base_url", defaults.base_url), "base_url")
-    url = configured if base_url is None else checked_url(base_url, None)
+    try:
+        configured = normalise_base_url(text_value("base_url", defaults.base_url))
+    except ValueError as exc:
+        raise fail("site", "base_url", str(exc)) from None
+    url = configured if base_url is None else normalise_base_url(base_url)  # ValueError if bad
 
     language = text_value("language", defaults.language)
     if not LANGUAGE_TAG.match(language):
@@ -203,45 +252,33 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
     if not title:
         raise fail("site", "title", "[site] title must not be empty")
     icon = text_value("icon", "")
+    if icon and urlsplit(urljoin(url, icon)).scheme not in {"http", "https"}:
+        raise fail("site", "icon", f"icon {icon!r} must be a path under base_url or an http(s) URL")
+    feed_id = text_value("id", "")
+    if feed_id and not is_uri(feed_id):
+        raise fail(
+            "site",
+            "id",
+            f"id {feed_id!r} must be an absolute URI such as tag:example.org,2025:feed",
+        )
+    try:
+        author = person(site_data["author"]) if "author" in site_data else Person(title)
+    except ValueError as exc:
+        raise fail("site", "author", f"[site] author {exc}") from None
     site = Site(
         title=title,
         subtitle=text_value("subtitle", ""),
         base_url=url,
-        author=_author(site_data.get("author"), title, fail),
+        author=author,
         language=language,
         timezone=zone,
         rights=text_value("rights", ""),
-        icon=icon,
-        id=text_value("id", ""),
+        icon=urljoin(url, icon) if icon else "",
+        id=feed_id,
         # ids written during a --base-url preview must be the real site's, not the preview's
         id_host=urlsplit(configured).hostname or "",
     )
     return Config(site=site, publish=_publish(publish_data, root, fail), path=path)
-
-
-def _author(value: Any, site_title: str, fail: Any) -> Person:
-    if value is None:
-        return Person(site_title)
-    if isinstance(value, str):
-        value = {"name": value}
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("name"), str)
-        or not value["name"].strip()
-    ):
-        raise fail("site", "author", 'author needs a name: author = { name = "…", email = "…" }')
-    unknown = set(value) - {"name", "email", "uri"}
-    if unknown:
-        raise fail(
-            "site", "author", f"unknown author field(s) {sorted(unknown)}; use name, email, uri"
-        )
-    email = value.get("email") or None
-    if email is not None and not EMAIL_ADDRESS.match(str(email)):
-        raise fail("site", "author", f"author email {email!r} is not an email address")
-    uri = value.get("uri") or None
-    if uri is not None and urlsplit(str(uri)).scheme not in {"http", "https", "mailto"}:
-        raise fail("site", "author", f"author uri {uri!r} must be an absolute URL")
-    return Person(value["name"].strip(), email, uri)
 
 
 def _publish(data: dict[str, Any], root: Path, fail: Any) -> PublishSettings:
@@ -266,6 +303,7 @@ def _publish(data: dict[str, Any], root: Path, fail: Any) -> PublishSettings:
     return PublishSettings(
         articles_dir=directory("articles", defaults.articles_dir),
         output_dir=directory("output", defaults.output_dir),
+        static_dir=directory("static", defaults.static_dir),
         entries_per_feed=entries,
         default_time=clock,
     )

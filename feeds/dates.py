@@ -75,6 +75,8 @@ def parse_when(value: str | date | datetime, tz: tzinfo, default_time: time) -> 
     timezone ``tz`` (not UTC, not the machine's zone), so the same file builds the same feed
     everywhere.
     """
+    if isinstance(value, date):  # TOML front matter gives real dates and datetimes
+        _make_date(value.year, value.month, value.day, value.isoformat())
     if isinstance(value, datetime):
         value = value.replace(microsecond=0)
         return value if value.tzinfo else value.replace(tzinfo=tz)
@@ -90,7 +92,7 @@ def parse_when(value: str | date | datetime, tz: tzinfo, default_time: time) -> 
             clock = time(int(match["H"]), int(match["M"]), int(match["S"] or 0))
         except ValueError as exc:
             raise DateFormatError(f"{text!r} has an impossible time ({exc})") from None
-        zone = _parse_offset(match["tz"]) if match["tz"] else tz
+        zone = _parse_offset(match["tz"], text) if match["tz"] else tz
         return datetime.combine(day, clock, tzinfo=zone)
     for pattern in (_DAY_FIRST_NUMERIC, _DAY_MONTH_YEAR, _MONTH_DAY_YEAR):
         match = pattern.match(text)
@@ -102,20 +104,28 @@ def parse_when(value: str | date | datetime, tz: tzinfo, default_time: time) -> 
     raise DateFormatError(f"{text!r} is not a date; write it like {ACCEPTED_FORMS}")
 
 
+EARLIEST_YEAR, LATEST_YEAR = 1900, 9998  # room to convert between zones without overflow
+
+
 def _make_date(year: int, month: int, day: int, text: str) -> date:
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise DateFormatError(f"{text!r} has an implausible year; use one from {EARLIEST_YEAR} on")
     try:
         return date(year, month, day)
     except ValueError as exc:
         raise DateFormatError(f"{text!r} is not a real day ({exc})") from None
 
 
-def _parse_offset(text: str) -> tzinfo:
+def _parse_offset(offset: str, text: str) -> tzinfo:
     """A fixed offset from RFC 3339 (Z, +01:00, +0100)."""
-    if text.upper() == "Z":
+    if offset.upper() == "Z":
         return UTC
-    sign = -1 if text[0] == "-" else 1
-    digits = text[1:].replace(":", "")
-    return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    sign = -1 if offset[0] == "-" else 1
+    digits = offset[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:])
+    if hours > 23 or minutes > 59:
+        raise DateFormatError(f"{text!r} has an impossible UTC offset {offset}")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
 def mentioned_dates(text: str) -> Iterator[date]:

@@ -43,3 +43,15 @@ def line_of_key(
         if in_section and pattern.match(line):
             return number
     return None
+
+
+def toml_error(exc: Exception, *, first_line: int = 1) -> tuple[int | None, str]:
+    """``(line in the file, message without tomllib's own position)`` for a TOML syntax error.
+
+    ``first_line`` is where the TOML text starts in the file (2 for front matter after ``+++``).
+    """
+    text = str(exc)
+    match = re.search(r"\s*\(at line (\d+), column \d+\)", text)
+    if not match:
+        return None, text
+    return int(match.group(1)) + first_line - 1, text.replace(match.group(0), "")

@@ -24,7 +24,7 @@ from feeds.config import Site
 from feeds.dates import MONTHS, mentioned_dates, rfc3339
 from feeds.errors import InputError
 from feeds.slug import slugify
-from feeds.text import clean_text, reading_minutes, word_count
+from feeds.text import clean_text, looks_like_html, reading_minutes, word_count
 
 HEADING_MAX_CHARS = 80
 _CLOSING = tuple(".!?:;,…\"'”’)]")
@@ -71,6 +71,10 @@ def convert_post(
         raise InputError(
             path, title_line, "the first line must be the title, not a '- ' metadata line"
         )
+    if looks_like_html(title):
+        raise InputError(
+            path, title_line, "the title contains HTML tags; titles are plain text, remove them"
+        )
     index += 1
 
     author: str | None = None
@@ -105,7 +109,7 @@ def convert_post(
             path, title_line + 1, "no date line; add a line like '- Feb 25, 2025' under the title"
         )
 
-    paragraphs = [line.strip() for line in lines[index:] if line.strip()]
+    paragraphs = split_paragraphs(lines[index:])
     if not paragraphs:
         raise InputError(path, index + 1, "the post has no body text")
     body_text = "\n".join(paragraphs)
@@ -177,6 +181,32 @@ def infer_year(month: int, day: int, body: str, today: date) -> tuple[date, str]
                 f"the text mentions no dated event; latest such day on or before today ({today.isoformat()})",
             )
         candidate_year -= 1
+
+
+def split_paragraphs(lines: list[str]) -> list[str]:
+    """Paragraphs of a post body, each on one line.
+
+    Posts pasted from a web page put each paragraph on one line with no blank lines between
+    them; posts written in an editor separate hard-wrapped paragraphs with blank lines. When
+    the body has blank lines between text, they separate paragraphs and wrapped lines are
+    joined; otherwise every line is a paragraph.
+    """
+    text = [line.strip() for line in lines]
+    while text and not text[-1]:
+        text.pop()
+    while text and not text[0]:
+        text.pop(0)
+    if "" not in text:
+        return text
+    paragraphs: list[str] = []
+    block: list[str] = []
+    for line in [*text, ""]:
+        if line:
+            block.append(line)
+        elif block:
+            paragraphs.append(" ".join(block))
+            block = []
+    return paragraphs
 
 
 def is_heading(line: str) -> bool:

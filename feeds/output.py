@@ -13,14 +13,13 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from feeds.errors import InputError
 
 MARKER = ".communique"
-MARKER_TEXT = (
-    b"This directory is written by `communique publish`; it is replaced on every publish.\n"
-)
+_MARKER_INTRO = "# Written by `communique publish`; this directory is replaced on every publish.\n"
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 
@@ -38,8 +37,25 @@ def write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def write_tree(files: dict[str, bytes], output_dir: Path) -> None:
-    """Write ``files`` (relative path -> bytes) into a fresh directory, then swap it in.
+def marker_bytes(base_url: str) -> bytes:
+    """The marker file: proof the directory is ours, and the URL the site was built for."""
+    return f"{_MARKER_INTRO}base_url = {base_url}\n".encode()
+
+
+def published_base_url(directory: Path) -> str | None:
+    """The ``base_url`` the output in ``directory`` was built for, if it was built by us."""
+    try:
+        text = (directory / MARKER).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("base_url = "):
+            return line.removeprefix("base_url = ").strip()
+    return None
+
+
+def write_tree(files: Mapping[str, bytes | Path], output_dir: Path) -> None:
+    """Write ``files`` (relative path -> bytes, or a file to copy) fresh, then swap them in.
 
     Unchanged files keep their modification time, so ``Last-Modified`` stays put for readers
     polling an unchanged feed. A non-empty directory without communique's marker file is never
@@ -59,11 +75,14 @@ def write_tree(files: dict[str, bytes], output_dir: Path) -> None:
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.new-", dir=output_dir.parent))
     try:
-        for name, data in {MARKER: MARKER_TEXT, **files}.items():
+        for name, data in files.items():
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            _keep_mtime_if_unchanged(target, output_dir / name, data)
+            if isinstance(data, Path):
+                shutil.copy2(data, target)  # the source's mtime becomes Last-Modified
+            else:
+                target.write_bytes(data)
+                _keep_mtime_if_unchanged(target, output_dir / name, data)
         for directory in [staging, *(p for p in staging.rglob("*") if p.is_dir())]:
             directory.chmod(0o755)
         if output_dir.exists() and _exchange(staging, output_dir):
@@ -86,7 +105,10 @@ def _keep_mtime_if_unchanged(target: Path, previous: Path, data: bytes) -> None:
 
 def _exchange(first: Path, second: Path) -> bool:
     """Swap two directories atomically; False where the system cannot (then nothing moved)."""
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    try:
+        renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except (OSError, TypeError):  # no C library to ask (Windows)
+        return False
     if renameat2 is None:
         return False
     result = renameat2(

@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 
 from feeds.article import Article
 from feeds.config import Site
+from feeds.errors import InputError
 from feeds.text import clean_text, cut_at_word, html_to_text, reading_minutes
 
 SUMMARY_CHARS = 300
@@ -52,8 +53,10 @@ for _tag, _extra in {
 }.items():
     _ATTRIBUTES.setdefault(_tag, set()).update(_extra)
 _URL_ATTRIBUTES = {"href", "src", "poster", "cite"}
-_SAFE_SCHEMES = {"http", "https", "mailto", "tel", "data"}
+_SAFE_SCHEMES = {"http", "https", "mailto", "tel"}
 _SAFE_SRCSET_SCHEMES = {"http", "https"}
+# one srcset candidate: leading spaces/commas, a URL (no spaces), optional descriptors up to a comma
+_SRCSET_CANDIDATE = re.compile(r"[\s,]*([^\s]+)((?:\s+[^,\s]+)*)\s*,?")
 
 
 @lru_cache(maxsize=1)
@@ -88,15 +91,17 @@ def sanitise(fragment: str, base_url: str) -> str:
 
 
 def _absolute_srcset(value: str, base_url: str) -> str | None:
+    """``srcset`` with every candidate URL absolute; unsafe candidates dropped.
+
+    Candidates are parsed as the HTML standard does (a URL is a run of non-space characters,
+    so a comma inside a URL does not split it), not by splitting on every comma.
+    """
     candidates = []
-    for candidate in value.split(","):
-        parts = candidate.split()
-        if not parts:
-            continue
-        url = urljoin(base_url, parts[0])
-        if urlsplit(url).scheme.lower() not in _SAFE_SRCSET_SCHEMES:
-            continue
-        candidates.append(" ".join([url, *parts[1:]]))
+    for url, descriptor in _SRCSET_CANDIDATE.findall(value):
+        url = url.rstrip(",")
+        absolute = urljoin(base_url, url)
+        if url and urlsplit(absolute).scheme.lower() in _SAFE_SRCSET_SCHEMES:
+            candidates.append(f"{absolute} {descriptor.strip()}".strip())
     return ", ".join(candidates) or None
 
 
@@ -131,15 +136,24 @@ def article_url(site: Site, slug: str) -> str:
 def render_article(article: Article, site: Site, article_id: str) -> RenderedArticle:
     """Render one article: content, summary (never identical to the content) and reading time."""
     url = article_url(site, article.slug)
-    parts = MORE_MARKER.split(article.body, maxsplit=1)
-    content_html = sanitise(markdown_to_html("\n".join(parts)), url)
+    # Split the rendered HTML, not the Markdown: a marker inside a code block is escaped there,
+    # so only a real comment cuts the summary, and the Markdown is rendered once.
+    raw_html = markdown_to_html(article.body)
+    parts = MORE_MARKER.split(raw_html, maxsplit=1)
+    content_html = sanitise(raw_html, url)
+    if not content_html.strip():
+        raise InputError(
+            article.path,
+            article.body_line,
+            "the article has no body (or only unsafe HTML); write its text below the front matter",
+        )
     content_text = html_to_text(content_html)
 
     if article.summary:
         summary_text = article.summary
         summary_html: str | None = f"<p>{html.escape(summary_text, quote=False)}</p>"
     elif len(parts) == 2:
-        summary_html = sanitise(markdown_to_html(parts[0]), url)
+        summary_html = sanitise(parts[0], url)
         summary_text = html_to_text(summary_html)
     else:
         first = _FIRST_PARAGRAPH.search(content_html)

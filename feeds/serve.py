@@ -16,7 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-MEDIA_TYPES = {
+from feeds.writer import FILENAMES, MEDIA_TYPES
+
+FILE_MEDIA_TYPES = {
     ".xml": "application/xml",
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -30,17 +32,12 @@ MEDIA_TYPES = {
     ".webp": "image/webp",
     ".ico": "image/x-icon",
 }
-FEED_MEDIA_TYPES = {
-    "atom.xml": "application/atom+xml; charset=utf-8",
-    "rss.xml": "application/rss+xml; charset=utf-8",
-    "feed.json": "application/feed+json; charset=utf-8",
-    "digest.atom": "application/atom+xml; charset=utf-8",
-}
+FEED_MEDIA_TYPES = {FILENAMES[kind]: f"{MEDIA_TYPES[kind]}; charset=utf-8" for kind in FILENAMES}
 
 
 def media_type(path: Path) -> str:
     """The Content-Type for a file; feeds get their registered feed types."""
-    return FEED_MEDIA_TYPES.get(path.name) or MEDIA_TYPES.get(
+    return FEED_MEDIA_TYPES.get(path.name) or FILE_MEDIA_TYPES.get(
         path.suffix.lower(), "application/octet-stream"
     )
 
@@ -85,7 +82,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _resolve(self) -> tuple[Path | None, str | None]:
         """(file to send, or a path to redirect to); None, None for 404."""
         raw_path = unquote(urlsplit(self.path).path)
-        if raw_path in ("/", "") and self.prefix != "/":
+        if self.prefix != "/" and raw_path in ("/", "", self.prefix.rstrip("/")):
             return None, self.prefix
         if not raw_path.startswith(self.prefix):
             return None, None

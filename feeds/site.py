@@ -21,7 +21,7 @@ from markupsafe import Markup
 from feeds.config import Site
 from feeds.dates import rfc3339
 from feeds.render import RenderedArticle
-from feeds.slug import slugify
+from feeds.slug import tag_dir
 
 _MONTHS = [
     "January",
@@ -92,7 +92,7 @@ def _item(rendered: RenderedArticle, site: Site) -> dict[str, object]:
         "content": Markup(rendered.content_html),  # sanitised in render.py
         "lang": article.lang,
         "tags": [
-            {"name": name, "path": site_path(f"{site.base_url}tags/{slugify(name)}/")}
+            {"name": name, "path": site_path(site.base_url + tag_dir(name))}
             for name in article.tags
         ],
     }

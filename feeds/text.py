@@ -5,14 +5,21 @@ from __future__ import annotations
 import html
 import re
 
-# XML 1.0 allows tab, newline, carriage return and most of Unicode; everything else here
-# (C0 controls, lone surrogates, U+FFFE/U+FFFF) makes a feed unparsable in strict readers.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# XML 1.0 forbids C0 controls (but tab, newline, carriage return), lone surrogates and
+# U+FFFE/U+FFFF: strict readers refuse the whole feed. It also discourages DEL, the C1
+# controls and every Unicode noncharacter, which the W3C validator reports: drop them all.
+_NONCHARACTERS = "".join(
+    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+)
+_XML_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + _NONCHARACTERS + "]"
+)
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(
     r"</(?:p|div|h[1-6]|li|blockquote|pre|tr|figure|figcaption)>|<br\s*/?>", re.I
 )
 _SPACE = re.compile(r"\s+")
+_HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
 
 
 def clean_text(text: str) -> str:
@@ -58,3 +65,12 @@ WORDS_PER_MINUTE = 230
 def reading_minutes(text: str) -> int:
     """Minutes to read ``text`` at an adult's silent-reading pace, at least one."""
     return max(1, -(-word_count(text) // WORDS_PER_MINUTE))
+
+
+def looks_like_html(text: str) -> bool:
+    """True for text with an HTML end tag (``</b>``): feed readers would render it as markup.
+
+    Titles and tags are plain text in Atom, RSS and JSON Feed alike; one that carries tags
+    shows them literally in some readers and as markup in others (the W3C validator warns).
+    """
+    return bool(_HTML_END_TAG.search(text))

@@ -10,17 +10,18 @@ that are valid in exactly the same way. feedgen's known traps are handled here o
   generator with its own self link, added first so that RSS ``<link>`` is the alternate one;
 * ``content(type='CDATA')`` is invalid Atom: content is ``type="html"`` (escaped);
 * RSS drops authors without an email: the ``dc`` extension writes them as ``dc:creator``;
-* ``add_entry()`` prepends by default: entries are appended in the order given.
+* ``add_entry()`` prepends by default: entries are appended in the order given (callers
+  sort them; the publisher puts the newest first).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -100,8 +101,9 @@ def _generator(feed: Feed, kind: str) -> FeedGenerator:
     if feed.author.email:
         generator.managingEditor(f"{feed.author.email} ({feed.author.name})")
     generator.language(feed.language)
-    generator.description(feed.subtitle or feed.title)
-    if feed.subtitle:
+    if kind == "rss":  # RSS requires a description; feedgen would copy it into Atom's subtitle
+        generator.description(feed.subtitle or feed.title)
+    elif feed.subtitle:
         generator.subtitle(feed.subtitle)
     if feed.rights:
         generator.rights(feed.rights)
@@ -118,15 +120,24 @@ def _generator(feed: Feed, kind: str) -> FeedGenerator:
         item.published(entry.published)
         item.updated(entry.updated)
         for person in entry.authors:
-            item.author(_person(person))
-        if not any(p.email for p in entry.authors):
-            item.dc.dc_creator([p.name for p in entry.authors])
+            item.author(_person(person) if kind == "atom" else {"name": person.name})
+        if kind == "rss":
+            _rss_authors(item, entry.authors)
         item.content(entry.content_html, type="html")
         if entry.summary_html:
             item.summary(entry.summary_html, type="html")
         for name in entry.categories:
             item.category(term=name)
     return generator
+
+
+def _rss_authors(item: FeedEntry, authors: tuple[Person, ...]) -> None:
+    """RSS allows one ``<author>``, and only as an email address: a single author with an email
+    gets it; everyone else is named in ``dc:creator``, one element per person."""
+    if len(authors) == 1 and authors[0].email:
+        item.author(_person(authors[0]), replace=True)
+    else:
+        item.dc.dc_creator([p.name for p in authors])
 
 
 def atom_bytes(feed: Feed) -> bytes:
@@ -220,8 +231,3 @@ FILENAMES = {"atom": "atom.xml", "rss": "rss.xml", "json": "feed.json"}
 def feed_documents(feed: Feed) -> dict[str, bytes]:
     """All three documents of one feed, keyed by file name."""
     return {FILENAMES[kind]: write(feed) for kind, write in WRITERS.items()}
-
-
-def newest_first(entries: Sequence[Entry]) -> tuple[Entry, ...]:
-    """Entries by publication date, newest first; ties broken by id so order is stable."""
-    return tuple(sorted(entries, key=lambda e: (-e.published.timestamp(), e.id)))

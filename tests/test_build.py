@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import feedparser
@@ -21,7 +22,7 @@ def test_two_publishes_of_unchanged_articles_are_byte_identical(published):
 def test_output_does_not_depend_on_the_clock(sample_site):
     sample_site.publish()
     first = sample_site.snapshot()
-    sample_site.run("publish", "--now", "2031-07-04T12:00:00Z")
+    assert sample_site.run("publish", "--now", "2031-07-04T12:00:00Z").exit_code == 0
     assert sample_site.snapshot() == first
 
 
@@ -118,8 +119,10 @@ def test_toml_front_matter_gets_a_toml_id_line(site):
 
 
 def test_drafts_do_not_get_ids_written(site):
-    path = site.article("2025-01-01-d.md", "---\ntitle: D\ndraft: true\n---\n")
-    site.run("publish", "--now", "2026-01-01T00:00:00Z", "--drafts")
+    path = site.article("2025-01-01-d.md", "---\ntitle: D\ndraft: true\n---\nBody.\n")
+    result = site.run("publish", "--now", "2026-01-01T00:00:00Z", "--drafts")
+    assert result.exit_code == 0, result.output
+    assert (site.public / "d" / "index.html").exists()
     assert "id:" not in path.read_text()
 
 
@@ -149,3 +152,94 @@ def test_a_local_preview_writes_the_real_sites_id_not_the_preview_hosts(site):
     assert 'id: "tag:notes.example.org,2025-01-01:a"' in path.read_text()
     entry = feedparser.parse((site.public / "atom.xml").read_bytes()).entries[0]
     assert entry.link == "http://127.0.0.1:8000/a/"
+
+
+def test_toml_id_goes_before_the_first_table_and_is_fixed_once(site):
+    path = site.article(
+        "2025-01-01-t.md", '+++\ntitle = "T"\n\n[[authors]]\nname = "Jo"\n+++\nBody.\n'
+    )
+    assert "id fixed" in site.publish().output
+    text = path.read_text()
+    assert text.index('id = "tag:notes.example.org,2025-01-01:t"') < text.index("[[authors]]")
+    again = site.publish()
+    assert "id fixed" not in again.output
+    assert path.read_text() == text
+    entry = feedparser.parse((site.public / "atom.xml").read_bytes()).entries[0]
+    assert entry.author == "Jo"
+
+
+def test_an_empty_yaml_id_is_filled_in_not_duplicated(site):
+    path = site.article("2025-01-01-e.md", "---\ntitle: E\nid:\nslug: e\n---\nBody.\n")
+    site.publish()
+    assert (
+        path.read_text()
+        == '---\ntitle: E\nid: "tag:notes.example.org,2025-01-01:e"\nslug: e\n---\nBody.\n'
+    )
+
+
+def test_fixing_an_id_keeps_crlf_line_endings_and_the_bom(site):
+    path = site.articles / "2025-01-01-w.md"
+    path.write_bytes(b"\xef\xbb\xbf---\r\ntitle: W\r\n---\r\nBody.\r\n")
+    site.publish()
+    assert path.read_bytes() == (
+        b'\xef\xbb\xbf---\r\ntitle: W\r\nid: "tag:notes.example.org,2025-01-01:w"\r\n---\r\nBody.\r\n'
+    )
+
+
+def test_ids_are_not_written_while_the_site_has_a_local_address(site):
+    site.config.write_text(
+        site.config.read_text().replace("https://notes.example.org/", "http://127.0.0.1:8000/")
+    )
+    path = site.article("2025-01-01-local.md", "---\ntitle: L\n---\nBody.\n")
+    result = site.publish()
+    assert "not written into front matter while [site] base_url is a local address" in result.output
+    assert "id:" not in path.read_text()
+    entry = feedparser.parse((site.public / "atom.xml").read_bytes()).entries[0]
+    assert entry.id == "tag:127.0.0.1,2025-01-01:local"
+
+
+def test_static_files_and_article_assets_are_published_where_links_point(site):
+    (site.root / "static").mkdir()
+    (site.root / "static" / "icon.png").write_bytes(b"PNG")
+    site.article("2025-01-01-map.md", "---\ntitle: Map\n---\n![A map](img/map.png)\n")
+    (site.articles / "2025-01-01-map" / "img").mkdir(parents=True)
+    (site.articles / "2025-01-01-map" / "img" / "map.png").write_bytes(b"MAP")
+    site.publish()
+    assert (site.public / "icon.png").read_bytes() == b"PNG"
+    assert (site.public / "map" / "img" / "map.png").read_bytes() == b"MAP"
+    content = feedparser.parse((site.public / "atom.xml").read_bytes()).entries[0].content[0].value
+    assert 'src="https://notes.example.org/map/img/map.png"' in content
+    assert site.run("publish", "--check", "--now", "2026-01-01T00:00:00Z").exit_code == 0
+    (site.root / "static" / "atom.xml").write_text("clash")
+    clash = site.run("publish", "--now", "2026-01-01T00:00:00Z")
+    assert clash.exit_code == 2 and "would overwrite the generated atom.xml" in clash.output
+
+
+def test_default_time_applies_to_dates_without_a_time(site):
+    site.config.write_text(
+        site.config.read_text().replace("entries = 20", 'entries = 20\ndefault_time = "09:30"')
+    )
+    site.article("2025-07-01-summer.md", "---\ntitle: S\n---\nBody.\n")
+    site.publish()
+    assert (
+        "<published>2025-07-01T09:30:00+02:00</published>" in (site.public / "atom.xml").read_text()
+    )
+
+
+def test_more_marker_inside_code_is_text_not_a_cut(site):
+    site.article(
+        "2025-01-01-code.md",
+        "---\ntitle: Code\n---\nFirst paragraph.\n\n```html\n<!-- more -->\n```\n\nLast.\n",
+    )
+    site.publish()
+    item = json.loads((site.public / "feed.json").read_text())["items"][0]
+    assert "&lt;!-- more --&gt;" in item["content_html"]
+    assert item["summary"] == "First paragraph."
+
+
+def test_tags_that_differ_only_in_symbols_get_their_own_pages(site):
+    site.article("2025-01-01-c.md", "---\ntitle: C\ntags: [C]\n---\nBody.\n")
+    site.article("2025-01-02-cpp.md", "---\ntitle: Cpp\ntags: [C++]\n---\nBody.\n")
+    site.publish()
+    assert (site.public / "tags" / "c" / "atom.xml").exists()
+    assert (site.public / "tags" / "c-plus-plus" / "atom.xml").exists()

@@ -11,7 +11,7 @@ def assert_input_error(site, result, where: str, message: str) -> None:
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1, result.output
-    assert where in lines[0], lines[0]
+    assert lines[0].startswith(where), lines[0]  # path:line: first, as editors parse it
     assert message in lines[0], lines[0]
     assert not site.public.exists(), "nothing may be written"
 
@@ -48,12 +48,46 @@ def assert_input_error(site, result, where: str, message: str) -> None:
         ),
         ("---\ntitle: T\ndate: 2025-01-02\nlang: english!\n---\n", 4, "is not a BCP 47 tag"),
         ("---\ntitle: T\ndate: 2025-01-02\ndraft: maybe\n---\n", 4, "draft must be true or false"),
+        (
+            "---\ntitle: T\ndate: 2025-01-01T10:00:00+25:00\n---\nB\n",
+            3,
+            "impossible UTC offset +25:00",
+        ),
+        ("---\ntitle: T\ndate: 0001-01-01\n---\nB\n", 3, "has an implausible year"),
+        ("+++\ntitle = 'T'\ndate = 0001-01-01\n+++\nB\n", 3, "has an implausible year"),
+        (
+            "---\ntitle: T\ndate: 2025-01-01\nauthor: {name: A, uri: 5}\n---\nB\n",
+            4,
+            "uri 5 must be an absolute",
+        ),
+        (
+            '---\ntitle: T\ndate: 2025-01-01\nauthor: {name: A, uri: "javascript:alert(1)"}\n---\nB\n',
+            4,
+            "must be an absolute http(s) or mailto URL",
+        ),
+        (
+            "---\ntitle: T\ndate: 2025-01-01\nauthor: {name: A, uri: /me}\n---\nB\n",
+            4,
+            "uri '/me' must be",
+        ),
+        (
+            "---\ntitle: Summary with <b>html</b>\ndate: 2025-01-01\n---\nB\n",
+            2,
+            "title contains HTML tags",
+        ),
+        ("---\ntitle: Empty\ndate: 2025-01-01\n---\n", 5, "the article has no body"),
+        (
+            "---\ntitle: Unsafe only\ndate: 2025-01-01\n---\n<script>x()</script>\n",
+            5,
+            "has no body",
+        ),
     ],
 )
 def test_bad_article(site, text, line, message):
-    site.article("2024-12-31-good.md", GOOD)
+    good = site.article("2024-12-31-good.md", GOOD)
     path = site.article("bad.md", text)
     assert_input_error(site, site.run("publish"), f"{path}:{line}: ", message)
+    assert good.read_text() == GOOD  # no id was fixed in the good article either
 
 
 def test_day_first_dates_are_read_day_first(site):
@@ -110,6 +144,24 @@ def test_duplicate_slugs_name_both_files(site):
         ("entries = 20", "entrys = 20", 13, "unknown setting [publish] entrys"),
         ('title = "EU Notes"', 'title = "EU Notes', 2, "invalid TOML"),
         (
+            'rights = "CC BY 4.0"',
+            'rights = "CC BY 4.0"\nid = "my feed"',
+            9,
+            "id 'my feed' must be an absolute URI",
+        ),
+        (
+            'rights = "CC BY 4.0"',
+            'rights = "CC BY 4.0"\nicon = "javascript:x"',
+            9,
+            "icon 'javascript:x' must be",
+        ),
+        (
+            'base_url = "https://notes.example.org/"',
+            'base_url = "https://user:pw@notes.example.org/"',
+            4,
+            "must not have a query, fragment or user name",
+        ),
+        (
             'author = { name = "Site Author", email = "editor@example.org" }',
             'author = { name = "Site Author", email = "not-an-email" }',
             5,
@@ -135,7 +187,29 @@ def test_bad_base_url_override_is_reported(site):
     site.article("2025-01-01-good.md", GOOD)
     result = site.run("publish", "--base-url", "localhost:8000")
     assert result.exit_code == 2
+    assert "--base-url" in result.output
     assert "base_url 'localhost:8000' must be an absolute http(s) URL" in result.output
+    assert not site.public.exists()
+
+
+def test_config_strings_lose_control_characters_and_may_start_with_a_bom(site):
+    site.article("2025-01-01-good.md", GOOD)
+    text = site.config.read_text().replace('title = "EU Notes"', 'title = "EU\\u0001 Notes"')
+    site.config.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    site.publish()
+    assert "<title>EU Notes</title>" in (site.public / "atom.xml").read_text()
+
+
+def test_an_internal_error_is_one_line_and_exit_code_3(site, monkeypatch):
+    site.article("2025-01-01-good.md", GOOD)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something impossible")
+
+    monkeypatch.setattr("cli.publish", broken)
+    result = site.run("publish")
+    assert result.exit_code == 3
+    assert result.output.strip() == "communique: internal error: RuntimeError: something impossible"
 
 
 def test_missing_articles_directory(site):
@@ -160,3 +234,12 @@ def test_help_documents_exit_codes(site):
         result = site.run(*command, "--help")
         assert result.exit_code == 0
         assert "Exit codes:" in result.output and "2  bad input" in result.output
+
+
+def test_an_internationalised_base_url_is_written_as_punycode(site):
+    site.config.write_text(site.config.read_text().replace("notes.example.org", "bücher.example"))
+    site.article("2025-01-01-good.md", GOOD)
+    site.publish()
+    atom = (site.public / "atom.xml").read_text()
+    assert "https://xn--bcher-kva.example/good/" in atom
+    assert "tag:xn--bcher-kva.example,2025-01-01:good" in atom

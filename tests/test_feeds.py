@@ -244,3 +244,89 @@ def test_rss_plain_text_uses_hex_references_for_ampersand_and_angle_brackets(pub
     assert "<title>EU &#x26; Japan sign a &#x3C;security&#x3E; partnership</title>" in raw
     parsed = feedparser.parse(raw.encode())
     assert parsed.entries[0].title == "EU & Japan sign a <security> partnership"
+
+
+def test_rss_has_at_most_one_author_and_names_everyone_else_in_dc_creator(site):
+    site.article(
+        "2025-01-01-two.md",
+        "---\ntitle: Two\nauthors: [{name: A, email: a@example.org}, {name: B, email: b@example.org}]\n---\nBody.\n",
+    )
+    site.article(
+        "2025-01-02-mixed.md",
+        "---\ntitle: Mixed\nauthors: [Jo, {name: Bo, email: bo@example.org}]\n---\nB.\n",
+    )
+    site.article(
+        "2025-01-03-one.md", "---\ntitle: One\nauthor: {name: Al, email: al@example.org}\n---\nB.\n"
+    )
+    site.publish()
+    items = {
+        i.findtext("title"): i for i in ET.parse(site.public / "rss.xml").getroot().iter("item")
+    }
+    assert [c.text for c in items["Two"].findall(f"{DC}creator")] == ["A", "B"]
+    assert [c.text for c in items["Mixed"].findall(f"{DC}creator")] == ["Jo", "Bo"]
+    assert items["Two"].find("author") is None and items["Mixed"].find("author") is None
+    assert items["One"].findtext("author") == "al@example.org (Al)"
+    assert items["One"].find(f"{DC}creator") is None
+    atom = {
+        e.findtext(f"{ATOM}title"): e
+        for e in ET.parse(site.public / "atom.xml").getroot().iter(f"{ATOM}entry")
+    }
+    assert [a.findtext(f"{ATOM}email") for a in atom["Two"].findall(f"{ATOM}author")] == [
+        "a@example.org",
+        "b@example.org",
+    ]
+
+
+def test_an_article_in_another_language_says_so_in_atom_and_json(site):
+    site.article("2025-01-01-fr.md", "---\ntitle: En français\nlang: fr-BE\n---\nBonjour.\n")
+    site.article("2025-01-02-en.md", "---\ntitle: In English\n---\nHello.\n")
+    site.publish()
+    entries = ET.parse(site.public / "atom.xml").getroot().findall(f"{ATOM}entry")
+    langs = {
+        e.findtext(f"{ATOM}title"): e.get("{http://www.w3.org/XML/1998/namespace}lang")
+        for e in entries
+    }
+    assert langs == {"En français": "fr-BE", "In English": None}
+    items = json.loads((site.public / "feed.json").read_text())["items"]
+    assert {i["title"]: i.get("language") for i in items} == {
+        "En français": "fr-BE",
+        "In English": None,
+    }
+    page = (site.public / "fr" / "index.html").read_text()
+    assert '<article lang="fr-BE">' in page
+
+
+def test_feed_without_subtitle_has_no_atom_subtitle(site):
+    site.config.write_text(site.config.read_text().replace('subtitle = "Test site"\n', ""))
+    site.article("2025-01-01-a.md", "---\ntitle: A\n---\nBody.\n")
+    site.publish()
+    assert ET.parse(site.public / "atom.xml").getroot().find(f"{ATOM}subtitle") is None
+    assert (
+        ET.parse(site.public / "rss.xml").getroot().find("channel").findtext("description")
+        == "EU Notes"
+    )
+
+
+def test_characters_xml_discourages_never_reach_a_feed(site):
+    site.article(
+        "2025-01-01-c.md", "---\ntitle: Ctl\x7f\u0085\n---\nA\x7fb\u0085c\ufdd0d\U0001fffee.\n"
+    )
+    site.publish()
+    for name in ("atom.xml", "rss.xml", "feed.json", "c/index.html"):
+        text = (site.public / name).read_text(encoding="utf-8")
+        assert not any(ch in text for ch in "\x7f\u0085\ufdd0\U0001fffe"), name
+    assert "Abcde." in (site.public / "feed.json").read_text()
+
+
+@pytest.mark.parametrize("name", ["rss.xml", "feed.json"])
+def test_tag_feeds_in_every_format_hold_only_their_articles(published, name):
+    data = (published.public / "tags" / "enlargement" / name).read_bytes()
+    if name == "feed.json":
+        document = json.loads(data)
+        check_json_feed_1_1(document)
+        assert [i["title"] for i in document["items"]] == [EXPECTED[1]["title"]]
+        assert document["feed_url"] == BASE + "tags/enlargement/feed.json"
+    else:
+        parsed = feedparser.parse(data)
+        assert not parsed.bozo
+        assert [e.title for e in parsed.entries] == [EXPECTED[1]["title"]]

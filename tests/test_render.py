@@ -82,7 +82,7 @@ def test_payloads_in_an_article_are_inert_in_every_published_file(site):
         "2025-01-01-attack.md",
         """
         ---
-        title: "Nasty <script>alert('t')</script> title\x01"
+        title: "Nasty <script>alert('t') title\x01"
         ---
         Hello <script>alert(1)</script><img src=x onerror="alert(2)">
         <a href="javascript:alert(3)">click</a> <iframe src="https://evil.example/"></iframe>
@@ -107,9 +107,9 @@ def test_payloads_in_an_article_are_inert_in_every_published_file(site):
     assert not feedparser.parse(atom).bozo
     item = json.loads((site.public / "feed.json").read_text())["items"][0]
     assert "<script" not in item["content_html"]
-    assert (
-        item["title"] == "Nasty <script>alert('t')</script> title"
-    )  # text, escaped where rendered
+    assert item["title"] == "Nasty <script>alert('t') title"  # plain text, escaped where rendered
+    page = (site.public / "attack" / "index.html").read_text()
+    assert "<h1>Nasty &lt;script&gt;alert(&#39;t&#39;) title</h1>" in page
 
 
 def test_cut_at_word_prefers_sentences_then_words():

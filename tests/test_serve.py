@@ -151,3 +151,41 @@ def test_a_site_under_a_path_is_served_under_that_path(published):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_serve_uses_the_path_the_site_was_published_for(site):
+    site.config.write_text(
+        site.config.read_text().replace("https://notes.example.org/", "https://example.org/blog/")
+    )
+    site.article("2025-01-01-a.md", "---\ntitle: A\n---\nBody.\n")
+    site.publish(
+        "--base-url", "http://127.0.0.1:9/"
+    )  # a preview at the root, whatever the config says
+    assert (site.public / ".communique").read_text().endswith("base_url = http://127.0.0.1:9/\n")
+    port = free_port()
+    command = Path(sys.executable).parent / "communique"
+    process = subprocess.Popen(
+        [str(command), "serve", "--dir", str(site.public), "--port", str(port), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=site.root.parent,
+    )
+    try:
+        line = process.stdout.readline().decode()
+        assert f"http://127.0.0.1:{port}/ " in line
+        assert get(port, "/a/")[0].status == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+
+
+def test_a_busy_port_is_one_line_and_exit_code_2(published):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = published.run("serve", "--port", str(port))
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"communique: cannot listen on 127.0.0.1:{port} (Address already in use); try another --port"
+    ]
