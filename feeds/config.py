@@ -103,8 +103,19 @@ _PUBLISH_KEYS = {"articles", "output", "static", "entries", "default_time"}
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
 
 
+_TAG_URI = re.compile(
+    r"^tag:(?:[A-Za-z0-9.-]+|[^@\s]+@[A-Za-z0-9.-]+),\d{4}(?:-\d{2}(?:-\d{2})?)?:[\x21-\x7e]*$"
+)
+
+
 def is_uri(value: str) -> bool:
-    """An absolute URI (RFC 3986 shape): what Atom ids and feed ids must be."""
+    """An absolute URI (RFC 3986 shape): what Atom ids and feed ids must be.
+
+    ``tag:`` URIs are also held to RFC 4151 (an ASCII host or email, then a date), which
+    strict validators check.
+    """
+    if value.lower().startswith("tag:"):
+        return bool(_TAG_URI.match(value))
     return bool(_URI.match(value))
 
 

@@ -76,6 +76,8 @@ def assert_input_error(site, result, where: str, message: str) -> None:
             "title contains HTML tags",
         ),
         ("---\ntitle: Empty\ndate: 2025-01-01\n---\n", 5, "the article has no body"),
+        ('---\ntitle: T\ndate: 2025-01-01\nid: "tag:bücher.example,2025:a"\n---\nB\n', 4, "must be an absolute URI"),
+        ('---\ntitle: T\ndate: 2025-01-01\nid: "tag:example.org:a"\n---\nB\n', 4, "must be an absolute URI"),
         (
             "---\ntitle: Unsafe only\ndate: 2025-01-01\n---\n<script>x()</script>\n",
             5,
