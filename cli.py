@@ -239,7 +239,10 @@ def import_command(
 def serve_command(
     ctx: click.Context, directory: Path | None, host: str, port: int, quiet: bool
 ) -> None:
-    """Serve the published output with feed media types, ETag, Last-Modified and 304s.
+    """Serve the published site on 127.0.0.1, as feed readers expect.
+
+    Feeds get their media types, every file an ETag and Last-Modified, and conditional
+    requests a 304 Not Modified.
 
     The site is served under the path of the base_url it was published for (/blog/ for
     https://example.org/blog/), so its pages' links work.

@@ -109,6 +109,31 @@ def feed_links(site: Site, urls: dict[str, str], title: str) -> list[FeedLink]:
     ]
 
 
+def _page(
+    template: str,
+    site: Site,
+    canonical: str,
+    description: str,
+    feeds: list[FeedLink],
+    **extra: object,
+) -> bytes:
+    """Render one page with the context every page shares (base.html needs all of it)."""
+    html = (
+        _environment()
+        .get_template(template)
+        .render(
+            site=site,
+            lang=site.language,
+            root=site_path(site.base_url),
+            canonical=canonical,
+            description=description,
+            feeds=feeds,
+            **extra,
+        )
+    )
+    return html.encode("utf-8")
+
+
 def list_page(
     site: Site,
     heading: str,
@@ -117,36 +142,13 @@ def list_page(
     feeds: list[FeedLink],
 ) -> bytes:
     """The index or a tag page: articles newest first, with their feeds for autodiscovery."""
-    html = (
-        _environment()
-        .get_template("index.html")
-        .render(
-            site=site,
-            lang=site.language,
-            root=site_path(site.base_url),
-            canonical=canonical,
-            description=site.subtitle,
-            feeds=feeds,
-            heading=heading,
-            articles=[_item(a, site) for a in articles],
-        )
+    items = [_item(a, site) for a in articles]
+    return _page(
+        "index.html", site, canonical, site.subtitle, feeds, heading=heading, articles=items
     )
-    return html.encode("utf-8")
 
 
 def article_page(site: Site, rendered: RenderedArticle, feeds: list[FeedLink]) -> bytes:
     """One article's page, at the URL its feed entries link to."""
-    html = (
-        _environment()
-        .get_template("article.html")
-        .render(
-            site=site,
-            lang=site.language,
-            root=site_path(site.base_url),
-            canonical=rendered.url,
-            description=rendered.summary_text,
-            feeds=feeds,
-            item=_item(rendered, site),
-        )
-    )
-    return html.encode("utf-8")
+    item = _item(rendered, site)
+    return _page("article.html", site, rendered.url, rendered.summary_text, feeds, item=item)
