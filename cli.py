@@ -11,6 +11,9 @@ Exit codes (the same for every command):
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -26,8 +29,31 @@ from feeds.errors import InputError
 from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server
+from sources.opml import (
+    Source,
+    is_feed_url,
+    load_source_list,
+    merge,
+    moved,
+    parse_opml,
+    save_source_list,
+    to_opml,
+)
+from sources.pipeline import RunSummary, due_sources
+from sources.pipeline import run as pipeline_run
+from sources.settings import AggregateSettings, load_aggregate_settings
+from sources.store import Busy, Store, run_lock
+from sources.subscribe import NotAFeed, find_feed
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
+
+AGGREGATE_EXIT_CODES_HELP = """\b
+Exit codes:
+  0  every polled source answered (or nothing was due)
+  1  some sources failed or are gone (listed on stderr; the others were stored)
+  2  bad input, configuration or usage, or another run holds the database
+  3  internal error (please report it; COMMUNIQUE_DEBUG=1 shows a traceback)
+"""
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -95,10 +121,13 @@ def _base_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.version_option(package_name="communique")
 @click.pass_context
 def main(ctx: click.Context, config_path: Path | None) -> None:
-    """Publish articles as Atom, RSS and JSON feeds that work in every feed reader.
+    """Publish articles as feeds that work in every reader; follow EU foreign-policy feeds.
 
-    Start with `communique publish`, then `communique serve` and subscribe to
+    Publishing: `communique publish`, then `communique serve` and subscribe to
     http://127.0.0.1:8000/atom.xml in any feed reader.
+
+    Following: `communique aggregate` polls the sources (`communique sources list`) into a
+    local database; `communique search` finds stored items.
     """
     ctx.obj = config_path
 
@@ -270,6 +299,264 @@ def serve_command(
         pass
     finally:
         server.server_close()
+
+
+# --- aggregating --------------------------------------------------------------------------
+
+
+def _aggregate_settings(ctx: click.Context) -> AggregateSettings:
+    return load_aggregate_settings(ctx.obj)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@main.command("aggregate", epilog=AGGREGATE_EXIT_CODES_HELP)
+@click.option("--all", "force", is_flag=True, help="Poll every source now, not only the due ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--keep-days", type=click.IntRange(1), help="Then delete items older than this many days."
+)
+@click.option(
+    "--wait", default=600.0, show_default=True, help="Seconds to wait for another run to finish."
+)
+@click.option("-v", "--verbose", count=True, help="Log each source (-vv: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.pass_context
+def aggregate_command(
+    ctx: click.Context,
+    force: bool,
+    as_json: bool,
+    keep_days: int | None,
+    wait: float,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Poll the due sources of the source list into the local database.
+
+    Conditional requests, per-host limits, backoff for failing sources and permanent
+    redirects learnt after 3 confirmations keep it polite to shared hosts. The source list
+    ([aggregate] sources, default sources.opml) is created from the shipped EU
+    foreign-policy list on first use.
+    """
+    _logging(verbose, quiet)
+    settings = _aggregate_settings(ctx)
+    source_list = load_source_list(settings.sources_file)
+    try:
+        with run_lock(settings.database, wait=wait), Store(settings.database) as store:
+            summary = _run_with_progress(
+                store, source_list, settings, force, show=not (as_json or quiet)
+            )
+            for old, new in summary.moved:
+                save_source_list(
+                    settings.sources_file, moved(load_source_list(settings.sources_file), old, new)
+                )
+            days = keep_days or settings.keep_days
+            pruned = store.prune(days, datetime.now(UTC)) if days else 0
+    except Busy as exc:
+        click.echo(f"communique: {exc}", err=True)
+        ctx.exit(EXIT_INPUT)
+    if as_json:
+        click.echo(json.dumps({**summary.as_dict(), "items_pruned": pruned}, indent=2))
+    elif not quiet:
+        click.echo(
+            f"{summary.sources} source(s): {summary.ok} ok, {summary.not_modified} not modified, "
+            f"{summary.unchanged} unchanged, {summary.failed} failed, {summary.gone} gone; "
+            f"items: {summary.new} new, {summary.updated} updated"
+            + (f", {pruned} pruned" if pruned else "")
+        )
+        for old, new in summary.moved:
+            click.echo(f"  moved: {old} -> {new} (permanent redirect, confirmed)")
+        for url, message in summary.failures:
+            click.echo(f"  failed: {url}: {message}", err=True)
+    if summary.failed or summary.gone:
+        ctx.exit(EXIT_PROBLEM)
+
+
+def _run_with_progress(
+    store: Store, sources: list[Source], settings: AggregateSettings, force: bool, *, show: bool
+) -> RunSummary:
+    due = len(due_sources(store, sources, datetime.now(UTC), force=force))
+    if not (show and sys.stderr.isatty()) or not due:
+        return asyncio.run(pipeline_run(store, sources, settings, force=force))
+    with click.progressbar(length=due, label="polling", file=sys.stderr, show_pos=True) as bar:
+
+        def progress(summary: RunSummary, done: int) -> None:
+            bar.label = f"polling ({summary.new} new)"
+            bar.update(done - bar.pos)
+
+        return asyncio.run(pipeline_run(store, sources, settings, force=force, progress=progress))
+
+
+def _logging(verbose: int, quiet: bool) -> None:
+    level = (
+        logging.ERROR
+        if quiet
+        else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+    )
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
+    if verbose < 2:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@main.group("sources")
+def sources_group() -> None:
+    """Show and edit the source list (an OPML file: [aggregate] sources)."""
+
+
+@sources_group.command("list", epilog=EXIT_CODES_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def sources_list_command(ctx: click.Context, as_json: bool) -> None:
+    """Every source with its last status, last success, next poll and item count."""
+    settings = _aggregate_settings(ctx)
+    source_list = load_source_list(settings.sources_file)
+    with Store(settings.database) as store:
+        rows = store.source_rows()
+    table = []
+    for source in source_list:
+        row = rows.get(source.url)
+        status = (
+            "gone"
+            if row and row.gone
+            else (row.last_status if row and row.last_status else "never fetched")
+        )
+        table.append(
+            {
+                "title": source.title,
+                "url": source.url,
+                "category": source.category,
+                "status": status,
+                "last_success": _when(row.last_success_at) if row else "-",
+                "next_due": "never (gone)"
+                if row and row.gone
+                else _when(row.next_due)
+                if row and row.next_due
+                else "now",
+                "entries": row.entries if row else 0,
+                "last_error": row.last_error if row else None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(table, indent=2, ensure_ascii=False))
+        return
+    for item in table:
+        click.echo(f"{item['title'] or item['url']}")
+        click.echo(f"  {item['url']}")
+        click.echo(
+            f"  category: {item['category'] or '-'}  status: {item['status']}  last success: {item['last_success']}"
+            f"  next: {item['next_due']}  entries: {item['entries']}"
+        )
+        if item["last_error"]:
+            click.echo(f"  last error: {item['last_error']}")
+
+
+@sources_group.command("add", epilog=EXIT_CODES_HELP)
+@click.argument("url")
+@click.option("--title", help="Title to show (default: the feed's own).")
+@click.option(
+    "--category", default="", help="Comma-separated categories, e.g. news,foreign-policy."
+)
+@click.option(
+    "--no-check", is_flag=True, help="Add without fetching (the feed is checked at the next poll)."
+)
+@click.pass_context
+def sources_add_command(
+    ctx: click.Context, url: str, title: str | None, category: str, no_check: bool
+) -> None:
+    """Subscribe to a feed; a web page's URL works too (its feed is found by autodiscovery)."""
+    settings = _aggregate_settings(ctx)
+    if not is_feed_url(url):
+        raise click.BadParameter(f"{url!r} is not an absolute http(s) URL", param_hint="URL")
+    if no_check:
+        found_url, found_title = url, ""
+    else:
+        try:
+            found = find_feed(url, settings)
+        except NotAFeed as exc:
+            click.echo(f"communique: {exc} (or use --no-check)", err=True)
+            ctx.exit(EXIT_INPUT)
+        click.echo(found.note)
+        found_url, found_title = found.url, found.title
+    current = load_source_list(settings.sources_file)
+    merged, added = merge(current, [Source(found_url, title or found_title, category)])
+    if not added:
+        click.echo(f"already subscribed: {found_url}")
+        return
+    save_source_list(settings.sources_file, merged)
+    if settings.database.exists():
+        with Store(settings.database) as store:
+            store.revive(found_url)
+    click.echo(
+        f"added {found_url}" + (f" ({title or found_title})" if title or found_title else "")
+    )
+
+
+@sources_group.command("remove", epilog=EXIT_CODES_HELP)
+@click.argument("url")
+@click.pass_context
+def sources_remove_command(ctx: click.Context, url: str) -> None:
+    """Unsubscribe (stored items are kept)."""
+    settings = _aggregate_settings(ctx)
+    current = load_source_list(settings.sources_file)
+    remaining = [s for s in current if s.url != url]
+    if len(remaining) == len(current):
+        click.echo(f"communique: not subscribed to {url}; see `communique sources list`", err=True)
+        ctx.exit(EXIT_INPUT)
+    save_source_list(settings.sources_file, remaining)
+    click.echo(f"removed {url}")
+
+
+@sources_group.command("import", epilog=EXIT_CODES_HELP)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def sources_import_command(ctx: click.Context, file: Path) -> None:
+    """Merge the feeds of an OPML file into the source list (no duplicates)."""
+    settings = _aggregate_settings(ctx)
+    incoming = parse_opml(file.read_bytes(), file)
+    merged, added = merge(load_source_list(settings.sources_file), incoming)
+    save_source_list(settings.sources_file, merged)
+    click.echo(f"imported {len(added)} new source(s) of {len(incoming)} from {file}")
+
+
+@sources_group.command("export", epilog=EXIT_CODES_HELP)
+@click.pass_context
+def sources_export_command(ctx: click.Context) -> None:
+    """Write the source list to stdout as OPML 2.0."""
+    settings = _aggregate_settings(ctx)
+    sys.stdout.buffer.write(to_opml(load_source_list(settings.sources_file)))
+
+
+@main.command("search", epilog=EXIT_CODES_HELP)
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Full-text search over stored items (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
+    settings = _aggregate_settings(ctx)
+    with Store(settings.database) as store:
+        try:
+            hits = store.search(" ".join(query), limit)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="QUERY") from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                [{**hit.__dict__, "published_at": hit.published_at.isoformat()} for hit in hits],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return
+    for hit in hits:
+        click.echo(f"{_when(hit.published_at)}  {hit.title}  [{hit.source}]")
+        if hit.link:
+            click.echo(f"  {hit.link}")
+        click.echo(f"  {hit.snippet}")
+    if not hits:
+        click.echo("no matches", err=True)
 
 
 if __name__ == "__main__":

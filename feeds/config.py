@@ -176,6 +176,26 @@ def normalise_base_url(url: str) -> str:
 _OTHER_TABLES = {"aggregate", "digest", "topics"}
 
 
+def read_config_file(path: Path | None) -> tuple[Path, dict[str, Any], str]:
+    """``(path, parsed TOML, text)`` of the config file; ``None`` means ``./communique.toml``.
+
+    A missing default file is an empty config (every setting has a default); a missing file
+    named with ``--config`` is an error. Shared by every part of communique that has settings.
+    """
+    explicit = path is not None
+    path = Path(path) if explicit else Path(DEFAULT_CONFIG_NAME)
+    if not path.exists():
+        if explicit:
+            raise InputError(path, None, "config file not found; check the --config path")
+        return path, {}, ""
+    text = _read_text(path)
+    try:
+        return path, tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        line, message = toml_error(exc)
+        raise InputError(path, line, f"invalid TOML ({message}); fix the syntax") from None
+
+
 def load_config(path: Path | None, *, base_url: str | None = None) -> Config:
     """Read and validate a config file; ``None`` means ``./communique.toml`` if it exists.
 
@@ -183,22 +203,8 @@ def load_config(path: Path | None, *, base_url: str | None = None) -> Config:
     ``communique --config site/communique.toml publish`` works from anywhere. ``base_url``
     overrides the file's value (a local preview publishes for ``http://127.0.0.1:PORT/``).
     """
-    explicit = path is not None
-    path = Path(path) if explicit else Path(DEFAULT_CONFIG_NAME)
-    if not path.exists():
-        if explicit:
-            raise InputError(path, None, "config file not found; check the --config path")
-        data: dict[str, Any] = {}
-        text = ""
-    else:
-        text = _read_text(path)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            line, message = toml_error(exc)
-            raise InputError(path, line, f"invalid TOML ({message}); fix the syntax") from None
-    root = path.resolve().parent
-    return _build(data, text, path, root, base_url)
+    path, data, text = read_config_file(path)
+    return _build(data, text, path, path.resolve().parent, base_url)
 
 
 def _read_text(path: Path) -> str:

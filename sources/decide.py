@@ -1,0 +1,63 @@
+"""What to do with each parsed entry, given what is stored: the aggregator's Decider. Pure.
+
+An entry is the stored item with the same key (guid, else normalised link, else a hash of
+title and date); failing that, the stored item with the same normalised link (the feed
+changed its guids). A matched entry whose content changed is updated in place; one that did
+not change is left alone, so re-running a fetch changes nothing that did not change upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sources.parse import Entry
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """The identity of one stored item: enough to match and compare, nothing more."""
+
+    id: int
+    key: str
+    norm_link: str | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """``new`` (insert), ``updated`` (replace stored item ``stored_id``) or ``same`` (nothing)."""
+
+    kind: str
+    entry: Entry
+    stored_id: int | None = None
+
+
+def decide_entries(stored: Sequence[StoredEntry], parsed: Sequence[Entry]) -> list[Action]:
+    """One action per parsed entry, in feed order.
+
+    Keys are matched first, for the whole batch, and only then links: an item that kept its
+    guid is never taken by a newer item that merely shares its link (feeds whose every item
+    links to the home page).
+    """
+    by_key = {s.key: s for s in stored}
+    matches: list[StoredEntry | None] = [by_key.get(entry.key) for entry in parsed]
+    claimed = {m.id for m in matches if m is not None}
+    by_link: dict[str, StoredEntry] = {}
+    for item in stored:
+        if item.norm_link and item.id not in claimed:
+            by_link.setdefault(item.norm_link, item)
+    actions = []
+    seen: set[int] = set()
+    for entry, match in zip(parsed, matches, strict=True):
+        if match is None and entry.norm_link and entry.norm_link in by_link:
+            match = by_link.pop(entry.norm_link)
+        if match is None or match.id in seen:
+            actions.append(Action("new", entry))
+            continue
+        seen.add(match.id)
+        if match.content_hash == entry.content_hash and match.key == entry.key:
+            actions.append(Action("same", entry, match.id))
+        else:
+            actions.append(Action("updated", entry, match.id))
+    return actions

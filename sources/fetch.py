@@ -1,0 +1,232 @@
+"""Fetching feeds over HTTP: httpx, asynchronous, bounded, and never raising.
+
+This module does I/O and reports what happened; it decides nothing. Every fetch is bounded
+four ways: connect/read/write timeouts (httpx), a total deadline (a server that sends one
+byte a second never trips httpx's timeouts), a size cap enforced while streaming, and a
+concurrency limit overall and per host (politeness towards shared hosts such as europa.eu).
+Redirects are followed by hand so the chain, and whether it was permanent all the way, is
+known: the scheduler learns moved feeds from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from sources.settings import AggregateSettings
+
+MAX_REDIRECTS = 10
+PERMANENT = frozenset({301, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/feed+json;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+)
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """What to fetch, with the validators from the last successful fetch."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What happened. ``error_kind`` is set when no HTTP response was completed."""
+
+    url: str
+    fetched_at: datetime
+    status: int | None = None
+    final_url: str | None = None
+    permanent_url: str | None = None  # where an unbroken chain of 301/308 led, if anywhere
+    redirects: tuple[tuple[int, str], ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    retry_after: str | None = None
+    body: bytes | None = field(default=None, repr=False)
+    error_kind: str | None = (
+        None  # timeout, deadline, dns, tls, connect, too_large, protocol, redirects
+    )
+    error: str | None = None
+    elapsed: float = 0.0
+
+
+class Fetcher:
+    """One HTTP client and its limits, shared by every fetch of a run."""
+
+    def __init__(self, settings: AggregateSettings) -> None:
+        self.settings = settings
+        self._global = asyncio.Semaphore(settings.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                connect=settings.connect_timeout,
+                read=settings.read_timeout,
+                write=settings.read_timeout,
+                pool=settings.deadline,
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+            ),
+            headers={
+                "User-Agent": settings.user_agent,
+                "Accept": ACCEPT,
+                "Accept-Encoding": "gzip, deflate",
+            },
+            follow_redirects=False,
+            trust_env=False,  # no proxy or netrc from the environment: fetch what was asked
+        )
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    def _host_limit(self, url: str) -> asyncio.Semaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in self._hosts:
+            self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
+        return self._hosts[host]
+
+    async def fetch(self, request: FetchRequest) -> FetchResult:
+        """Fetch one feed within every limit; failures come back as a result, never raised."""
+        # The host slot first: waiting for a busy host must not hold one of the global slots.
+        async with self._host_limit(request.url), self._global:
+            started = time.monotonic()
+            fetched_at = datetime.now(UTC)
+            try:
+                async with asyncio.timeout(self.settings.deadline):
+                    result = await self._fetch(request, fetched_at)
+            except TimeoutError:
+                result = _failure(
+                    request,
+                    fetched_at,
+                    "deadline",
+                    f"no complete response within {self.settings.deadline:g} s",
+                )
+            except httpx.TimeoutException as exc:
+                result = _failure(
+                    request, fetched_at, "timeout", f"timed out ({type(exc).__name__})"
+                )
+            except httpx.ConnectError as exc:
+                result = _failure(request, fetched_at, *_connect_error(exc))
+            except httpx.HTTPError as exc:
+                result = _failure(request, fetched_at, "protocol", f"{type(exc).__name__}: {exc}")
+            except (OSError, ssl.SSLError) as exc:
+                result = _failure(request, fetched_at, "connect", str(exc) or type(exc).__name__)
+            return _with_elapsed(result, time.monotonic() - started)
+
+    async def fetch_all(self, requests: Sequence[FetchRequest]) -> AsyncIterator[FetchResult]:
+        """Results as they complete."""
+        tasks = [asyncio.create_task(self.fetch(r)) for r in requests]
+        for task in asyncio.as_completed(tasks):
+            yield await task
+
+    async def _fetch(self, request: FetchRequest, fetched_at: datetime) -> FetchResult:
+        url = request.url
+        headers = {}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        hops: list[tuple[int, str]] = []
+        permanent_url: str | None = None
+        still_permanent = True
+        for _ in range(MAX_REDIRECTS + 1):
+            response = await self._client.send(
+                self._client.build_request("GET", url, headers=headers), stream=True
+            )
+            try:
+                location = response.headers.get("Location")
+                if response.status_code in REDIRECTS and location:
+                    target = urljoin(url, location.strip())
+                    if urlsplit(target).scheme not in {"http", "https"}:
+                        return _failure(
+                            request,
+                            fetched_at,
+                            "redirects",
+                            f"redirect to a non-HTTP URL {target!r}",
+                        )
+                    hops.append((response.status_code, target))
+                    still_permanent = still_permanent and response.status_code in PERMANENT
+                    if still_permanent:
+                        permanent_url = target
+                    url = target
+                    continue
+                body = await self._read_body(response) if response.status_code == 200 else None
+            finally:
+                await response.aclose()
+            if body is _TOO_LARGE:
+                return _failure(
+                    request,
+                    fetched_at,
+                    "too_large",
+                    f"response larger than {self.settings.max_bytes} bytes",
+                )
+            return FetchResult(
+                url=request.url,
+                fetched_at=fetched_at,
+                status=response.status_code,
+                final_url=url,
+                permanent_url=permanent_url,
+                redirects=tuple(hops),
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+                content_type=response.headers.get("Content-Type"),
+                retry_after=response.headers.get("Retry-After"),
+                body=body if isinstance(body, bytes) else None,
+            )
+        return _failure(request, fetched_at, "redirects", f"more than {MAX_REDIRECTS} redirects")
+
+    async def _read_body(self, response: httpx.Response) -> bytes | object:
+        """The decoded body, or ``_TOO_LARGE`` as soon as it passes the cap (never buffered whole)."""
+        limit = self.settings.max_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _TOO_LARGE
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                return _TOO_LARGE
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+_TOO_LARGE = object()
+
+
+def _failure(request: FetchRequest, fetched_at: datetime, kind: str, message: str) -> FetchResult:
+    return FetchResult(url=request.url, fetched_at=fetched_at, error_kind=kind, error=message)
+
+
+def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
+    from dataclasses import replace
+
+    return replace(result, elapsed=elapsed)
+
+
+def _connect_error(exc: httpx.ConnectError) -> tuple[str, str]:
+    """Name the failure the way a user can act on it: DNS, TLS or the connection itself."""
+    text = str(exc)
+    lowered = text.lower()
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ssl.SSLError) or "ssl" in lowered or "certificate" in lowered:
+        return "tls", f"TLS error: {text}"
+    if "name or service not known" in lowered or "nodename" in lowered or "getaddrinfo" in lowered:
+        return "dns", f"DNS lookup failed: {text}"
+    return "connect", f"cannot connect: {text or type(exc).__name__}"

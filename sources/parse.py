@@ -1,0 +1,249 @@
+"""Feed bytes -> :class:`ParsedFeed` with clean :class:`Entry` records. Pure; runs in worker processes.
+
+feedparser spends most of its time sanitising HTML and resolving relative links; both are
+turned off here and done once, by nh3, in the same pass (``feeds.render.sanitise``). Entries
+feedparser recovers from malformed XML (``bozo``) are kept, and the warning is reported.
+Dates come out timezone-aware in UTC; a numeric date is read day-first, as European sources
+write it (10/06/2025 is 10 June), never month-first.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import feedparser
+
+from feeds.render import sanitise
+from feeds.text import clean_text, html_to_text
+from sources.identity import entry_key, normalise_link
+
+_DAY_FIRST = re.compile(
+    r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?\s*$",
+    re.IGNORECASE,
+)
+
+
+def _day_first_date(text: str) -> tuple[int, ...] | None:
+    """feedparser date handler: ``DD/MM/YYYY [HH:MM[:SS]] [zone]`` -> a UTC 9-tuple."""
+    match = _DAY_FIRST.match(text)
+    if not match:
+        return None
+    day, month, year, hour, minute, second, zone = match.groups()
+    offset = timedelta(0)
+    if zone and zone[0] in "+-":
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        offset = offset if zone[0] == "+" else -offset
+    try:
+        moment = datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+            tzinfo=timezone(offset),
+        )  # fmt: skip
+    except ValueError:
+        return None
+    return tuple(moment.astimezone(UTC).timetuple())
+
+
+feedparser.registerDateHandler(_day_first_date)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a fetched feed, sanitised and with absolute URLs."""
+
+    key: str
+    guid: str | None
+    link: str | None
+    norm_link: str | None
+    title: str
+    author: str
+    summary_html: str
+    content_html: str
+    summary: str
+    text: str
+    categories: tuple[str, ...]
+    published: datetime | None  # None: the store uses the time the item was first seen
+    updated: datetime | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """A parsed feed: its title and link, its entries, and any recovery warning."""
+
+    title: str
+    link: str | None
+    entries: tuple[Entry, ...]
+    warning: str | None = None
+    error: str | None = None  # not a feed at all: nothing to store
+
+
+def parse_feed(body: bytes, url: str, content_type: str | None, fetched_at: datetime) -> ParsedFeed:
+    """Parse one response body fetched from ``url`` at ``fetched_at``."""
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    body = _trust_utf8(body)
+    parsed = _feedparser(body, headers)
+    if parsed.get("bozo") and not parsed.entries:
+        repaired = _repair(body)
+        if repaired != body:
+            second = _feedparser(repaired, headers)
+            if second.entries:
+                parsed = second
+                parsed["bozo"] = 1
+                parsed["bozo_exception"] = (
+                    "repaired: stray declarations or namespace prefixes removed"
+                )
+    warning = None
+    if parsed.get("bozo"):
+        exception = parsed.get("bozo_exception")
+        warning = f"{type(exception).__name__}: {exception}" if exception else "malformed feed"
+    if not parsed.get("version") and not parsed.entries:
+        return ParsedFeed(
+            title="", link=None, entries=(), error=f"not a feed ({warning or 'unknown format'})"
+        )
+    feed = parsed.get("feed", {})
+    feed_link = _absolute(feed.get("link"), url)
+    entries: dict[str, Entry] = {}
+    for raw in parsed.entries:
+        entry = _entry(raw, url, feed_link, fetched_at)
+        entries.setdefault(entry.key, entry)  # a feed listing one item twice stores it once
+    return ParsedFeed(
+        title=_plain(feed.get("title_detail")) or clean_text(feed.get("title", "")).strip(),
+        link=feed_link,
+        entries=tuple(entries.values()),
+        warning=warning,
+    )
+
+
+_DECLARED_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?encoding=[\"'])([A-Za-z0-9._-]+)([\"'])")
+_SINGLE_BYTE = frozenset(
+    {"windows-1252", "cp1252", "iso-8859-1", "iso-8859-15", "latin-1", "latin1", "us-ascii"}
+)
+
+
+def _trust_utf8(body: bytes) -> bytes:
+    """A feed that declares a single-byte encoding but is valid UTF-8 with non-ASCII text is
+    UTF-8 (a wrong prolog); reading it as declared would garble "€" in every item.
+    Real Latin-1 text with accents is almost never valid UTF-8, so the test is safe."""
+    match = _DECLARED_ENCODING.match(body)
+    if not match or match.group(2).decode().lower() not in _SINGLE_BYTE or body.isascii():
+        return body
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    return _DECLARED_ENCODING.sub(rb"\1utf-8\3", body, count=1)
+
+
+def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
+    return feedparser.parse(
+        body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
+
+
+_BEFORE_ROOT = re.compile(rb"^.*?(?=<(?:rss|feed|rdf:RDF|channel)\b)", re.DOTALL)
+_PREFIXED_RSS = re.compile(rb"<(/?)rss:")
+
+
+def _repair(body: bytes) -> bytes:
+    """Undo two breakages seen in the wild that even feedparser's loose parser cannot read:
+    junk (a second, broken XML declaration) before the root, and ``rss:``-prefixed tags."""
+    repaired = _BEFORE_ROOT.sub(b"", body, count=1)
+    repaired = _PREFIXED_RSS.sub(rb"<\1", repaired)
+    return re.sub(rb"<rss\s+rss:version=[\"']?[\d.]+[\"']?", b'<rss version="2.0"', repaired)
+
+
+def _absolute(link: str | None, base: str) -> str | None:
+    from urllib.parse import urljoin, urlsplit
+
+    if not link:
+        return None
+    absolute = urljoin(base, link.strip())
+    return absolute if urlsplit(absolute).scheme in {"http", "https"} else None
+
+
+def _plain(detail: Any) -> str:
+    """Plain text from a feedparser text construct (HTML titles lose their tags)."""
+    if not detail:
+        return ""
+    value = detail.get("value", "") or ""
+    if "html" in (detail.get("type") or ""):
+        value = html_to_text(value)
+    return " ".join(clean_text(value).split())
+
+
+def _when(struct: Any, fetched_at: datetime) -> datetime | None:
+    if not struct:
+        return None
+    try:
+        moment = datetime.fromtimestamp(calendar.timegm(struct), UTC)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return min(moment, fetched_at)  # a date in the future is clamped to the fetch time
+
+
+def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime) -> Entry:
+    link = _absolute(raw.get("link"), feed_link or feed_url)
+    base = link or feed_link or feed_url
+    contents = raw.get("content") or []
+    content_source = contents[0].get("value", "") if contents else ""
+    content_base = (contents[0].get("base") if contents else None) or base
+    summary_detail = raw.get("summary_detail") or {}
+    summary_source = raw.get("summary", "") or ""
+    if summary_source and "html" not in (summary_detail.get("type") or "text/html"):
+        summary_source = _escape_text(summary_source)
+    summary_html = (
+        sanitise(summary_source, summary_detail.get("base") or base) if summary_source else ""
+    )
+    content_html = sanitise(content_source, content_base) if content_source else summary_html
+    title = _plain(raw.get("title_detail")) or clean_text(raw.get("title", "")).strip()
+    summary = html_to_text(summary_html)
+    text = html_to_text(content_html)
+    if not title:
+        title = (summary or text)[:80] or (link or "(untitled)")
+    published = _when(raw.get("published_parsed"), fetched_at) or _when(
+        raw.get("updated_parsed"), fetched_at
+    )
+    updated = _when(raw.get("updated_parsed"), fetched_at)
+    guid = (raw.get("id") or "").strip() or None
+    categories = tuple(
+        dict.fromkeys(
+            " ".join(str(t.get("term") or t.get("label") or "").split())
+            for t in raw.get("tags") or []
+        )
+    )
+    categories = tuple(c for c in categories if c)
+    author = " ".join(clean_text(raw.get("author", "") or "").split())
+    digest = hashlib.sha256(
+        "\x1f".join(
+            [title, link or "", summary_html, content_html, author, ",".join(categories)]
+        ).encode()
+    ).hexdigest()
+    return Entry(
+        key=entry_key(guid, link, title, published.isoformat() if published else None),
+        guid=guid,
+        link=link,
+        norm_link=normalise_link(link) if link else None,
+        title=title,
+        author=author,
+        summary_html=summary_html,
+        content_html=content_html,
+        summary=summary,
+        text=text,
+        categories=categories,
+        published=published,
+        updated=updated,
+        content_hash=digest,
+    )
+
+
+def _escape_text(text: str) -> str:
+    import html
+
+    return "<p>" + html.escape(text) + "</p>"

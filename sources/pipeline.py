@@ -1,0 +1,178 @@
+"""One aggregate run: due sources -> fetch -> judge -> parse -> decide -> store.
+
+The shell around the pure parts: ``schedule.after_fetch`` judges each fetch,
+``parse.parse_feed`` runs in a process pool (both cores; feedparser is CPU-bound),
+``decide.decide_entries`` matches items, and ``store.record`` commits each source in one
+transaction as soon as it is done, so one slow or broken source never holds up or undoes
+another's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sources.decide import decide_entries
+from sources.fetch import Fetcher, FetchRequest, FetchResult
+from sources.opml import Source
+from sources.parse import ParsedFeed, parse_feed
+from sources.schedule import after_fetch, after_parse_failure, is_due
+from sources.settings import AggregateSettings
+from sources.store import Store
+
+log = logging.getLogger("communique.aggregate")
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the terminal and for ``--json``."""
+
+    sources: int = 0
+    ok: int = 0
+    not_modified: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    gone: int = 0
+    new: int = 0
+    updated: int = 0
+    moved: list[tuple[str, str]] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """The summary as plain data (``--json``)."""
+        return {
+            "sources": self.sources,
+            "ok": self.ok,
+            "not_modified": self.not_modified,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "gone": self.gone,
+            "items_new": self.new,
+            "items_updated": self.updated,
+            "moved": [{"from": a, "to": b} for a, b in self.moved],
+            "failures": [{"url": u, "error": m} for u, m in self.failures],
+        }
+
+
+Progress = Callable[[RunSummary, int], None]  # (summary so far, sources done)
+
+
+def due_sources(
+    store: Store, sources: Sequence[Source], now: datetime, *, force: bool
+) -> list[Source]:
+    """The sources to poll now: due ones, or every one that is not gone with ``force``."""
+    due = []
+    for source in sources:
+        state = store.state(source.url)
+        if (force and not state.gone) or is_due(state, now):
+            due.append(source)
+    return due
+
+
+async def run(
+    store: Store,
+    sources: Sequence[Source],
+    settings: AggregateSettings,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    rng: random.Random | None = None,
+) -> RunSummary:
+    """Poll the due sources among ``sources`` and store what changed."""
+    rng = rng or random.Random()
+    store.sync_sources([(s.url, s.title) for s in sources])
+    due = due_sources(store, sources, datetime.now(UTC), force=force)
+    summary = RunSummary(sources=len(due))
+    if not due:
+        return summary
+    workers = settings.workers or os.cpu_count() or 1
+    loop = asyncio.get_running_loop()
+    done = 0
+    with ProcessPoolExecutor(max_workers=min(workers, len(due))) as pool:
+        async with Fetcher(settings) as fetcher:
+            requests = []
+            for source in due:
+                state = store.state(source.url)
+                requests.append(FetchRequest(source.url, state.etag, state.last_modified))
+            pending = [asyncio.create_task(fetcher.fetch(r)) for r in requests]
+            parses: list[asyncio.Task[None]] = []
+            for next_result in asyncio.as_completed(pending):
+                result = await next_result
+                parses.append(
+                    asyncio.create_task(_handle(store, result, settings, rng, pool, loop, summary))
+                )
+            for task in asyncio.as_completed(parses):
+                await task
+                done += 1
+                if progress:
+                    progress(summary, done)
+    return summary
+
+
+async def _handle(
+    store: Store,
+    result: FetchResult,
+    settings: AggregateSettings,
+    rng: random.Random,
+    pool: ProcessPoolExecutor,
+    loop: asyncio.AbstractEventLoop,
+    summary: RunSummary,
+) -> None:
+    url = result.url
+    before = store.state(url)
+    outcome = after_fetch(before, result, settings, jitter=rng.random())
+    status = _status(result)
+    parsed: ParsedFeed | None = None
+    if outcome.parse and result.body is not None:
+        try:
+            parsed = await loop.run_in_executor(
+                pool,
+                parse_feed,
+                result.body,
+                result.final_url or url,
+                result.content_type,
+                result.fetched_at,
+            )
+        except Exception as exc:  # a parser crash is this source's failure, not the run's
+            parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
+        if parsed.error:
+            outcome = after_parse_failure(
+                before, outcome, parsed.error, result.fetched_at, settings, jitter=rng.random()
+            )
+            status = "not a feed"
+    actions = (
+        decide_entries(store.stored_entries(url), parsed.entries)
+        if parsed and not parsed.error
+        else []
+    )
+    new, updated = store.record(
+        url,
+        outcome,
+        result.fetched_at,
+        actions,
+        status=status,
+        warning=parsed.warning if parsed else None,
+    )
+    summary.new += new
+    summary.updated += updated
+    kind = outcome.kind
+    setattr(summary, kind, getattr(summary, kind) + 1)
+    if outcome.moved_from:
+        summary.moved.append((outcome.moved_from, outcome.state.url))
+    if kind in {"failed", "gone"}:
+        summary.failures.append((url, outcome.message or status))
+        log.warning("%s: %s", url, outcome.message or status)
+    else:
+        log.info("%s: %s, %d new, %d updated", url, status, new, updated)
+
+
+def _status(result: FetchResult) -> str:
+    if result.status is None:
+        return result.error_kind or "error"
+    return str(result.status)

@@ -1,0 +1,436 @@
+"""SQLite storage for sources and their items: the only module that speaks SQL.
+
+WAL mode, a schema version with ordered migrations, and one transaction per fetched source:
+a fetch's new state (validators, schedule) and its items commit together, so a process killed
+at any moment leaves either all of a source's work or none of it, and the next run picks up
+exactly where the last commit left off (a committed ETag never hides uncommitted items).
+Full-text search runs on an FTS5 index kept in step by triggers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from feeds.errors import InputError
+from sources.decide import Action, StoredEntry
+from sources.schedule import Outcome, SourceState
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: sources, their items, a log of failures, and full-text search over items
+    """
+    CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL DEFAULT '',
+        etag TEXT,
+        last_modified TEXT,
+        body_hash TEXT,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_due TEXT,
+        gone INTEGER NOT NULL DEFAULT 0,
+        redirect_target TEXT,
+        redirect_seen INTEGER NOT NULL DEFAULT 0,
+        last_status TEXT,
+        last_fetch_at TEXT,
+        last_success_at TEXT,
+        last_error TEXT,
+        last_error_at TEXT,
+        warning TEXT
+    );
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        guid TEXT,
+        link TEXT,
+        norm_link TEXT,
+        title TEXT NOT NULL,
+        author TEXT NOT NULL DEFAULT '',
+        summary TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '',
+        summary_html TEXT NOT NULL DEFAULT '',
+        content_html TEXT NOT NULL DEFAULT '',
+        categories TEXT NOT NULL DEFAULT '[]',
+        published_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        UNIQUE (source_id, key)
+    );
+    CREATE INDEX entries_by_link ON entries (source_id, norm_link);
+    CREATE INDEX entries_by_date ON entries (published_at);
+    CREATE TABLE failures (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE INDEX failures_by_source ON failures (source_id, at);
+    CREATE VIRTUAL TABLE entries_fts USING fts5(
+        title, summary, text, content='entries', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts (rowid, title, summary, text) VALUES (new.id, new.title, new.summary, new.text);
+    END;
+    CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts (entries_fts, rowid, title, summary, text)
+        VALUES ('delete', old.id, old.title, old.summary, old.text);
+    END;
+    CREATE TRIGGER entries_au AFTER UPDATE OF title, summary, text ON entries BEGIN
+        INSERT INTO entries_fts (entries_fts, rowid, title, summary, text)
+        VALUES ('delete', old.id, old.title, old.summary, old.text);
+        INSERT INTO entries_fts (rowid, title, summary, text) VALUES (new.id, new.title, new.summary, new.text);
+    END;
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """UTC ISO 8601 text: sorts as time does, so SQL can compare dates as strings."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat() if moment else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """A source as ``sources list`` shows it."""
+
+    url: str
+    title: str
+    last_status: str | None
+    last_success_at: datetime | None
+    last_error: str | None
+    next_due: datetime | None
+    gone: bool
+    failures: int
+    entries: int
+    warning: str | None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One full-text search result."""
+
+    id: int
+    source: str
+    title: str
+    link: str | None
+    published_at: datetime
+    snippet: str
+
+
+class Store:
+    """One SQLite database. Use as a context manager; every method is one short transaction."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable against crashes
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(
+                path, None, f"not a usable communique database ({exc}); move it aside"
+            ) from None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise sqlite3.DatabaseError(
+                f"schema version {version} is newer than this communique ({SCHEMA_VERSION})"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction() as db:
+                for statement in _statements(MIGRATIONS[number]):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    # --- sources ---------------------------------------------------------------------------
+
+    def sync_sources(self, sources: Sequence[tuple[str, str]]) -> None:
+        """Make sure every ``(url, title)`` of the source list has a row (state starts empty)."""
+        with self.transaction() as db:
+            for url, title in sources:
+                db.execute(
+                    "INSERT INTO sources (url, title) VALUES (?, ?) "
+                    "ON CONFLICT (url) DO UPDATE SET title = excluded.title WHERE excluded.title != ''",
+                    (url, title),
+                )
+
+    def state(self, url: str) -> SourceState:
+        """The scheduling state of one source (a fresh state if it was never fetched)."""
+        row = self.db.execute("SELECT * FROM sources WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            return SourceState(url=url)
+        return SourceState(
+            url=row["url"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            body_hash=row["body_hash"],
+            failures=row["failures"],
+            next_due=_time(row["next_due"]),
+            gone=bool(row["gone"]),
+            redirect_target=row["redirect_target"],
+            redirect_seen=row["redirect_seen"],
+        )
+
+    def revive(self, url: str) -> None:
+        """Poll a source again (it was re-added after a 410, or forced)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE sources SET gone = 0, next_due = NULL, failures = 0 WHERE url = ?", (url,)
+            )
+
+    def stored_entries(self, url: str) -> list[StoredEntry]:
+        """Identity of every stored item of a source, for the Decider."""
+        rows = self.db.execute(
+            "SELECT e.id, e.key, e.norm_link, e.content_hash FROM entries e JOIN sources s ON s.id = e.source_id "
+            "WHERE s.url = ?",
+            (url,),
+        )
+        return [StoredEntry(r["id"], r["key"], r["norm_link"], r["content_hash"]) for r in rows]
+
+    def record(
+        self,
+        url: str,
+        outcome: Outcome,
+        fetched_at: datetime,
+        actions: Sequence[Action] = (),
+        *,
+        status: str,
+        warning: str | None = None,
+    ) -> tuple[int, int]:
+        """Store one fetch: new state and every item, in one transaction. ``(new, updated)``."""
+        state = outcome.state
+        now = _iso(fetched_at)
+        new = updated = 0
+        with self.transaction() as db:
+            source_id = db.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
+            if source_id is None:
+                db.execute("INSERT INTO sources (url) VALUES (?)", (url,))
+                source_id = db.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
+            source_id = source_id[0]
+            if outcome.moved_from and state.url != url:
+                taken = db.execute("SELECT id FROM sources WHERE url = ?", (state.url,)).fetchone()
+                if taken is not None:  # already subscribed at the new address: merge into it
+                    db.execute(
+                        "UPDATE entries SET source_id = ? WHERE source_id = ? AND key NOT IN "
+                        "(SELECT key FROM entries WHERE source_id = ?)",
+                        (taken[0], source_id, taken[0]),
+                    )
+                    db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+                    source_id = taken[0]
+            success = outcome.kind in {"ok", "not_modified", "unchanged"}
+            db.execute(
+                """UPDATE sources SET url = ?, etag = ?, last_modified = ?, body_hash = ?, failures = ?,
+                   next_due = ?, gone = ?, redirect_target = ?, redirect_seen = ?, last_status = ?,
+                   last_fetch_at = ?, last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
+                   last_error = CASE WHEN ? THEN NULL ELSE ? END,
+                   last_error_at = CASE WHEN ? THEN last_error_at ELSE ? END,
+                   warning = CASE WHEN ? THEN ? ELSE warning END
+                   WHERE id = ?""",
+                (
+                    state.url, state.etag, state.last_modified, state.body_hash, state.failures,
+                    _iso(state.next_due), int(state.gone), state.redirect_target, state.redirect_seen,
+                    status, now, success, now, success, outcome.message, success, now,
+                    outcome.kind == "ok", warning, source_id,
+                ),
+            )  # fmt: skip
+            if not success:
+                db.execute(
+                    "INSERT INTO failures (source_id, at, message) VALUES (?, ?, ?)",
+                    (source_id, now, outcome.message or status),
+                )
+            for action in actions:
+                if action.kind == "same":
+                    continue
+                entry = action.entry
+                values = (
+                    entry.key, entry.guid, entry.link, entry.norm_link, entry.title, entry.author,
+                    entry.summary, entry.text, entry.summary_html, entry.content_html,
+                    json.dumps(list(entry.categories), ensure_ascii=False), entry.content_hash,
+                )  # fmt: skip
+                if action.kind == "new":
+                    published = _iso(entry.published) or now
+                    db.execute(
+                        """INSERT INTO entries (key, guid, link, norm_link, title, author, summary, text,
+                           summary_html, content_html, categories, content_hash, source_id,
+                           published_at, updated_at, first_seen_at, last_seen_at)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        (*values, source_id, published, _iso(entry.updated) or published, now, now),
+                    )
+                    new += 1
+                else:
+                    db.execute(
+                        """UPDATE entries SET key = ?, guid = ?, link = ?, norm_link = ?, title = ?, author = ?,
+                           summary = ?, text = ?, summary_html = ?, content_html = ?, categories = ?,
+                           content_hash = ?, updated_at = ?, last_seen_at = ?,
+                           published_at = COALESCE(?, published_at)
+                           WHERE id = ?""",
+                        (
+                            *values,
+                            _iso(entry.updated) or now,
+                            now,
+                            _iso(entry.published),
+                            action.stored_id,
+                        ),
+                    )
+                    updated += 1
+        return new, updated
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def source_rows(self) -> dict[str, SourceRow]:
+        """Every source's state and item count, by URL."""
+        rows = self.db.execute(
+            "SELECT s.*, (SELECT COUNT(*) FROM entries e WHERE e.source_id = s.id) AS n FROM sources s"
+        )
+        return {
+            r["url"]: SourceRow(
+                url=r["url"],
+                title=r["title"],
+                last_status=r["last_status"],
+                last_success_at=_time(r["last_success_at"]),
+                last_error=r["last_error"],
+                next_due=_time(r["next_due"]),
+                gone=bool(r["gone"]),
+                failures=r["failures"],
+                entries=r["n"],
+                warning=r["warning"],
+            )
+            for r in rows
+        }
+
+    def failures(self, url: str, limit: int = 20) -> list[tuple[datetime, str]]:
+        """A source's most recent failures, newest first."""
+        rows = self.db.execute(
+            "SELECT f.at, f.message FROM failures f JOIN sources s ON s.id = f.source_id "
+            "WHERE s.url = ? ORDER BY f.at DESC, f.id DESC LIMIT ?",
+            (url, limit),
+        )
+        return [(datetime.fromisoformat(r["at"]), r["message"]) for r in rows]
+
+    def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        """Full-text search over titles, summaries and text, best matches first."""
+        try:
+            rows = self.db.execute(
+                """SELECT e.id, s.title AS source, s.url, e.title, e.link, e.published_at,
+                          snippet(entries_fts, -1, '[', ']', '…', 12) AS snippet
+                   FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
+                   JOIN sources s ON s.id = e.source_id
+                   WHERE entries_fts MATCH ? ORDER BY bm25(entries_fts, 5.0, 2.0, 1.0), e.published_at DESC
+                   LIMIT ?""",
+                (query, limit),
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise ValueError(
+                f"cannot search for {query!r} ({exc}); quote phrases and avoid stray punctuation"
+            ) from None
+        return [
+            SearchHit(
+                r["id"],
+                r["source"] or r["url"],
+                r["title"],
+                r["link"],
+                datetime.fromisoformat(r["published_at"]),
+                r["snippet"],
+            )
+            for r in rows
+        ]
+
+    def prune(self, keep_days: int, now: datetime) -> int:
+        """Delete items first seen more than ``keep_days`` ago (and old failure records)."""
+        cutoff = _iso(now - timedelta(days=keep_days))
+        with self.transaction() as db:
+            deleted = db.execute(
+                "DELETE FROM entries WHERE published_at < ? AND first_seen_at < ?", (cutoff, cutoff)
+            ).rowcount
+            db.execute("DELETE FROM failures WHERE at < ?", (cutoff,))
+        return deleted
+
+    def counts(self) -> tuple[int, int]:
+        """``(sources, items)`` in the database."""
+        sources = self.db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
+        items = self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+        return sources, items
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (sqlite3 runs one per execute)."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        joined = "\n".join(current).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            current = []
+    if "\n".join(current).strip():
+        statements.append("\n".join(current))
+    return statements
+
+
+class Busy(Exception):
+    """Another ``aggregate`` holds the database."""
+
+
+@contextlib.contextmanager
+def run_lock(database: Path, *, wait: float) -> Iterator[None]:
+    """Only one aggregate run per database at a time; wait up to ``wait`` seconds for it.
+
+    SQLite would serialise the writes anyway, but two runs would fetch every source twice
+    and race on schedules; a lock file (flock, released by the kernel if the process dies)
+    makes the second run wait or stop with a clear message instead.
+    """
+    database.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = database.with_name(database.name + ".lock")
+    handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise Busy(
+                        f"another `communique aggregate` is using {database}; try again when it ends"
+                    ) from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(handle)
