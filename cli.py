@@ -412,8 +412,10 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
     """Every source with its last status, last success, next poll and item count."""
     settings = _aggregate_settings(ctx)
     source_list = load_source_list(settings.sources_file)
-    with Store(settings.database) as store:
-        rows = store.source_rows()
+    rows = {}
+    if settings.database.exists():  # listing never creates a database
+        with Store(settings.database) as store:
+            rows = store.source_rows()
     table = []
     for source in source_list:
         row = rows.get(source.url)
