@@ -368,8 +368,9 @@ def aggregate_command(
         )
         for old, new in summary.moved:
             click.echo(f"  moved: {old} -> {new} (permanent redirect, confirmed)")
+    if not as_json:  # errors are printed even with -q
         for url, message in summary.failures:
-            click.echo(f"  failed: {url}: {message}", err=True)
+            click.echo(f"failed: {url}: {message}", err=True)
     if summary.failed or summary.gone:
         ctx.exit(EXIT_PROBLEM)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -75,6 +76,18 @@ def due_sources(
     return due
 
 
+def parser_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes for parsing, started by a fork server with the parser preloaded.
+
+    Plain ``fork`` would copy a process that already runs threads (asyncio's resolver), which
+    can deadlock a child; ``spawn`` would import feedparser and nh3 once per worker. A fork
+    server imports them once, and forks clean workers from that.
+    """
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sources.parse"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
 async def run(
     store: Store,
     sources: Sequence[Source],
@@ -94,7 +107,7 @@ async def run(
     workers = settings.workers or os.cpu_count() or 1
     loop = asyncio.get_running_loop()
     done = 0
-    with ProcessPoolExecutor(max_workers=min(workers, len(due))) as pool:
+    with parser_pool(min(workers, len(due))) as pool:
         async with Fetcher(settings) as fetcher:
             requests = []
             for source in due:
