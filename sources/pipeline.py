@@ -180,7 +180,7 @@ async def _handle(
         summary.moved.append((outcome.moved_from, outcome.state.url))
     if kind in {"failed", "gone"}:
         summary.failures.append((url, outcome.message or status))
-        log.warning("%s: %s", url, outcome.message or status)
+        log.info("%s: failed: %s", url, outcome.message or status)
     else:
         log.info("%s: %s, %d new, %d updated", url, status, new, updated)
 
