@@ -76,6 +76,10 @@ class _Group(click.Group):
             ctx.exit(EXIT_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except OSError as exc:  # the disk, permissions, a path the system refuses: the user's to fix
+            where = exc.filename or "communique"
+            click.echo(f"{where}: {exc.strerror or exc}; check the path and its permissions", err=True)
+            ctx.exit(EXIT_INPUT)
         except Exception as exc:
             if os.environ.get("COMMUNIQUE_DEBUG"):
                 raise

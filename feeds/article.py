@@ -7,6 +7,7 @@ line, so a bad article stops the build before anything is written. Rendering liv
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import tomllib
@@ -45,6 +46,19 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TOP_LEVEL_KEY = re.compile(r"""^["']?([A-Za-z0-9_-]+)["']?\s*[:=]""")
 _DELIMITERS = {"---": "yaml", "+++": "toml"}
 RESERVED_SLUGS = frozenset({"tags"})
+KNOWN_KEYS = (
+    "title",
+    "date",
+    "updated",
+    "author",
+    "authors",
+    "tags",
+    "summary",
+    "slug",
+    "id",
+    "draft",
+    "lang",
+)
 
 
 @dataclass(frozen=True)
@@ -72,15 +86,27 @@ class Article:
         return self.key_lines.get(key, 1)
 
 
+def is_hidden(relative: Path) -> bool:
+    """Names starting with ``.`` or ``_`` are the author's scratch space: never published."""
+    return any(part.startswith((".", "_")) for part in relative.parts)
+
+
 def article_paths(directory: Path) -> list[Path]:
-    """Article files under ``directory``, sorted; names starting with ``.`` or ``_`` are skipped."""
-    return sorted(
-        p
-        for p in directory.rglob("*")
-        if p.suffix in ARTICLE_SUFFIXES
-        and p.is_file()
-        and not any(part.startswith((".", "_")) for part in p.relative_to(directory).parts)
+    """Article files under ``directory``, sorted.
+
+    Hidden names are skipped, and so is anything inside an article's asset folder (the
+    folder named like an article file), where a README is an attachment, not an article.
+    """
+    candidates = sorted(
+        p for p in directory.rglob("*") if p.suffix in ARTICLE_SUFFIXES and p.is_file()
     )
+    folders = {p.with_suffix("") for p in candidates}
+    return [
+        p
+        for p in candidates
+        if not is_hidden(p.relative_to(directory))
+        and not any(parent in folders for parent in p.parents)
+    ]
 
 
 def load_articles(directory: Path, site: Site, default_time: time) -> list[Article]:
@@ -148,6 +174,11 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
 
     def fail(key: str | None, message: str) -> InputError:
         return InputError(path, key_lines.get(key or "", 1), message)
+
+    for key in data:
+        close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1, cutoff=0.75)
+        if str(key) not in KNOWN_KEYS and close:  # other keys (layout, …) are the author's own
+            raise fail(str(key), f"unknown key {key!r}; did you mean {close[0]!r}?")
 
     from_name = _FILENAME.match(path.stem)
     title = data.get("title")
@@ -252,7 +283,19 @@ def _parse_matter(kind: str, matter: str, path: Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise InputError(path, 2, "front matter must be key: value pairs")
-    return data
+    return _clean(data)
+
+
+def _clean(value: Any) -> Any:
+    """Every string in parsed front matter without XML-forbidden characters: YAML and TOML
+    escapes (``"\\u0001"``) create them only after parsing."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    return value
 
 
 def _authors(data: dict[str, Any], site: Site, fail: Any) -> tuple[Person, ...]:
@@ -291,28 +334,27 @@ def with_front_matter_field(raw: str, kind: str, key: str, value: str) -> str:
 
     Used to fix an article's id on first publish. Editing one line keeps the author's own
     formatting, comments, BOM and line endings, which a parse-and-dump round trip would
-    destroy. An existing (empty) ``key`` line is replaced; otherwise the line goes at the end
-    of the front matter, or, in TOML, before the first ``[table]`` so it stays top-level.
+    destroy. An existing (empty) top-level ``key`` line is replaced; otherwise the line goes
+    right after the opening delimiter, the one place that is top level in YAML and TOML alike.
     """
     bom = "\ufeff" if raw.startswith("\ufeff") else ""
     lines = raw.removeprefix("\ufeff").splitlines(keepends=True)
-    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    first = lines[0] if lines else ""
+    newline = first[len(first.rstrip("\r\n")) :] or "\n"
     quoted = json.dumps(value, ensure_ascii=False)  # a valid YAML and TOML basic string
     new_line = (f"{key}: {quoted}" if kind == "yaml" else f"{key} = {quoted}") + newline
-    delimiter = lines[0].strip()
-    insert_at = None
+    delimiter = first.strip()
     for number, text in enumerate(lines[1:], start=1):
         stripped = text.strip()
-        if stripped == delimiter or (delimiter == "---" and stripped == "..."):
-            insert_at = number if insert_at is None else insert_at
+        if (
+            stripped == delimiter
+            or (delimiter == "---" and stripped == "...")
+            or (kind == "toml" and stripped.startswith("["))
+        ):
             break
-        if kind == "toml" and stripped.startswith("[") and insert_at is None:
-            insert_at = number
         match = _TOP_LEVEL_KEY.match(text)
-        if match and match.group(1) == key and not text[:1].isspace() and insert_at is None:
+        if match and match.group(1) == key and not text[:1].isspace():
             lines[number] = new_line
             return bom + "".join(lines)
-    if insert_at is None:
-        raise ValueError("front matter is not closed")
-    lines.insert(insert_at, new_line)
+    lines.insert(1, new_line)
     return bom + "".join(lines)

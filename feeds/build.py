@@ -16,6 +16,7 @@ from pathlib import Path
 from feeds.article import (
     ARTICLE_SUFFIXES,
     Article,
+    is_hidden,
     load_articles,
     parse_article,
     read_source,
@@ -23,7 +24,7 @@ from feeds.article import (
 )
 from feeds.config import Config, Site
 from feeds.errors import InputError
-from feeds.ids import entry_id
+from feeds.ids import can_fix_ids, entry_id
 from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
 from feeds.render import RenderedArticle, render_article
 from feeds.site import STYLESHEET, FeedLink, article_page, feed_links, list_page, stylesheet
@@ -46,17 +47,6 @@ class Build:
     future_left_out: int
     ids_to_fix: tuple[tuple[Article, str], ...]
     ids_held_back: int = 0
-
-
-def can_fix_ids(site: Site) -> bool:
-    """Ids are written into articles only for a real site address.
-
-    ``tag:127.0.0.1,…`` written during a first try-out with no config would stay for ever.
-    """
-    return site.host not in LOCAL_HOSTS and not site.host.startswith("127.")
-
-
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})
 
 
 def _check_unique(articles: Sequence[Article], site: Site) -> None:
@@ -85,12 +75,20 @@ def build_site(
 ) -> Build:
     """Every output file for ``articles`` as of ``now``; no I/O, no clock.
 
-    ``assets`` maps output paths to files to copy (see :func:`find_assets`); a generated file
-    always wins over nothing silently: a clash is an error.
+    ``assets`` maps output paths to files to copy (see :func:`find_assets`); only those of
+    published articles are copied (a draft's images stay private), and an asset that would
+    replace a generated file is an error.
     """
     site = config.site
     _check_unique(articles, site)
     chosen = [a for a in articles if drafts or (not a.draft and a.date <= now)]
+    for article in chosen:
+        if article.updated and article.updated > now and not drafts:
+            raise InputError(
+                article.path,
+                article.line_of("updated"),
+                "updated is in the future; a feed cannot say it changed later than now",
+            )
     rendered = sorted(  # newest first; the id breaks ties so the order never depends on the disk
         (render_article(a, site, entry_id(a, site)) for a in chosen),
         key=lambda r: (-r.article.date.timestamp(), r.id),
@@ -104,16 +102,18 @@ def build_site(
     for item in rendered:
         files[f"{item.article.slug}/index.html"] = article_page(site, item, site_links)
 
-    names: dict[str, str] = {}
     by_tag: dict[str, list[RenderedArticle]] = {}
     for item in rendered:  # newest first, so each tag list is too
         for name in item.article.tags:
-            names.setdefault(tag_dir(name), name)
             by_tag.setdefault(tag_dir(name), []).append(item)
+    names = _tag_names(rendered)
     for prefix, tagged in sorted(by_tag.items()):
         name = names[prefix]
         title = f"{site.title}: {name}"
-        feed_id = f"{site.id}/{prefix.rstrip('/')}" if site.id else ""
+        tag_scheme = site.id.split(":", 1)[0].lower()
+        feed_id = (
+            f"{site.id}/{prefix.rstrip('/')}" if tag_scheme in {"tag", "http", "https"} else ""
+        )
         tag_feed = _feed(site, prefix, title, feed_id, tagged, config.publish.entries_per_feed)
         for filename, data in feed_documents(tag_feed).items():
             files[prefix + filename] = data
@@ -122,8 +122,12 @@ def build_site(
             site, f"Tagged “{name}”", tag_feed.home_url, tagged, links
         )
 
+    published = {a.slug for a in chosen}
+    unpublished = {a.slug for a in articles} - published
     for name, source in sorted((assets or {}).items()):
-        if name in files:
+        if name.split("/", 1)[0] in unpublished:
+            continue
+        if name in files or any(other.startswith(name + "/") for other in files):
             raise InputError(
                 source, None, f"would overwrite the generated {name}; rename or move the file"
             )
@@ -141,6 +145,32 @@ def build_site(
         ids_to_fix=unfixed if fixable else (),
         ids_held_back=0 if fixable else len(unfixed),
     )
+
+
+def _tag_names(rendered: Sequence[RenderedArticle]) -> dict[str, str]:
+    """The display name of each tag page; two different tags on one page is an error.
+
+    Spellings that differ only in case ("Security", "security") share a page, named by the
+    alphabetically first spelling so it does not change as articles are added; tags whose
+    names differ otherwise but slugify alike ("a/b", "a-b") would silently merge.
+    """
+    spellings: dict[str, dict[str, Article]] = {}
+    for item in rendered:
+        for name in item.article.tags:
+            spellings.setdefault(tag_dir(name), {}).setdefault(name, item.article)
+    names = {}
+    for prefix, variants in spellings.items():
+        distinct = {name.casefold() for name in variants}
+        if len(distinct) > 1:
+            first, second = sorted(variants)[:2]
+            raise InputError(
+                variants[second].path,
+                variants[second].line_of("tags"),
+                f"tag {second!r} and tag {first!r} (in {variants[first].path}) would share the page "
+                f"{prefix}; spell them the same or make them differ in letters",
+            )
+        names[prefix] = sorted(variants)[0]
+    return names
 
 
 def _feed(
@@ -198,7 +228,7 @@ def find_assets(config: Config, articles: Sequence[Article]) -> dict[str, Path]:
     static = config.publish.static_dir
     if static.is_dir():
         for path in sorted(static.rglob("*")):
-            if path.is_file() and not _hidden(path.relative_to(static)):
+            if path.is_file() and not is_hidden(path.relative_to(static)):
                 found[path.relative_to(static).as_posix()] = path
     for article in articles:
         folder = article.path.with_suffix("")
@@ -206,13 +236,9 @@ def find_assets(config: Config, articles: Sequence[Article]) -> dict[str, Path]:
             continue
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
-            if path.is_file() and path.suffix not in ARTICLE_SUFFIXES and not _hidden(relative):
+            if path.is_file() and path.suffix not in ARTICLE_SUFFIXES and not is_hidden(relative):
                 found[f"{article.slug}/{relative.as_posix()}"] = path
     return found
-
-
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith((".", "_")) for part in relative.parts)
 
 
 def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Build:

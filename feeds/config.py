@@ -7,30 +7,36 @@ absolute http(s), ``language`` is a BCP 47 tag, ``timezone`` is a real IANA zone
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import quote, unquote, urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import idna
 
 from feeds.errors import InputError, line_of_key, toml_error
-from feeds.text import clean_text
+from feeds.text import clean_text, looks_like_html
 
 DEFAULT_CONFIG_NAME = "communique.toml"
 
 # RFC 5646 well-formedness (language[-script][-region][-variant...][-extension...][-x-private]).
 LANGUAGE_TAG = re.compile(
-    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})"
+    r"^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3})"  # ISO 639 codes only: feeds' validators refuse others
     r"(?:-[A-Za-z]{4})?"
     r"(?:-(?:[A-Za-z]{2}|\d{3}))?"
     r"(?:-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*"
     r"(?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*"
     r"(?:-x(?:-[A-Za-z0-9]{1,8})+)?$"
 )
-EMAIL_ADDRESS = re.compile(r"^[^@\s<>()]+@[^@\s<>()]+\.[^@\s<>()]+$")
+EMAIL_ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 
 
 @dataclass(frozen=True)
@@ -100,22 +106,30 @@ _SITE_KEYS = {
     "id",
 }
 _PUBLISH_KEYS = {"articles", "output", "static", "entries", "default_time"}
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+$")
-
-
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`\[\]]+$")
+# RFC 4151 as strict validators read it: a lower-case DNS name (or an email), a date, and
+# a specific part of URI characters.
 _TAG_URI = re.compile(
-    r"^tag:(?:[A-Za-z0-9.-]+|[^@\s]+@[A-Za-z0-9.-]+),\d{4}(?:-\d{2}(?:-\d{2})?)?:[\x21-\x7e]*$"
+    r"^tag:(?:[a-z0-9.-]+|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9.-]+),\d{4}(?:-\d{2}(?:-\d{2})?)?:"
+    r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$"
+)
+_UUID_URN = re.compile(
+    r"^urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 
 
 def is_uri(value: str) -> bool:
-    """An absolute URI (RFC 3986 shape): what Atom ids and feed ids must be.
+    """An absolute URI that feed validators accept as an id or link.
 
-    ``tag:`` URIs are also held to RFC 4151 (an ASCII host or email, then a date), which
-    strict validators check.
+    ``tag:`` URIs follow RFC 4151, ``urn:uuid:`` a real UUID, http(s) URIs need a host.
     """
-    if value.lower().startswith("tag:"):
+    lowered = value.lower()
+    if lowered.startswith("tag:"):
         return bool(_TAG_URI.match(value))
+    if lowered.startswith("urn:uuid:"):
+        return bool(_UUID_URN.match(value))
+    if lowered.startswith(("http:", "https:")) and not urlsplit(value).hostname:
+        return False
     return bool(_URI.match(value))
 
 
@@ -147,33 +161,62 @@ def person(value: Any) -> Person:
         or urlsplit(uri).scheme not in {"http", "https", "mailto"}
     ):
         raise ValueError(f"uri {uri!r} must be an absolute http(s) or mailto URL")
-    return Person(clean_text(value["name"]).strip(), email, uri)
+    name = " ".join(clean_text(value["name"]).split())
+    if looks_like_html(name):
+        raise ValueError(f"name {name!r} contains HTML tags or entities; names are plain text")
+    return Person(name, email, uri)
 
 
 def normalise_base_url(url: str) -> str:
-    """``url`` checked (absolute http(s), no query, fragment or password) and ending in ``/``.
+    """``url`` checked and in canonical form, ending in ``/``; ValueError says what is wrong.
 
-    An internationalised host is written in its ASCII (punycode) form, which is what ``tag:``
-    ids and RFC 4287 links require.
+    Absolute http(s) with a valid host; no query, fragment or password. The host is written
+    the way ``tag:`` ids and feed validators need it: lower case, IDNA 2008 (punycode) for
+    international names, no trailing dot, IPv6 in brackets; no default port; the path
+    percent-encoded.
     """
     parts = urlsplit(url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
         raise ValueError(
             f"base_url {url!r} must be an absolute http(s) URL such as https://example.org/"
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"base_url {url!r} must not have a query, fragment or user name")
+    scheme = parts.scheme.lower()
+    host = canonical_host(parts.hostname, url)
     try:
-        host = parts.hostname.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise ValueError(f"base_url {url!r} has a host name that cannot be encoded") from None
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    path = parts.path if parts.path.endswith("/") else parts.path + "/"
-    return f"{parts.scheme}://{netloc}{path}"
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"base_url {url!r} has an invalid port") from None
+    netloc = host if port in (None, {"http": 80, "https": 443}[scheme]) else f"{host}:{port}"
+    path = quote(unquote(parts.path), safe="/-._~!$&'()*+,;=:@")
+    return f"{scheme}://{netloc}{path if path.endswith('/') else path + '/'}"
+
+
+def canonical_host(host: str, url: str) -> str:
+    """A host name as URLs and ``tag:`` ids must carry it (see :func:`normalise_base_url`)."""
+    host = host.rstrip(".").lower()
+    try:
+        return f"[{ipaddress.IPv6Address(host)}]"
+    except ValueError:
+        pass
+    if _IPV4.match(host):
+        return str(ipaddress.IPv4Address(host))
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(f"base_url {url!r} has an invalid host name ({exc})") from None
+    if not all(_LABEL.match(label) for label in ascii_host.split(".")):
+        raise ValueError(
+            f"base_url {url!r} has an invalid host name; use letters, digits and hyphens"
+        )
+    return ascii_host
 
 
 # Tables later parts of communique read; accepted here so one file configures everything.
 _OTHER_TABLES = {"aggregate", "digest", "topics"}
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def read_config_file(path: Path | None) -> tuple[Path, dict[str, Any], str]:
@@ -257,6 +300,9 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
         )
     zone = text_value("timezone", defaults.timezone)
     try:
+        # a named zone, never "localtime": the same file must build the same feed everywhere
+        if zone == "localtime" or (zone not in available_timezones() and zone != "UTC"):
+            raise ZoneInfoNotFoundError(zone)
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
         raise fail(
@@ -268,7 +314,12 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
     title = text_value("title", defaults.title)
     if not title:
         raise fail("site", "title", "[site] title must not be empty")
-    icon = text_value("icon", "")
+    for key in ("title", "subtitle", "rights"):
+        if looks_like_html(text_value(key, "")):
+            raise fail(
+                "site", key, f"[site] {key} contains HTML tags or entities; write plain text"
+            )
+    icon = quote(text_value("icon", ""), safe="/-._~!$&'()*+,;=:@%?#")
     if icon and urlsplit(urljoin(url, icon)).scheme not in {"http", "https"}:
         raise fail("site", "icon", f"icon {icon!r} must be a path under base_url or an http(s) URL")
     feed_id = text_value("id", "")

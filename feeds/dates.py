@@ -33,6 +33,20 @@ MONTHS = {
     )
     for name in names
 }
+MONTH_NAMES = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 
 _ISO = re.compile(
@@ -104,7 +118,7 @@ def parse_when(value: str | date | datetime, tz: tzinfo, default_time: time) -> 
     raise DateFormatError(f"{text!r} is not a date; write it like {ACCEPTED_FORMS}")
 
 
-EARLIEST_YEAR, LATEST_YEAR = 1900, 9998  # room to convert between zones without overflow
+EARLIEST_YEAR, LATEST_YEAR = 1990, 9998  # feeds before the web are implausible to validators
 
 
 def _make_date(year: int, month: int, day: int, text: str) -> date:
@@ -148,6 +162,20 @@ def mentioned_dates(text: str) -> Iterator[date]:
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 with the author's own offset and whole seconds (Atom, JSON Feed)."""
     return moment.replace(microsecond=0).isoformat()
+
+
+def human_date(moment: datetime, zone: tzinfo) -> str:
+    """``25 February 2025`` in ``zone``, whatever the machine's locale."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {MONTH_NAMES[local.month - 1]} {local.year}"
+
+
+def rss_safe(moment: datetime) -> datetime:
+    """``moment`` in UTC if its offset is not whole or half hours (+05:45 is not valid RFC 822)."""
+    offset = moment.utcoffset()
+    if offset is not None and (offset.total_seconds() / 60) % 30:
+        return moment.astimezone(UTC)
+    return moment
 
 
 def rfc822(moment: datetime) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from feeds.config import Site
 from feeds.dates import MONTHS, mentioned_dates, rfc3339
 from feeds.errors import InputError
+from feeds.ids import can_fix_ids, tag_id
 from feeds.slug import slugify
 from feeds.text import clean_text, looks_like_html, reading_minutes, word_count
 
@@ -127,7 +128,11 @@ def convert_post(
     published = datetime.combine(published_day, default_time, tzinfo=site.tz)
 
     slug = slugify(path.stem)
-    article_id = f"tag:{site.host},{published_day.isoformat()}:{slug}"
+    article_id = tag_id(site, published_day, slug) if can_fix_ids(site) else None
+    if article_id is None:
+        notes.append(
+            "no id written: [site] base_url is a local address; publish fixes it once it is real"
+        )
     body = "\n\n".join(_paragraph(p) for p in paragraphs)
     words = word_count(body_text)
     minutes = reading_minutes(body_text)
@@ -143,7 +148,9 @@ def convert_post(
     ]
     if author:
         front.append(f"author: {_yaml_string(author)}")
-    front += [f"id: {_yaml_string(article_id)}", "---", ""]
+    if article_id:
+        front.append(f"id: {_yaml_string(article_id)}")
+    front += ["---", ""]
     return ImportedPost(
         filename=f"{published_day.isoformat()}-{slug}.md",
         markdown="\n".join(front) + "\n" + body + "\n",
@@ -215,8 +222,16 @@ def is_heading(line: str) -> bool:
 
 
 def _paragraph(line: str) -> str:
-    text = _LINE_START_SPECIAL.sub(r"\1\\\2", _INLINE_SPECIAL.sub(r"\\\1", line))
+    text = _LINE_START_SPECIAL.sub(_escape_line_start, _INLINE_SPECIAL.sub(r"\\\1", line))
     return f"## {text}" if is_heading(line) else text
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    """``# x`` -> ``\\# x``; ``1. x`` -> ``1\\. x`` (a backslash before a digit is literal)."""
+    indent, marker = match.group(1), match.group(2)
+    if marker[0].isdigit():
+        return f"{indent}{marker[:-1]}\\{marker[-1]}"
+    return f"{indent}\\{marker}"
 
 
 def _date_line(value: str) -> tuple[int, int, int | None] | None:

@@ -152,10 +152,10 @@ def render_article(article: Article, site: Site, article_id: str) -> RenderedArt
     if article.summary:
         summary_text = article.summary
         summary_html: str | None = f"<p>{html.escape(summary_text, quote=False)}</p>"
-    elif len(parts) == 2:
+    elif len(parts) == 2 and html_to_text(sanitise(parts[0], url)):
         summary_html = sanitise(parts[0], url)
         summary_text = html_to_text(summary_html)
-    else:
+    else:  # no marker, or nothing before it: the first paragraph
         first = _FIRST_PARAGRAPH.search(content_html)
         summary_text = cut_at_word(
             html_to_text(first.group(1)) if first else content_text, SUMMARY_CHARS

@@ -14,7 +14,7 @@ from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from feeds.writer import FILENAMES, MEDIA_TYPES
 
@@ -83,23 +83,23 @@ class _Handler(BaseHTTPRequestHandler):
         """(file to send, or a path to redirect to); None, None for 404."""
         raw_path = unquote(urlsplit(self.path).path)
         if self.prefix != "/" and raw_path in ("/", "", self.prefix.rstrip("/")):
-            return None, self.prefix
-        if not raw_path.startswith(self.prefix):
+            return None, quote(self.prefix)
+        if not raw_path.startswith(self.prefix) or "\x00" in raw_path:
             return None, None
         clean = posixpath.normpath("/" + raw_path[len(self.prefix) :])
         parts = [p for p in clean.split("/") if p and p not in (".", "..")]
+        if any(part.startswith(".") for part in parts):
+            return None, None
         target = self.root.joinpath(*parts)
         try:
             target.resolve().relative_to(self.root.resolve())
-        except ValueError:
+            if target.is_dir():
+                if not raw_path.endswith("/"):
+                    return None, quote(raw_path + "/")
+                target = target / "index.html"
+            return (target if target.is_file() else None), None
+        except (ValueError, OSError):  # outside the root, or a name the file system refuses
             return None, None
-        if any(part.startswith(".") for part in parts):
-            return None, None
-        if target.is_dir():
-            if not raw_path.endswith("/"):
-                return None, raw_path + "/"
-            target = target / "index.html"
-        return (target if target.is_file() else None), None
 
     def _respond(self, *, send_body: bool) -> None:
         target, redirect = self._resolve()
@@ -150,6 +150,7 @@ def make_server(
     ``port=0`` picks a free port. ``prefix`` is the path of the site's ``base_url``
     (``/blog/`` for https://example.org/blog/), so the pages' site-relative links resolve.
     """
+    prefix = unquote(prefix)  # compared with decoded request paths
     prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
     handler = type("Handler", (_Handler,), {"root": Path(directory).resolve(), "prefix": prefix})
     server = ThreadingHTTPServer((host, port), handler)

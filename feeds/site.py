@@ -9,34 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from importlib.resources import files
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from feeds.config import Site
-from feeds.dates import rfc3339
+from feeds.dates import human_date, rfc3339
 from feeds.render import RenderedArticle
 from feeds.slug import tag_dir
 
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 STYLESHEET = "style.css"
 
 
@@ -68,12 +52,6 @@ def stylesheet() -> bytes:
 def site_path(url: str) -> str:
     """The path part of a URL: pages link with it so a preview on another host still works."""
     return urlsplit(url).path or "/"
-
-
-def human_date(moment: datetime, zone: ZoneInfo) -> str:
-    """``25 February 2025`` in the site timezone, whatever the machine's locale."""
-    local = moment.astimezone(zone)
-    return f"{local.day} {_MONTHS[local.month - 1]} {local.year}"
 
 
 def _item(rendered: RenderedArticle, site: Site) -> dict[str, object]:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import html
+import html.entities
 import re
 
 # XML 1.0 forbids C0 controls (but tab, newline, carriage return), lone surrogates and
 # U+FFFE/U+FFFF: strict readers refuse the whole feed. It also discourages DEL, the C1
-# controls and every Unicode noncharacter, which the W3C validator reports: drop them all.
+# controls and every Unicode noncharacter, and U+FFFD only marks text already lost; the W3C
+# validator reports them all, so all are dropped.
 _NONCHARACTERS = "".join(
     f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
 )
 _XML_FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + _NONCHARACTERS + "]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffd" + _NONCHARACTERS + "]"
 )
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(
@@ -20,10 +22,11 @@ _BLOCK_END = re.compile(
 )
 _SPACE = re.compile(r"\s+")
 _HTML_END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
+_ENTITY = re.compile(r"&(#?\w+);")
 
 
 def clean_text(text: str) -> str:
-    """``text`` without the characters XML 1.0 forbids."""
+    """``text`` without the characters XML 1.0 forbids or discourages (see above)."""
     return _XML_FORBIDDEN.sub("", text)
 
 
@@ -68,9 +71,14 @@ def reading_minutes(text: str) -> int:
 
 
 def looks_like_html(text: str) -> bool:
-    """True for text with an HTML end tag (``</b>``): feed readers would render it as markup.
+    """True for text with an HTML end tag (``</b>``) or entity (``&amp;``): markup, not text.
 
     Titles and tags are plain text in Atom, RSS and JSON Feed alike; one that carries tags
     shows them literally in some readers and as markup in others (the W3C validator warns).
     """
-    return bool(_HTML_END_TAG.search(text))
+    if _HTML_END_TAG.search(text):
+        return True
+    return any(
+        name.startswith("#") or name in html.entities.name2codepoint or name == "apos"
+        for name in _ENTITY.findall(text)
+    )

@@ -26,7 +26,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds.config import Person
-from feeds.dates import rfc3339
+from feeds.dates import rfc3339, rss_safe
 
 GENERATOR = "communique"
 EMPTY_FEED_UPDATED = datetime(2000, 1, 1, tzinfo=UTC)  # a fixed date for a feed with no entries
@@ -93,7 +93,7 @@ def _generator(feed: Feed, kind: str) -> FeedGenerator:
     generator.id(feed.id)
     generator.title(feed.title)
     generator.updated(feed.updated)
-    generator.lastBuildDate(feed.updated)
+    generator.lastBuildDate(rss_safe(feed.updated))
     # self first, alternate last: feedgen's RSS <link> is the last link added.
     generator.link(href=feed.urls[kind], rel="self", type=MEDIA_TYPES[kind])
     generator.link(href=feed.home_url, rel="alternate", type="text/html")
@@ -117,7 +117,7 @@ def _generator(feed: Feed, kind: str) -> FeedGenerator:
         item.guid(entry.id, permalink=entry.id == entry.url)
         item.title(entry.title)
         item.link(href=entry.url, rel="alternate", type="text/html")
-        item.published(entry.published)
+        item.published(entry.published if kind == "atom" else rss_safe(entry.published))
         item.updated(entry.updated)
         for person in entry.authors:
             item.author(_person(person) if kind == "atom" else {"name": person.name})
@@ -156,6 +156,7 @@ _RSS_PLAIN_TEXT = re.compile(
     rb"(<(title|category|author|dc:creator|copyright|managingEditor|webMaster|generator)\b[^>]*>)(.*?)(</\2>)",
     re.DOTALL,
 )
+_RSS_CHANNEL_DESCRIPTION = re.compile(rb"(<(description)>)(.*?)(</\2>)", re.DOTALL)
 _HEX_REFERENCES = {b"&amp;": b"&#x26;", b"&lt;": b"&#x3C;", b"&gt;": b"&#x3E;"}
 
 
@@ -174,7 +175,10 @@ def rss_bytes(feed: Feed) -> bytes:
             text = text.replace(entity, reference)
         return match.group(1) + text + match.group(4)
 
-    return _RSS_PLAIN_TEXT.sub(hex_refs, document)
+    # the channel's <description> is plain text too (an item's is HTML): it comes before any item
+    head, item_marker, rest = document.partition(b"<item>")
+    head = _RSS_CHANNEL_DESCRIPTION.sub(hex_refs, head, count=1)
+    return _RSS_PLAIN_TEXT.sub(hex_refs, head + item_marker + rest)
 
 
 def json_bytes(feed: Feed) -> bytes:

@@ -100,8 +100,8 @@ def test_ids_are_fixed_in_front_matter_on_first_publish_and_survive_a_move(site)
     first = site.publish()
     assert "id fixed as tag:notes.example.org,2025-01-01:moving" in first.output
     text = path.read_text()
-    assert text.startswith(
-        '---\ntitle: Moving\n# a comment the author keeps\nid: "tag:notes.example.org,2025-01-01:moving"\n---\n'
+    assert text == (
+        '---\nid: "tag:notes.example.org,2025-01-01:moving"\ntitle: Moving\n# a comment the author keeps\n---\nBody.\n'
     )
     # the site moves to another domain and the file is renamed: the id does not change
     site.config.write_text(site.config.read_text().replace("notes.example.org", "new.example.net"))
@@ -115,7 +115,7 @@ def test_ids_are_fixed_in_front_matter_on_first_publish_and_survive_a_move(site)
 def test_toml_front_matter_gets_a_toml_id_line(site):
     path = site.article("t.md", "+++\ntitle = 'T'\ndate = 2025-01-01\n+++\nBody.\n")
     site.publish()
-    assert 'id = "tag:notes.example.org,2025-01-01:t"\n+++' in path.read_text()
+    assert path.read_text().startswith('+++\nid = "tag:notes.example.org,2025-01-01:t"\ntitle')
 
 
 def test_drafts_do_not_get_ids_written(site):
@@ -160,7 +160,7 @@ def test_toml_id_goes_before_the_first_table_and_is_fixed_once(site):
     )
     assert "id fixed" in site.publish().output
     text = path.read_text()
-    assert text.index('id = "tag:notes.example.org,2025-01-01:t"') < text.index("[[authors]]")
+    assert text.startswith('+++\nid = "tag:notes.example.org,2025-01-01:t"\n')
     again = site.publish()
     assert "id fixed" not in again.output
     assert path.read_text() == text
@@ -182,7 +182,7 @@ def test_fixing_an_id_keeps_crlf_line_endings_and_the_bom(site):
     path.write_bytes(b"\xef\xbb\xbf---\r\ntitle: W\r\n---\r\nBody.\r\n")
     site.publish()
     assert path.read_bytes() == (
-        b'\xef\xbb\xbf---\r\ntitle: W\r\nid: "tag:notes.example.org,2025-01-01:w"\r\n---\r\nBody.\r\n'
+        b'\xef\xbb\xbf---\r\nid: "tag:notes.example.org,2025-01-01:w"\r\ntitle: W\r\n---\r\nBody.\r\n'
     )
 
 
@@ -243,3 +243,52 @@ def test_tags_that_differ_only_in_symbols_get_their_own_pages(site):
     site.publish()
     assert (site.public / "tags" / "c" / "atom.xml").exists()
     assert (site.public / "tags" / "c-plus-plus" / "atom.xml").exists()
+
+
+@pytest.mark.parametrize("host", ["localhost.", "foo.localhost", "192.168.1.5", "[::1]"])
+def test_ids_are_held_back_for_any_local_address(site, host):
+    site.config.write_text(site.config.read_text().replace("notes.example.org", host))
+    path = site.article("2025-01-01-l.md", "---\ntitle: L\n---\nBody.\n")
+    site.publish()
+    assert "id:" not in path.read_text()
+
+
+def test_a_drafts_assets_stay_private(site):
+    site.article("2025-01-01-secret.md", "---\ntitle: S\ndraft: true\n---\n![x](plan.png)\n")
+    (site.articles / "2025-01-01-secret").mkdir()
+    (site.articles / "2025-01-01-secret" / "plan.png").write_bytes(b"PLAN")
+    (site.articles / "2025-01-01-secret" / "README.md").write_text("notes, not an article")
+    site.article("2025-01-02-open.md", "---\ntitle: O\n---\nBody.\n")
+    site.publish()
+    assert not (site.public / "secret").exists()
+    site.publish("--drafts")
+    assert (site.public / "secret" / "plan.png").read_bytes() == b"PLAN"
+
+
+def test_tags_that_would_share_a_page_are_refused_but_case_variants_share(site):
+    site.article("2025-01-01-a.md", "---\ntitle: A\ntags: [Security]\n---\nB\n")
+    site.article("2025-01-02-b.md", "---\ntitle: B\ntags: [security]\n---\nB\n")
+    site.publish()
+    assert (
+        "<title>EU Notes: Security</title>"
+        in (site.public / "tags" / "security" / "atom.xml").read_text()
+    )
+    site.article("2025-01-03-c.md", "---\ntitle: C\ntags: [a/b]\n---\nB\n")
+    site.article("2025-01-04-d.md", "---\ntitle: D\ntags: [a-b]\n---\nB\n")
+    result = site.run("publish", "--now", "2026-01-01T00:00:00Z")
+    assert result.exit_code == 2 and "would share the page tags/a-b/" in result.output
+
+
+def test_import_without_a_real_base_url_writes_no_id(tmp_path):
+    from click.testing import CliRunner
+    from conftest import SEED_POST
+
+    from cli import main
+
+    config = tmp_path / "communique.toml"
+    config.write_text('[publish]\narticles = "articles"\n')
+    result = CliRunner().invoke(main, ["--config", str(config), "import", str(SEED_POST)])
+    assert result.exit_code == 0, result.output
+    text = next((tmp_path / "articles").glob("*.md")).read_text()
+    assert "id:" not in text
+    assert "no id written" in result.output

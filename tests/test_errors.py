@@ -76,8 +76,59 @@ def assert_input_error(site, result, where: str, message: str) -> None:
             "title contains HTML tags",
         ),
         ("---\ntitle: Empty\ndate: 2025-01-01\n---\n", 5, "the article has no body"),
-        ('---\ntitle: T\ndate: 2025-01-01\nid: "tag:bücher.example,2025:a"\n---\nB\n', 4, "must be an absolute URI"),
-        ('---\ntitle: T\ndate: 2025-01-01\nid: "tag:example.org:a"\n---\nB\n', 4, "must be an absolute URI"),
+        ("---\ntitle: x &amp; y\ndate: 2025-01-01\n---\nB\n", 2, "title contains HTML"),
+        (
+            "---\ntitle: T\ndate: 2025-01-01\nauthor: x</b>\n---\nB\n",
+            4,
+            "contains HTML tags or entities",
+        ),
+        (
+            '---\ntitle: T\ndate: 2025-01-01\nid: "tag:E.ORG,2025:x"\n---\nB\n',
+            4,
+            "must be an absolute URI",
+        ),
+        (
+            '---\ntitle: T\ndate: 2025-01-01\nid: "tag:e.org,2025:x[1]"\n---\nB\n',
+            4,
+            "must be an absolute URI",
+        ),
+        (
+            '---\ntitle: T\ndate: 2025-01-01\nid: "urn:uuid:zzz"\n---\nB\n',
+            4,
+            "must be an absolute URI",
+        ),
+        ('---\ntitle: T\ndate: 2025-01-01\nid: "http:foo"\n---\nB\n', 4, "must be an absolute URI"),
+        (
+            "---\ntitle: T\ndate: 2025-01-01\nauthor: {name: A, uri: 'http:foo'}\n---\nB\n",
+            4,
+            "uri 'http:foo'",
+        ),
+        (
+            "---\ntitle: T\ndate: 2025-01-01\nauthor: {name: A, email: 'a\"b@e.org'}\n---\nB\n",
+            4,
+            "not an email",
+        ),
+        ("---\ntitle: T\ndate: 2025-01-01\nlang: english\n---\nB\n", 4, "is not a BCP 47 tag"),
+        (
+            "---\ntitel: T\ndate: 2025-01-01\n---\nB\n",
+            2,
+            "unknown key 'titel'; did you mean 'title'?",
+        ),
+        (
+            "---\ntitle: T\ndate: 2025-01-01\nupdated: 2030-01-01\n---\nB\n",
+            4,
+            "updated is in the future",
+        ),
+        (
+            '---\ntitle: T\ndate: 2025-01-01\nid: "tag:bücher.example,2025:a"\n---\nB\n',
+            4,
+            "must be an absolute URI",
+        ),
+        (
+            '---\ntitle: T\ndate: 2025-01-01\nid: "tag:example.org:a"\n---\nB\n',
+            4,
+            "must be an absolute URI",
+        ),
         (
             "---\ntitle: Unsafe only\ndate: 2025-01-01\n---\n<script>x()</script>\n",
             5,
@@ -150,6 +201,26 @@ def test_duplicate_slugs_name_both_files(site):
             'rights = "CC BY 4.0"\nid = "my feed"',
             9,
             "id 'my feed' must be an absolute URI",
+        ),
+        ('title = "EU Notes"', 'title = "<b>EU</b> Notes"', 2, "[site] title contains HTML"),
+        ('subtitle = "Test site"', 'subtitle = "A &amp; B"', 3, "[site] subtitle contains HTML"),
+        (
+            'timezone = "Europe/Brussels"',
+            'timezone = "localtime"',
+            7,
+            "unknown timezone 'localtime'",
+        ),
+        (
+            'base_url = "https://notes.example.org/"',
+            'base_url = "https://e_x.org/"',
+            4,
+            "invalid host name",
+        ),
+        (
+            'author = { name = "Site Author", email = "editor@example.org" }',
+            'author = { name = "A</i>" }',
+            5,
+            "contains HTML",
         ),
         (
             'rights = "CC BY 4.0"',
@@ -245,3 +316,43 @@ def test_an_internationalised_base_url_is_written_as_punycode(site):
     atom = (site.public / "atom.xml").read_text()
     assert "https://xn--bcher-kva.example/good/" in atom
     assert "tag:xn--bcher-kva.example,2025-01-01:good" in atom
+
+
+def test_escaped_control_characters_in_front_matter_are_dropped(site):
+    site.article(
+        "2025-01-01-y.md",
+        '---\ntitle: "T\\x01itle"\ntags: ["t\\x02ag"]\nsummary: "s\\x03um"\n---\nB\n',
+    )
+    site.article("2025-01-02-t.md", '+++\ntitle = "To\\u0001ml"\n+++\nB\n')
+    site.publish()
+    atom = (site.public / "atom.xml").read_text()
+    assert "<title>Title</title>" in atom and "<title>Toml</title>" in atom
+    assert 'term="tag"' in atom
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("http://[2001:db8::1]/", "http://[2001:db8::1]/"),
+        ("https://e.org/x y", "https://e.org/x%20y/"),
+        ("https://E.org:443/", "https://e.org/"),
+        ("https://e.org./", "https://e.org/"),
+        ("https://straße.eu/", "https://xn--strae-oqa.eu/"),  # IDNA 2008, not 2003's strasse.eu
+        ("http://e.org:8080/blog", "http://e.org:8080/blog/"),
+    ],
+)
+def test_base_urls_are_written_in_canonical_form(given, canonical):
+    from feeds.config import normalise_base_url
+
+    assert normalise_base_url(given) == canonical
+
+
+def test_an_oserror_is_one_line_and_exit_code_2(site):
+    site.article("2025-01-01-good.md", GOOD)
+    site.config.write_text(
+        site.config.read_text().replace('output = "public"', 'output = "/proc/self/nope/public"')
+    )
+    result = site.run("publish", "--now", "2026-01-01T00:00:00Z")
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1
+    assert "check the path and its permissions" in result.output

@@ -330,3 +330,42 @@ def test_tag_feeds_in_every_format_hold_only_their_articles(published, name):
         parsed = feedparser.parse(data)
         assert not parsed.bozo
         assert [e.title for e in parsed.entries] == [EXPECTED[1]["title"]]
+
+
+def test_rss_dates_with_odd_offsets_are_written_in_utc(site):
+    site.config.write_text(site.config.read_text().replace("Europe/Brussels", "Asia/Kathmandu"))
+    site.article("2025-01-01-k.md", "---\ntitle: K\n---\nB\n")
+    site.publish()
+    assert (
+        "<pubDate>Tue, 31 Dec 2024 18:15:00 +0000</pubDate>"
+        in (site.public / "rss.xml").read_text()
+    )
+    assert (
+        "<published>2025-01-01T00:00:00+05:45</published>" in (site.public / "atom.xml").read_text()
+    )
+
+
+def test_rss_channel_description_uses_hex_references(site):
+    site.config.write_text(
+        site.config.read_text().replace('subtitle = "Test site"', 'subtitle = "Sub <x> y"')
+    )
+    site.article("2025-01-01-a.md", "---\ntitle: A\n---\nB\n")
+    site.publish()
+    raw = (site.public / "rss.xml").read_text()
+    assert "<description>Sub &#x3C;x&#x3E; y</description>" in raw
+
+
+def test_a_more_marker_first_falls_back_to_the_first_paragraph(site):
+    site.article(
+        "2025-01-01-m.md", "---\ntitle: M\n---\n<!-- more -->\n\nFirst paragraph.\n\nSecond.\n"
+    )
+    site.publish()
+    item = json.loads((site.public / "feed.json").read_text())["items"][0]
+    assert item["summary"] == "First paragraph."
+
+
+def test_replacement_characters_never_reach_a_feed(site):
+    site.article("2025-01-01-r.md", "---\ntitle: R\n---\nA &#0; b &#xFFFE; c \ufffd d.\n")
+    site.publish()
+    for name in ("atom.xml", "rss.xml", "feed.json"):
+        assert "\ufffd" not in (site.public / name).read_text(encoding="utf-8")

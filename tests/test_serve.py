@@ -83,6 +83,7 @@ def test_etag_and_last_modified_give_304(server):
 
 def test_republishing_unchanged_keeps_validators(server):
     port, site = server
+    os.utime(site.public / "rss.xml", (1_000_000_000, 1_000_000_000))  # a publish long ago
     before = get(port, "/rss.xml")[0]
     site.publish()
     after = get(port, "/rss.xml")[0]
@@ -189,3 +190,36 @@ def test_a_busy_port_is_one_line_and_exit_code_2(published):
     assert result.output.strip().splitlines() == [
         f"communique: cannot listen on 127.0.0.1:{port} (Address already in use); try another --port"
     ]
+
+
+def test_odd_paths_are_404_not_crashes(server):
+    port, _ = server
+    assert get(port, "//")[0].status == 200  # the root, however many slashes
+    for path in ("/" + "a" * 5000, "/" + "a/" * 3000, "/%00", "/a%2f..%2f..%2fetc/passwd"):
+        assert get(port, path)[0].status in (404, 301), path
+
+
+def test_serve_command_mounts_a_published_path_prefix(site):
+    site.config.write_text(
+        site.config.read_text().replace(
+            "https://notes.example.org/", "https://example.org/my%20blog/"
+        )
+    )
+    site.article("2025-01-01-a.md", "---\ntitle: A\n---\nBody.\n")
+    site.publish()
+    port = free_port()
+    command = Path(sys.executable).parent / "communique"
+    process = subprocess.Popen(
+        [str(command), "serve", "--dir", str(site.public), "--port", str(port), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert f"http://127.0.0.1:{port}/my%20blog/" in process.stdout.readline().decode()
+        assert get(port, "/my%20blog/atom.xml")[0].status == 200
+        assert get(port, "/my%20blog/a/")[0].status == 200
+        root = get(port, "/")[0]
+        assert root.status == 301 and root.getheader("Location") == "/my%20blog/"
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
