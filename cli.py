@@ -76,9 +76,13 @@ class _Group(click.Group):
             ctx.exit(EXIT_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
-        except OSError as exc:  # the disk, permissions, a path the system refuses: the user's to fix
+        except (
+            OSError
+        ) as exc:  # the disk, permissions, a path the system refuses: the user's to fix
             where = exc.filename or "communique"
-            click.echo(f"{where}: {exc.strerror or exc}; check the path and its permissions", err=True)
+            click.echo(
+                f"{where}: {exc.strerror or exc}; check the path and its permissions", err=True
+            )
             ctx.exit(EXIT_INPUT)
         except Exception as exc:
             if os.environ.get("COMMUNIQUE_DEBUG"):
@@ -346,16 +350,13 @@ def aggregate_command(
     """
     _logging(verbose, quiet)
     settings = _aggregate_settings(ctx)
-    source_list = load_source_list(settings.sources_file)
+    load_source_list(settings.sources_file)  # created from the shipped list on first use
     try:
         with run_lock(settings.database, wait=wait), Store(settings.database) as store:
-            summary = _run_with_progress(
-                store, source_list, settings, force, show=not (as_json or quiet)
-            )
-            for old, new in summary.moved:
-                save_source_list(
-                    settings.sources_file, moved(load_source_list(settings.sources_file), old, new)
-                )
+            source_list = _follow_moves(store, settings)  # including moves a killed run confirmed
+            show = not (as_json or quiet)
+            summary = _run_with_progress(store, source_list, settings, force, show=show)
+            _follow_moves(store, settings)
             days = keep_days or settings.keep_days
             pruned = store.prune(days, datetime.now(UTC)) if days else 0
     except Busy as exc:
@@ -377,6 +378,17 @@ def aggregate_command(
             click.echo(f"failed: {url}: {message}", err=True)
     if summary.failed or summary.gone:
         ctx.exit(EXIT_PROBLEM)
+
+
+def _follow_moves(store: Store, settings: AggregateSettings) -> list[Source]:
+    """The source list, rewritten for every permanent move the database has confirmed."""
+    sources = load_source_list(settings.sources_file)
+    moves = store.pending_moves([s.url for s in sources])
+    for old, new in moves:
+        sources = moved(sources, old, new)
+    if moves:
+        save_source_list(settings.sources_file, sources)
+    return sources
 
 
 def _run_with_progress(
@@ -495,6 +507,7 @@ def sources_add_command(
     if settings.database.exists():
         with Store(settings.database) as store:
             store.revive(found_url)
+            store.forget_move(found_url)
     click.echo(
         f"added {found_url}" + (f" ({title or found_title})" if title or found_title else "")
     )

@@ -43,7 +43,9 @@ def discover_feeds(html: str, page_url: str) -> list[DiscoveredFeed]:
         href = (attributes.get("href") or "").strip()
         if "alternate" in rel and media_type in FEED_TYPES and href:
             url = urljoin(parser.base or page_url, href)
-            found.setdefault(url, DiscoveredFeed(url, media_type, (attributes.get("title") or "").strip()))
+            found.setdefault(
+                url, DiscoveredFeed(url, media_type, (attributes.get("title") or "").strip())
+            )
     return sorted(found.values(), key=lambda f: FEED_TYPES[f.type])
 
 

@@ -86,8 +86,9 @@ class ParsedFeed:
 
 def parse_feed(body: bytes, url: str, content_type: str | None, fetched_at: datetime) -> ParsedFeed:
     """Parse one response body fetched from ``url`` at ``fetched_at``."""
-    headers = {"content-location": url, "content-type": content_type or "application/xml"}
     body = _trust_utf8(body)
+    content_type = _trust_utf8_header(content_type, body)
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
     parsed = _feedparser(body, headers)
     if parsed.get("bozo") and not parsed.entries:
         repaired = _repair(body)
@@ -102,7 +103,10 @@ def parse_feed(body: bytes, url: str, content_type: str | None, fetched_at: date
     warning = None
     if parsed.get("bozo"):
         exception = parsed.get("bozo_exception")
-        warning = f"{type(exception).__name__}: {exception}" if exception else "malformed feed"
+        if isinstance(exception, str) or not exception:
+            warning = exception or "malformed feed"
+        else:
+            warning = f"{type(exception).__name__}: {exception}"
     if not parsed.get("version") and not parsed.entries:
         return ParsedFeed(
             title="", link=None, entries=(), error=f"not a feed ({warning or 'unknown format'})"
@@ -139,6 +143,21 @@ def _trust_utf8(body: bytes) -> bytes:
     except UnicodeDecodeError:
         return body
     return _DECLARED_ENCODING.sub(rb"\1utf-8\3", body, count=1)
+
+
+_CHARSET = re.compile(r"(;\s*charset\s*=\s*)([\"']?)([A-Za-z0-9._-]+)\2", re.IGNORECASE)
+
+
+def _trust_utf8_header(content_type: str | None, body: bytes) -> str | None:
+    """The same rule as :func:`_trust_utf8` for a ``charset`` in the Content-Type header."""
+    match = _CHARSET.search(content_type or "")
+    if not match or match.group(3).lower() not in _SINGLE_BYTE or body.isascii():
+        return content_type
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return content_type
+    return _CHARSET.sub(r"\1utf-8", content_type or "", count=1)
 
 
 def _feedparser(body: bytes, headers: dict[str, str]) -> Any:
@@ -207,10 +226,9 @@ def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime)
     text = html_to_text(content_html)
     if not title:
         title = (summary or text)[:80] or (link or "(untitled)")
-    published = _when(raw.get("published_parsed"), fetched_at) or _when(
-        raw.get("updated_parsed"), fetched_at
-    )
-    updated = _when(raw.get("updated_parsed"), fetched_at)
+    # dict.get: feedparser's own get() maps updated to published with a deprecation warning
+    updated = _when(dict.get(raw, "updated_parsed"), fetched_at)
+    published = _when(dict.get(raw, "published_parsed"), fetched_at) or updated
     guid = (raw.get("id") or "").strip() or None
     categories = tuple(
         dict.fromkeys(

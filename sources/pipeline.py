@@ -171,6 +171,7 @@ async def _handle(
         actions,
         status=status,
         warning=parsed.warning if parsed else None,
+        feed_title=parsed.title if parsed and not parsed.error else "",
     )
     summary.new += new
     summary.updated += updated

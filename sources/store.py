@@ -92,6 +92,11 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO entries_fts (rowid, title, summary, text) VALUES (new.id, new.title, new.summary, new.text);
     END;
     """,
+    # 2: remember where a moved source came from, so the source list can follow the move
+    # even if the process dies between committing it and rewriting the OPML file
+    """
+    ALTER TABLE sources ADD COLUMN moved_from TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -209,6 +214,17 @@ class Store:
             redirect_seen=row["redirect_seen"],
         )
 
+    def pending_moves(self, listed: Sequence[str]) -> list[tuple[str, str]]:
+        """``(old, new)`` for listed URLs whose source has moved (the list may hold both)."""
+        listed_set = set(listed)
+        rows = self.db.execute("SELECT moved_from, url FROM sources WHERE moved_from IS NOT NULL")
+        return [(r["moved_from"], r["url"]) for r in rows if r["moved_from"] in listed_set]
+
+    def forget_move(self, old: str) -> None:
+        """The user subscribed to ``old`` again on purpose: stop following its move."""
+        with self.transaction() as db:
+            db.execute("UPDATE sources SET moved_from = NULL WHERE moved_from = ?", (old,))
+
     def revive(self, url: str) -> None:
         """Poll a source again (it was re-added after a 410, or forced)."""
         with self.transaction() as db:
@@ -234,6 +250,7 @@ class Store:
         *,
         status: str,
         warning: str | None = None,
+        feed_title: str = "",
     ) -> tuple[int, int]:
         """Store one fetch: new state and every item, in one transaction. ``(new, updated)``."""
         state = outcome.state
@@ -255,6 +272,13 @@ class Store:
                     )
                     db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
                     source_id = taken[0]
+            if outcome.moved_from and state.url != url:
+                db.execute("UPDATE sources SET moved_from = ? WHERE id = ?", (url, source_id))
+            if feed_title:
+                db.execute(
+                    "UPDATE sources SET title = ? WHERE id = ? AND title = ''",
+                    (feed_title, source_id),
+                )
             success = outcome.kind in {"ok", "not_modified", "unchanged"}
             db.execute(
                 """UPDATE sources SET url = ?, etag = ?, last_modified = ?, body_hash = ?, failures = ?,

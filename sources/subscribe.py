@@ -41,16 +41,26 @@ async def _find_feed(url: str, settings: AggregateSettings) -> FoundFeed:
         if looks_like_html(body, result.content_type):
             candidates = discover_feeds(body.decode("utf-8", "replace"), result.final_url or url)
             if not candidates:
-                raise NotAFeed(f"{url} is a web page that links to no feed; give the feed's own URL")
+                raise NotAFeed(
+                    f"{url} is a web page that links to no feed; give the feed's own URL"
+                )
             chosen = candidates[0]
-            others = f" (also offered: {', '.join(c.url for c in candidates[1:])})" if len(candidates) > 1 else ""
+            others = (
+                f" (also offered: {', '.join(c.url for c in candidates[1:])})"
+                if len(candidates) > 1
+                else ""
+            )
             note = f"{url} is a web page; chose its {chosen.type} feed {chosen.url}{others}"
             feed_result = await fetcher.fetch(FetchRequest(chosen.url))
             title = _title(_body(feed_result), feed_result) or chosen.title
             return FoundFeed(chosen.url, title, note)
         title = _title(body, result)
         final = result.permanent_url or url
-        note = f"{url} permanently redirects to {final}; subscribed there" if final != url else f"{url} is a feed"
+        note = (
+            f"{url} permanently redirects to {final}; subscribed there"
+            if final != url
+            else f"{url} is a feed"
+        )
         return FoundFeed(final, title, note)
 
 
@@ -61,7 +71,9 @@ def _body(result: FetchResult) -> bytes:
 
 
 def _title(body: bytes, result: FetchResult) -> str:
-    parsed = parse_feed(body, result.final_url or result.url, result.content_type, result.fetched_at)
+    parsed = parse_feed(
+        body, result.final_url or result.url, result.content_type, result.fetched_at
+    )
     if parsed.error:
         raise NotAFeed(f"{result.url} is not a feed ({parsed.error})")
     return parsed.title
