@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import html
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import feedparser
+import nh3
 
 from feeds.render import sanitise
 from feeds.text import clean_text, html_to_text
@@ -188,13 +190,19 @@ def _absolute(link: str | None, base: str) -> str | None:
 
 
 def _plain(detail: Any) -> str:
-    """Plain text from a feedparser text construct (HTML titles lose their tags)."""
+    """Plain text from a feedparser text construct, whatever its declared type.
+
+    Feeds double-escape markup in titles often enough that a "plain text" title holding
+    ``<b>`` or ``<script>`` is more likely markup than prose: every title goes through the
+    sanitiser with no tags allowed (``script``/``style`` lose their content too), then
+    entities are decoded (a double-escaped "Fish &amp;amp; Chips" reads "Fish & Chips").
+    Prose such as "AT&T" or "a < b" survives unchanged.
+    """
     if not detail:
         return ""
     value = detail.get("value", "") or ""
-    if "html" in (detail.get("type") or ""):
-        value = html_to_text(value)
-    return " ".join(clean_text(value).split())
+    text = html.unescape(nh3.clean(value, tags=set(), clean_content_tags={"script", "style"}))
+    return " ".join(clean_text(text).split())
 
 
 def _when(struct: Any, fetched_at: datetime) -> datetime | None:
