@@ -90,7 +90,9 @@ def parse_feed(body: bytes, url: str, content_type: str | None, fetched_at: date
     """Parse one response body fetched from ``url`` at ``fetched_at``."""
     body = _trust_utf8(body)
     content_type = _trust_utf8_header(content_type, body)
-    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    # No content-location: feedparser would resolve guids ("4711") against the feed URL, and
+    # give every entry the feed URL as its base; links are resolved here instead.
+    headers = {"content-type": content_type or "application/xml"}
     parsed = _feedparser(body, headers)
     if parsed.get("bozo") and not parsed.entries:
         repaired = _repair(body)
@@ -189,6 +191,15 @@ def _absolute(link: str | None, base: str) -> str | None:
     return absolute if urlsplit(absolute).scheme in {"http", "https"} else None
 
 
+def _base(xml_base: str | None, feed_url: str, fallback: str) -> str:
+    """An xml:base (made absolute against the feed URL), else the entry's own URL."""
+    if not xml_base:
+        return fallback
+    from urllib.parse import urljoin
+
+    return urljoin(feed_url, xml_base)
+
+
 def _plain(detail: Any) -> str:
     """Plain text from a feedparser text construct, whatever its declared type.
 
@@ -205,28 +216,35 @@ def _plain(detail: Any) -> str:
     return " ".join(clean_text(text).split())
 
 
-def _when(struct: Any, fetched_at: datetime) -> datetime | None:
+def _moment(struct: Any) -> datetime | None:
+    """The date the feed states, in UTC (never clamped: identity must not depend on the clock)."""
     if not struct:
         return None
     try:
-        moment = datetime.fromtimestamp(calendar.timegm(struct), UTC)
+        return datetime.fromtimestamp(calendar.timegm(struct), UTC)
     except (OverflowError, ValueError, TypeError):
         return None
-    return min(moment, fetched_at)  # a date in the future is clamped to the fetch time
+
+
+def _when(struct: Any, fetched_at: datetime) -> datetime | None:
+    moment = _moment(struct)
+    return min(moment, fetched_at) if moment else None  # the future is clamped to the fetch time
 
 
 def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime) -> Entry:
-    link = _absolute(raw.get("link"), feed_link or feed_url)
+    link = _absolute(raw.get("link"), feed_url)
     base = link or feed_link or feed_url
     contents = raw.get("content") or []
     content_source = contents[0].get("value", "") if contents else ""
-    content_base = (contents[0].get("base") if contents else None) or base
+    content_base = _base(contents[0].get("base") if contents else None, feed_url, base)
     summary_detail = raw.get("summary_detail") or {}
     summary_source = raw.get("summary", "") or ""
     if summary_source and "html" not in (summary_detail.get("type") or "text/html"):
         summary_source = _escape_text(summary_source)
     summary_html = (
-        sanitise(summary_source, summary_detail.get("base") or base) if summary_source else ""
+        sanitise(summary_source, _base(summary_detail.get("base"), feed_url, base))
+        if summary_source
+        else ""
     )
     content_html = sanitise(content_source, content_base) if content_source else summary_html
     title = _plain(raw.get("title_detail")) or clean_text(raw.get("title", "")).strip()
@@ -237,6 +255,7 @@ def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime)
     # dict.get: feedparser's own get() maps updated to published with a deprecation warning
     updated = _when(dict.get(raw, "updated_parsed"), fetched_at)
     published = _when(dict.get(raw, "published_parsed"), fetched_at) or updated
+    stated = _moment(dict.get(raw, "published_parsed")) or _moment(dict.get(raw, "updated_parsed"))
     guid = (raw.get("id") or "").strip() or None
     categories = tuple(
         dict.fromkeys(
@@ -252,7 +271,7 @@ def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime)
         ).encode()
     ).hexdigest()
     return Entry(
-        key=entry_key(guid, link, title, published.isoformat() if published else None),
+        key=entry_key(guid, link, title, stated.isoformat() if stated else None),
         guid=guid,
         link=link,
         norm_link=normalise_link(link) if link else None,

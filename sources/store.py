@@ -97,6 +97,14 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE sources ADD COLUMN moved_from TEXT;
     """,
+    # 3: the keys of pruned items, so an item still listed in its feed is not stored again
+    """
+    CREATE TABLE pruned (
+        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        PRIMARY KEY (source_id, key)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -310,6 +318,11 @@ class Store:
                     json.dumps(list(entry.categories), ensure_ascii=False), entry.content_hash,
                 )  # fmt: skip
                 if action.kind == "new":
+                    if db.execute(
+                        "SELECT 1 FROM pruned WHERE source_id = ? AND key = ?",
+                        (source_id, entry.key),
+                    ).fetchone():
+                        continue  # pruned with --keep-days: not new, and not to be kept
                     published = _iso(entry.published) or now
                     db.execute(
                         """INSERT INTO entries (key, guid, link, norm_link, title, author, summary, text,
@@ -401,6 +414,11 @@ class Store:
         """Delete items first seen more than ``keep_days`` ago (and old failure records)."""
         cutoff = _iso(now - timedelta(days=keep_days))
         with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO pruned (source_id, key) SELECT source_id, key FROM entries "
+                "WHERE published_at < ? AND first_seen_at < ?",
+                (cutoff, cutoff),
+            )
             deleted = db.execute(
                 "DELETE FROM entries WHERE published_at < ? AND first_seen_at < ?", (cutoff, cutoff)
             ).rowcount
