@@ -33,24 +33,30 @@ class Action:
     stored_id: int | None = None
 
 
-def decide_entries(stored: Sequence[StoredEntry], parsed: Sequence[Entry]) -> list[Action]:
+def decide_entries(
+    stored: Sequence[StoredEntry], parsed: Sequence[Entry], *, home_link: str | None = None
+) -> list[Action]:
     """One action per parsed entry, in feed order.
 
     Keys are matched first, for the whole batch, and only then links: an item that kept its
-    guid is never taken by a newer item that merely shares its link (feeds whose every item
-    links to the home page).
+    guid is never taken by a newer item that merely shares its link. A link identifies an item
+    only if it is unique (among stored items and in the batch) and is not the feed's home
+    page: feeds whose every item links to the home page would otherwise merge their items.
     """
     by_key = {s.key: s for s in stored}
     matches: list[StoredEntry | None] = [by_key.get(entry.key) for entry in parsed]
     claimed = {m.id for m in matches if m is not None}
+    shared = _repeated([s.norm_link for s in stored]) | _repeated([e.norm_link for e in parsed])
+    if home_link:
+        shared.add(home_link)
     by_link: dict[str, StoredEntry] = {}
     for item in stored:
-        if item.norm_link and item.id not in claimed:
-            by_link.setdefault(item.norm_link, item)
+        if item.norm_link and item.id not in claimed and item.norm_link not in shared:
+            by_link[item.norm_link] = item
     actions = []
     seen: set[int] = set()
     for entry, match in zip(parsed, matches, strict=True):
-        if match is None and entry.norm_link and entry.norm_link in by_link:
+        if match is None and entry.norm_link and entry.norm_link in by_link:  # a changed guid
             match = by_link.pop(entry.norm_link)
         if match is None or match.id in seen:
             actions.append(Action("new", entry))
@@ -61,3 +67,12 @@ def decide_entries(stored: Sequence[StoredEntry], parsed: Sequence[Entry]) -> li
         else:
             actions.append(Action("updated", entry, match.id))
     return actions
+
+
+def _repeated(links: Sequence[str | None]) -> set[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for link in links:
+        if link:
+            (repeated if link in seen else seen).add(link)
+    return repeated

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from sources.decide import decide_entries
 from sources.fetch import Fetcher, FetchRequest, FetchResult
+from sources.identity import normalise_link
 from sources.opml import Source
 from sources.parse import ParsedFeed, parse_feed
 from sources.schedule import after_fetch, after_parse_failure, is_due
@@ -159,11 +160,10 @@ async def _handle(
                 before, outcome, parsed.error, result.fetched_at, settings, jitter=rng.random()
             )
             status = "not a feed"
-    actions = (
-        decide_entries(store.stored_entries(url), parsed.entries)
-        if parsed and not parsed.error
-        else []
-    )
+    actions = []
+    if parsed and not parsed.error:
+        home = normalise_link(parsed.link) if parsed.link else None
+        actions = decide_entries(store.stored_entries(url), parsed.entries, home_link=home)
     new, updated = store.record(
         url,
         outcome,

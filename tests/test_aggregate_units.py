@@ -168,14 +168,32 @@ def test_decide_a_new_item_sharing_a_link_never_takes_an_item_that_kept_its_guid
         assert actions == {old.key: ("same", 1), newer.key: ("new", None)}
 
 
-def test_decide_one_stored_item_is_matched_by_link_at_most_once():
+def test_decide_a_link_shared_in_the_batch_identifies_nothing():
     old = entry("urn:old", "https://n.example/a")
     first = entry("urn:new-1", "https://n.example/a", content="one")
     second = entry("urn:new-2", "https://n.example/a?utm_source=x", content="two")
     assert kinds(decide_entries([stored(3, old)], [first, second])) == [
-        ("updated", 3),
+        ("new", None),
         ("new", None),
     ]
+
+
+def test_decide_the_feeds_home_page_link_identifies_nothing():
+    """An item that left a feed whose items all link home is not overwritten by a new one."""
+    home = "https://agency.example/"
+    gone_from_feed = entry("urn:item:1", home, content="first")
+    newer = entry("urn:item:2", home, content="second")
+    actions = decide_entries([stored(1, gone_from_feed)], [newer], home_link=normalise_link(home))
+    assert kinds(actions) == [("new", None)]
+    # without the home-page hint the same batch reads as a changed guid
+    assert kinds(decide_entries([stored(1, gone_from_feed)], [newer])) == [("updated", 1)]
+
+
+def test_decide_a_link_shared_by_stored_items_identifies_nothing():
+    a = entry("urn:a", "https://n.example/shared")
+    b = entry("urn:b", "https://n.example/shared", content="other")
+    c = entry("urn:c", "https://n.example/shared", content="third")
+    assert kinds(decide_entries([stored(1, a), stored(2, b)], [c])) == [("new", None)]
 
 
 def test_decide_items_without_links_match_by_key_only():
