@@ -64,7 +64,9 @@ class FeedServer:
 
             def do_GET(self) -> None:
                 with outer._lock:
-                    outer.seen.append(Seen("GET", self.path, {k.lower(): v for k, v in self.headers.items()}))
+                    outer.seen.append(
+                        Seen("GET", self.path, {k.lower(): v for k, v in self.headers.items()})
+                    )
                     route = outer.routes.get(self.path)
                 if route is None:
                     self._send(404, b"not found", "text/plain", {})
@@ -73,7 +75,9 @@ class FeedServer:
                 else:
                     outer._answer(self, route)
 
-            def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+            def _send(
+                self, status: int, body: bytes, content_type: str, headers: dict[str, str]
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -86,7 +90,9 @@ class FeedServer:
         self.httpd.daemon_threads = True
         self.host = host
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> FeedServer:
         self._thread.start()
@@ -118,7 +124,11 @@ class FeedServer:
         if route.location:
             headers["Location"] = route.location
         if route.status != 200:
-            body = b"" if route.status in (301, 302, 303, 304, 307, 308) else f"status {route.status}".encode()
+            body = (
+                b""
+                if route.status in (301, 302, 303, 304, 307, 308)
+                else f"status {route.status}".encode()
+            )
             handler._send(route.status, body, "text/plain", headers)  # type: ignore[attr-defined]
             return
         etag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
@@ -157,7 +167,9 @@ class FeedServer:
         handler._send(200, body, route.content_type, headers)  # type: ignore[attr-defined]
 
 
-def rss(items: list[dict[str, str]], title: str = "Test feed", link: str = "https://news.example/") -> bytes:
+def rss(
+    items: list[dict[str, str]], title: str = "Test feed", link: str = "https://news.example/"
+) -> bytes:
     """A small RSS 2.0 document; each item dict may have title, link, guid, description, pubDate."""
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
