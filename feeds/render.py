@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -65,29 +66,43 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 
 
+_BASE_URL: ContextVar[str] = ContextVar("base_url")
+
+
+def _absolutise(tag: str, attribute: str, value: str) -> str | None:
+    """nh3's attribute filter: URLs made absolute against the fragment's base, unsafe ones dropped."""
+    if attribute in _URL_ATTRIBUTES:
+        value = value.strip()
+        if value.startswith(("https://", "http://")):  # already absolute: the common case
+            return value
+        url = urljoin(_BASE_URL.get(), value)
+        return url if urlsplit(url).scheme.lower() in _SAFE_SCHEMES else None
+    if attribute == "srcset":
+        return _absolute_srcset(value, _BASE_URL.get())
+    return value
+
+
+# One cleaner for the whole process: building nh3's rules on every call costs more than
+# cleaning a short summary. The base URL reaches the filter through a context variable.
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    attributes=_ATTRIBUTES,
+    attribute_filter=_absolutise,
+    link_rel=None,
+    strip_comments=True,
+)
+
+
 def sanitise(fragment: str, base_url: str) -> str:
     """Safe HTML: no scripts, frames, event handlers or ``javascript:`` URLs; every URL absolute.
 
     Also strips the characters XML cannot carry, so the result can go into any feed as is.
     """
-
-    def absolutise(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in _URL_ATTRIBUTES:
-            url = urljoin(base_url, value.strip())
-            return url if urlsplit(url).scheme.lower() in _SAFE_SCHEMES else None
-        if attribute == "srcset":
-            return _absolute_srcset(value, base_url)
-        return value
-
-    cleaned = nh3.clean(
-        fragment,
-        tags=_TAGS,
-        attributes=_ATTRIBUTES,
-        attribute_filter=absolutise,
-        link_rel=None,
-        strip_comments=True,
-    )
-    return clean_text(cleaned)
+    token = _BASE_URL.set(base_url)
+    try:
+        return clean_text(_CLEANER.clean(fragment))
+    finally:
+        _BASE_URL.reset(token)
 
 
 def _absolute_srcset(value: str, base_url: str) -> str | None:

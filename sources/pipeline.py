@@ -114,14 +114,13 @@ async def run(
             for source in due:
                 state = store.state(source.url)
                 requests.append(FetchRequest(source.url, state.etag, state.last_modified))
-            pending = [asyncio.create_task(fetcher.fetch(r)) for r in requests]
-            parses: list[asyncio.Task[None]] = []
-            for next_result in asyncio.as_completed(pending):
-                result = await next_result
-                parses.append(
-                    asyncio.create_task(_handle(store, result, settings, rng, pool, loop, summary))
-                )
-            for task in asyncio.as_completed(parses):
+
+            async def poll(request: FetchRequest) -> None:
+                # Fetch and handle in one task, so a body lives only until its source is stored.
+                result = await fetcher.fetch(request)
+                await _handle(store, result, settings, rng, pool, loop, summary)
+
+            for task in asyncio.as_completed([asyncio.create_task(poll(r)) for r in requests]):
                 await task
                 done += 1
                 if progress:
