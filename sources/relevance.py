@@ -1,0 +1,225 @@
+"""Is an item about EU foreign policy, and which topics? Topics are data (``topics.toml``). Pure.
+
+General news feeds carry sport and domestic politics; official EU sources carry nothing
+else. So an item from a source marked wholly on-topic is always kept, and every other item
+is kept only if it mentions the EU itself (an *anchor* term) and its best topic scores at
+least the threshold. Scores are explainable: every match records its term, weight and field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
+
+TEXT_CHARS = 2000  # the lede: long articles mention everything somewhere
+TITLE_FACTOR = 2.0
+OTHER_TOPIC = "other"
+OTHER_NAME = "Other EU external action"
+ON_TOPIC_CATEGORIES = frozenset({"foreign-policy", "on-topic"})
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic: weighted terms and phrases, and phrases that cancel it."""
+
+    id: str
+    name: str
+    order: int
+    terms: Mapping[str, float]
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Match:
+    """One term found in an item."""
+
+    topic: str
+    term: str
+    weight: float
+    where: str  # title, summary or text
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """The verdict on one item, with everything needed to explain it."""
+
+    score: float
+    relevant: bool
+    topics: tuple[str, ...]  # best first; OTHER_TOPIC when relevant without a topic
+    topic_scores: Mapping[str, float] = field(default_factory=dict)
+    matches: tuple[Match, ...] = ()
+    anchors: tuple[str, ...] = ()
+    excluded_by: str | None = None
+    on_topic_source: bool = False
+
+
+class Taxonomy:
+    """Compiled topics: one regular expression for all terms, one for anchors, one for exclusions."""
+
+    def __init__(
+        self, topics: list[Topic], *, threshold: float, anchor: list[str], exclude: list[str]
+    ) -> None:
+        self.topics = sorted(topics, key=lambda t: (t.order, t.id))
+        self.threshold = threshold
+        self.by_id = {t.id: t for t in self.topics}
+        self._owners: dict[str, list[tuple[str, float]]] = {}
+        for topic in self.topics:
+            for term, weight in topic.terms.items():
+                self._owners.setdefault(term, []).append((topic.id, float(weight)))
+        self._terms = list(self._owners)
+        self._term_re = _alternation(self._terms)
+        self._anchor_re = _alternation(anchor)
+        self._exclude_re = _alternation(exclude)
+        self._topic_exclude = {
+            t.id: _alternation(list(t.exclude)) for t in self.topics if t.exclude
+        }
+
+    def name(self, topic_id: str) -> str:
+        """The display name of a topic id."""
+        return self.by_id[topic_id].name if topic_id in self.by_id else OTHER_NAME
+
+    def order(self, topic_id: str) -> tuple[int, str]:
+        """Sort key: the taxonomy's order, "other" last."""
+        topic = self.by_id.get(topic_id)
+        return (topic.order, topic.id) if topic else (10**6, topic_id)
+
+    def score(self, title: str, summary: str, text: str, *, on_topic: bool = False) -> Relevance:
+        """Score one item. ``on_topic``: its source is wholly about EU foreign policy."""
+        fields = {
+            "title": title.lower(),
+            "summary": summary.lower(),
+            "text": text[:TEXT_CHARS].lower(),
+        }
+        joined = " \n ".join(fields.values())
+        excluded = _first(self._exclude_re, joined)
+        found: dict[str, tuple[float, str]] = {}  # term -> (factor, where)
+        for where, value in fields.items():
+            if self._term_re is None:
+                break
+            for match in self._term_re.finditer(value):
+                term = self._terms[int(match.lastgroup[1:])]  # type: ignore[index]
+                factor = TITLE_FACTOR if where == "title" else 1.0
+                if term not in found or factor > found[term][0]:
+                    found[term] = (factor, where)
+        scores: dict[str, float] = {}
+        matches = []
+        for term, (factor, where) in found.items():
+            for topic_id, weight in self._owners[term]:
+                scores[topic_id] = scores.get(topic_id, 0.0) + weight * factor
+                matches.append(Match(topic_id, term, weight, where))
+        for topic_id, pattern in self._topic_exclude.items():
+            if topic_id in scores and _first(pattern, joined):
+                del scores[topic_id]
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self.order(kv[0])))
+        best = ranked[0][1] if ranked else 0.0
+        total = best + 0.25 * sum(value for _, value in ranked[1:])
+        anchors = (
+            tuple(sorted({m.group(0) for m in self._anchor_re.finditer(joined)}))
+            if self._anchor_re
+            else ()
+        )
+        relevant = excluded is None and (on_topic or (bool(anchors) and best >= self.threshold))
+        topics = tuple(t for t, value in ranked if value >= max(self.threshold / 2, best / 2))
+        if relevant and not topics:
+            topics = (OTHER_TOPIC,)
+        return Relevance(
+            score=round(total, 2),
+            relevant=relevant,
+            topics=topics if relevant else (),
+            topic_scores=dict(ranked),
+            matches=tuple(sorted(matches, key=lambda m: (m.topic, -m.weight, m.term))),
+            anchors=anchors,
+            excluded_by=excluded,
+            on_topic_source=on_topic,
+        )
+
+
+def _pattern(term: str) -> str:
+    """A term as a regular expression: whole words; a trailing ``*`` matches any ending."""
+    stem = term.rstrip("*")
+    body = re.escape(stem).replace(r"\ ", r"\s+")
+    return body + (r"\w*" if term.endswith("*") else "")
+
+
+def _alternation(terms: list[str]) -> re.Pattern[str] | None:
+    """One pattern for many terms, longest first, each in a group ``t<index>``."""
+    if not terms:
+        return None
+    indexed = sorted(enumerate(terms), key=lambda it: -len(it[1]))
+    body = "|".join(f"(?P<t{i}>{_pattern(term.lower())})" for i, term in indexed)
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+
+
+def _first(pattern: re.Pattern[str] | None, text: str) -> str | None:
+    if pattern is None:
+        return None
+    match = pattern.search(text)
+    return match.group(0) if match else None
+
+
+def is_on_topic_source(categories: tuple[str, ...]) -> bool:
+    """A source whose OPML categories say it is wholly about EU foreign policy."""
+    return any(c.lower() in ON_TOPIC_CATEGORIES for c in categories)
+
+
+def default_taxonomy_data() -> dict[str, Any]:
+    """The shipped ``topics.toml``, parsed."""
+    return tomllib.loads(files("sources").joinpath("topics.toml").read_text(encoding="utf-8"))
+
+
+def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
+    """The default taxonomy, extended or replaced by ``communique.toml``'s tables.
+
+    ``config`` holds the config file's ``topics`` and ``relevance`` tables. A topic with a
+    known id adds or overrides terms and exclusions; a new id adds a topic;
+    ``[relevance] replace = true`` starts from nothing instead of the default.
+    ValueError says what is wrong.
+    """
+    config = config or {}
+    settings = dict(config.get("relevance", {}))
+    base = {} if settings.get("replace") else default_taxonomy_data()
+    merged_relevance = {
+        **base.get("relevance", {}),
+        **{k: v for k, v in settings.items() if k != "replace"},
+    }
+    topics_data: dict[str, dict[str, Any]] = {
+        key: {**value, "terms": dict(value.get("terms", {}))}
+        for key, value in base.get("topics", {}).items()
+    }
+    for topic_id, value in config.get("topics", {}).items():
+        if not isinstance(value, dict):
+            raise ValueError(f"[topics.{topic_id}] must be a table")
+        current = topics_data.setdefault(topic_id, {"name": topic_id, "terms": {}})
+        current["terms"].update(value.get("terms", {}))
+        for key in ("name", "order", "exclude"):
+            if key in value:
+                current[key] = value[key]
+    topics = []
+    for position, (topic_id, value) in enumerate(topics_data.items()):
+        terms = value.get("terms", {})
+        if not isinstance(terms, dict) or not all(
+            isinstance(w, int | float) and not isinstance(w, bool) for w in terms.values()
+        ):
+            raise ValueError(f"[topics.{topic_id}.terms] must map terms to numbers")
+        topics.append(
+            Topic(
+                id=topic_id,
+                name=str(value.get("name", topic_id)),
+                order=int(value.get("order", 100 + position)),
+                terms={str(t).lower(): float(w) for t, w in terms.items()},
+                exclude=tuple(str(x).lower() for x in value.get("exclude", [])),
+            )
+        )
+    threshold = merged_relevance.get("threshold", 4.0)
+    if not isinstance(threshold, int | float) or threshold <= 0:
+        raise ValueError("[relevance] threshold must be a number above zero")
+    return Taxonomy(
+        topics,
+        threshold=float(threshold),
+        anchor=[str(a).lower() for a in merged_relevance.get("anchor", [])],
+        exclude=[str(x).lower() for x in merged_relevance.get("exclude", [])],
+    )
