@@ -41,7 +41,8 @@ from sources.opml import (
 )
 from sources.pipeline import RunSummary, due_sources
 from sources.pipeline import run as pipeline_run
-from sources.settings import AggregateSettings, load_aggregate_settings
+from sources.relevance import Taxonomy, is_on_topic_source
+from sources.settings import AggregateSettings, load_aggregate_settings, load_taxonomy
 from sources.store import Busy, Store, run_lock
 from sources.subscribe import NotAFeed, find_feed
 
@@ -355,7 +356,10 @@ def aggregate_command(
         with run_lock(settings.database, wait=wait), Store(settings.database) as store:
             source_list = _follow_moves(store, settings)  # including moves a killed run confirmed
             show = not (as_json or quiet)
-            summary = _run_with_progress(store, source_list, settings, force, show=show)
+            taxonomy = load_taxonomy(ctx.obj)
+            summary = _run_with_progress(
+                store, source_list, settings, force, show=show, taxonomy=taxonomy
+            )
             _follow_moves(store, settings)
             days = keep_days or settings.keep_days
             pruned = store.prune(days, datetime.now(UTC)) if days else 0
@@ -392,11 +396,17 @@ def _follow_moves(store: Store, settings: AggregateSettings) -> list[Source]:
 
 
 def _run_with_progress(
-    store: Store, sources: list[Source], settings: AggregateSettings, force: bool, *, show: bool
+    store: Store,
+    sources: list[Source],
+    settings: AggregateSettings,
+    force: bool,
+    *,
+    show: bool,
+    taxonomy: Taxonomy | None = None,
 ) -> RunSummary:
     due = len(due_sources(store, sources, datetime.now(UTC), force=force))
     if not (show and sys.stderr.isatty()) or not due:
-        return asyncio.run(pipeline_run(store, sources, settings, force=force))
+        return asyncio.run(pipeline_run(store, sources, settings, force=force, taxonomy=taxonomy))
     with click.progressbar(length=due, label="polling", file=sys.stderr, show_pos=True) as bar:
 
         def progress(summary: RunSummary, done: int) -> None:
@@ -546,6 +556,68 @@ def sources_export_command(ctx: click.Context) -> None:
     """Write the source list to stdout as OPML 2.0."""
     settings = _aggregate_settings(ctx)
     sys.stdout.buffer.write(to_opml(load_source_list(settings.sources_file)))
+
+
+@main.command("rescore", epilog=EXIT_CODES_HELP)
+@click.pass_context
+def rescore_command(ctx: click.Context) -> None:
+    """Score every stored item again after the topics changed (nothing is fetched)."""
+    settings = _aggregate_settings(ctx)
+    taxonomy = load_taxonomy(ctx.obj)
+    on_topic = {
+        s.url: is_on_topic_source(s.categories) for s in load_source_list(settings.sources_file)
+    }
+    with Store(settings.database) as store:
+        total, changed = store.rescore(
+            lambda item: taxonomy.score(
+                item.title, item.summary, item.text, on_topic=on_topic.get(item.source_url, False)
+            )
+        )
+    click.echo(f"rescored {total} item(s); {changed} changed")
+
+
+@main.command("explain", epilog=EXIT_CODES_HELP)
+@click.argument("item_id", metavar="ITEM", type=int)
+@click.pass_context
+def explain_command(ctx: click.Context, item_id: int) -> None:
+    """Show why a stored item is (not) about EU foreign policy: score, topics, matched terms.
+
+    ITEM is the number `communique search --json` shows as "id".
+    """
+    settings = _aggregate_settings(ctx)
+    taxonomy = load_taxonomy(ctx.obj)
+    on_topic = {
+        s.url: is_on_topic_source(s.categories) for s in load_source_list(settings.sources_file)
+    }
+    with Store(settings.database) as store:
+        item = store.item(item_id)
+    if item is None:
+        click.echo(
+            f"communique: no stored item {item_id}; find ids with `communique search --json`",
+            err=True,
+        )
+        ctx.exit(EXIT_INPUT)
+    verdict = taxonomy.score(
+        item.title, item.summary, item.text, on_topic=on_topic.get(item.source_url, False)
+    )
+    click.echo(f"{item.title}")
+    click.echo(f"  source: {item.source_title} ({item.source_url})")
+    click.echo(
+        f"  relevant: {'yes' if verdict.relevant else 'no'}  score: {verdict.score:g}  threshold: {taxonomy.threshold:g}"
+    )
+    if verdict.on_topic_source:
+        click.echo("  the source is marked wholly on-topic (category foreign-policy)")
+    click.echo(
+        f"  EU anchors: {', '.join(verdict.anchors) or 'none (an item must mention the EU)'}"
+    )
+    if verdict.excluded_by:
+        click.echo(f"  excluded by: {verdict.excluded_by!r}")
+    for topic_id, value in verdict.topic_scores.items():
+        click.echo(f"  {taxonomy.name(topic_id)}: {value:g}")
+        for match in verdict.matches:
+            if match.topic == topic_id:
+                factor = " x2" if match.where == "title" else ""
+                click.echo(f"    {match.term!r} {match.weight:g}{factor} in {match.where}")
 
 
 @main.command("search", epilog=EXIT_CODES_HELP)

@@ -23,7 +23,8 @@ from sources.decide import decide_entries
 from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.identity import normalise_link
 from sources.opml import Source
-from sources.parse import ParsedFeed, parse_feed
+from sources.parse import Entry, ParsedFeed, parse_feed
+from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
 from sources.schedule import after_fetch, after_parse_failure, is_due
 from sources.settings import AggregateSettings
 from sources.store import Store
@@ -97,9 +98,12 @@ async def run(
     force: bool = False,
     progress: Progress | None = None,
     rng: random.Random | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> RunSummary:
-    """Poll the due sources among ``sources`` and store what changed."""
+    """Poll the due sources among ``sources`` and store what changed, each item scored."""
     rng = rng or random.Random()
+    taxonomy = taxonomy or build_taxonomy()
+    on_topic = {s.url: is_on_topic_source(s.categories) for s in sources}
     store.sync_sources([(s.url, s.title) for s in sources])
     due = due_sources(store, sources, datetime.now(UTC), force=force)
     summary = RunSummary(sources=len(due))
@@ -118,7 +122,8 @@ async def run(
             async def poll(request: FetchRequest) -> None:
                 # Fetch and handle in one task, so a body lives only until its source is stored.
                 result = await fetcher.fetch(request)
-                await _handle(store, result, settings, rng, pool, loop, summary)
+                scorer = _scorer(taxonomy, on_topic.get(request.url, False))
+                await _handle(store, result, settings, rng, pool, loop, summary, scorer)
 
             for task in asyncio.as_completed([asyncio.create_task(poll(r)) for r in requests]):
                 await task
@@ -136,6 +141,7 @@ async def _handle(
     pool: ProcessPoolExecutor,
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
+    scorer: Callable[[Entry], Relevance],
 ) -> None:
     url = result.url
     before = store.state(url)
@@ -171,6 +177,7 @@ async def _handle(
         status=status,
         warning=parsed.warning if parsed else None,
         feed_title=parsed.title if parsed and not parsed.error else "",
+        relevance={a.entry.key: scorer(a.entry) for a in actions if a.kind != "same"},
     )
     summary.new += new
     summary.updated += updated
@@ -183,6 +190,13 @@ async def _handle(
         log.info("%s: failed: %s", url, outcome.message or status)
     else:
         log.info("%s: %s, %d new, %d updated", url, status, new, updated)
+
+
+def _scorer(taxonomy: Taxonomy, on_topic: bool) -> Callable[[Entry], Relevance]:
+    def score(entry: Entry) -> Relevance:
+        return taxonomy.score(entry.title, entry.summary, entry.text, on_topic=on_topic)
+
+    return score
 
 
 def _status(result: FetchResult) -> str:

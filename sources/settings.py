@@ -14,6 +14,7 @@ from typing import Any
 
 from feeds.config import load_config, read_config_file
 from feeds.errors import InputError, line_of_key
+from sources.relevance import Taxonomy, build_taxonomy
 
 MIB = 1024 * 1024
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
@@ -142,3 +143,13 @@ def _version() -> str:
         return version("communique")
     except PackageNotFoundError:  # running from a source tree
         return "0"
+
+
+def load_taxonomy(config_path: Path | None) -> Taxonomy:
+    """The topic taxonomy: the shipped one, extended or replaced by ``[topics]``/``[relevance]``."""
+    path, data, text = read_config_file(config_path)
+    try:
+        return build_taxonomy({k: data[k] for k in ("topics", "relevance") if k in data})
+    except ValueError as exc:
+        key = next((k for k in ("relevance", "topics") if k in data), None)
+        raise InputError(path, line_of_key(text, key) if key else None, str(exc)) from None

@@ -15,13 +15,14 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds.errors import InputError
 from sources.decide import Action, StoredEntry
+from sources.relevance import Relevance
 from sources.schedule import Outcome, SourceState
 
 MIGRATIONS: tuple[str, ...] = (
@@ -105,6 +106,13 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source_id, key)
     ) WITHOUT ROWID;
     """,
+    # 4: relevance to EU foreign policy, and topics, stored with each item
+    """
+    ALTER TABLE entries ADD COLUMN relevance REAL NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN relevant INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX entries_relevant_by_date ON entries (relevant, published_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -132,6 +140,27 @@ class SourceRow:
     failures: int
     entries: int
     warning: str | None
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """A stored item as the digest, ``rescore`` and ``explain`` read it."""
+
+    id: int
+    key: str
+    link: str | None
+    norm_link: str | None
+    title: str
+    author: str
+    summary: str
+    text: str
+    published_at: datetime
+    updated_at: datetime
+    relevance: float
+    relevant: bool
+    topics: tuple[str, ...]
+    source_url: str
+    source_title: str
 
 
 @dataclass(frozen=True)
@@ -259,6 +288,7 @@ class Store:
         status: str,
         warning: str | None = None,
         feed_title: str = "",
+        relevance: Mapping[str, Relevance] | None = None,
     ) -> tuple[int, int]:
         """Store one fetch: new state and every item, in one transaction. ``(new, updated)``."""
         state = outcome.state
@@ -332,6 +362,9 @@ class Store:
                         (*values, source_id, published, _iso(entry.updated) or published, now, now),
                     )
                     new += 1
+                    self._write_relevance(
+                        db, source_id, entry.key, (relevance or {}).get(entry.key)
+                    )
                 else:
                     db.execute(
                         """UPDATE entries SET key = ?, guid = ?, link = ?, norm_link = ?, title = ?, author = ?,
@@ -348,7 +381,96 @@ class Store:
                         ),
                     )
                     updated += 1
+                    self._write_relevance(
+                        db, source_id, entry.key, (relevance or {}).get(entry.key)
+                    )
         return new, updated
+
+    @staticmethod
+    def _write_relevance(
+        db: sqlite3.Connection, source_id: int, key: str, verdict: Relevance | None
+    ) -> None:
+        if verdict is None:
+            return
+        db.execute(
+            "UPDATE entries SET relevance = ?, relevant = ?, topics = ? WHERE source_id = ? AND key = ?",
+            (
+                verdict.score,
+                int(verdict.relevant),
+                json.dumps(list(verdict.topics)),
+                source_id,
+                key,
+            ),
+        )
+
+    def rescore(self, score: Callable[[StoredItem], Relevance]) -> tuple[int, int]:
+        """Score every stored item again (topics changed); ``(items, items whose verdict changed)``."""
+        changed = total = 0
+        with self.transaction() as db:
+            for item in self._items(db, "1 = 1", ()):
+                verdict = score(item)
+                total += 1
+                if (verdict.score, verdict.relevant, list(verdict.topics)) != (
+                    item.relevance,
+                    item.relevant,
+                    list(item.topics),
+                ):
+                    changed += 1
+                    db.execute(
+                        "UPDATE entries SET relevance = ?, relevant = ?, topics = ? WHERE id = ?",
+                        (
+                            verdict.score,
+                            int(verdict.relevant),
+                            json.dumps(list(verdict.topics)),
+                            item.id,
+                        ),
+                    )
+        return total, changed
+
+    def item(self, item_id: int) -> StoredItem | None:
+        """One stored item by id (as ``search`` prints it)."""
+        items = self._items(self.db, "e.id = ?", (item_id,))
+        return items[0] if items else None
+
+    def relevant_items(self, since: datetime, until: datetime) -> list[StoredItem]:
+        """Items about EU foreign policy published in ``[since, until)``, oldest first."""
+        return self._items(
+            self.db,
+            "e.relevant = 1 AND e.published_at >= ? AND e.published_at < ?",
+            (_iso(since), _iso(until)),
+        )
+
+    def _items(
+        self, db: sqlite3.Connection, where: str, params: tuple[object, ...]
+    ) -> list[StoredItem]:
+        rows = db.execute(
+            f"""SELECT e.id, e.key, e.link, e.norm_link, e.title, e.author, e.summary, e.text,
+                       e.published_at, e.updated_at, e.relevance, e.relevant, e.topics,
+                       s.url AS source_url, s.title AS source_title
+                FROM entries e JOIN sources s ON s.id = e.source_id
+                WHERE {where} ORDER BY e.published_at, e.id""",
+            params,
+        ).fetchall()
+        return [
+            StoredItem(
+                id=r["id"],
+                key=r["key"],
+                link=r["link"],
+                norm_link=r["norm_link"],
+                title=r["title"],
+                author=r["author"],
+                summary=r["summary"],
+                text=r["text"],
+                published_at=datetime.fromisoformat(r["published_at"]),
+                updated_at=datetime.fromisoformat(r["updated_at"]),
+                relevance=r["relevance"],
+                relevant=bool(r["relevant"]),
+                topics=tuple(json.loads(r["topics"])),
+                source_url=r["source_url"],
+                source_title=r["source_title"] or r["source_url"],
+            )
+            for r in rows
+        ]
 
     # --- reading ---------------------------------------------------------------------------
 
