@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -29,6 +30,8 @@ from feeds.errors import InputError
 from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server
+from sources.digest import build_digest, plural
+from sources.digest_files import last_digest_end, load_digest_settings, write_digest
 from sources.opml import (
     Source,
     is_feed_url,
@@ -42,7 +45,12 @@ from sources.opml import (
 from sources.pipeline import RunSummary, due_sources
 from sources.pipeline import run as pipeline_run
 from sources.relevance import Taxonomy, is_on_topic_source
-from sources.settings import AggregateSettings, load_aggregate_settings, load_taxonomy
+from sources.settings import (
+    AggregateSettings,
+    load_aggregate_settings,
+    load_taxonomy,
+    parse_duration,
+)
 from sources.store import Busy, Store, run_lock
 from sources.subscribe import NotAFeed, find_feed
 
@@ -618,6 +626,115 @@ def explain_command(ctx: click.Context, item_id: int) -> None:
             if match.topic == topic_id:
                 factor = " x2" if match.where == "title" else ""
                 click.echo(f"    {match.term!r} {match.weight:g}{factor} in {match.where}")
+
+
+def _moment(value: str, zone: ZoneInfo, now: datetime, option: str) -> datetime:
+    """``24h``/``7d`` (before now), ``YYYY-MM-DD`` (midnight in the site timezone) or RFC 3339."""
+    try:
+        return now - parse_duration(value)
+    except ValueError:
+        pass
+    try:
+        return parse_when(value, zone, datetime.min.time())
+    except DateFormatError as exc:
+        raise click.BadParameter(
+            f"{exc}; or write a duration such as 24h or 7d", param_hint=option
+        ) from None
+
+
+@main.command("digest", epilog=EXIT_CODES_HELP)
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Start: 24h, 7d, YYYY-MM-DD or RFC 3339 (default: end of the last digest, else 24h ago).",
+)
+@click.option("--until", metavar="WHEN", help="End (default: now).")
+@click.option(
+    "--format",
+    "formats",
+    default="md,html,atom,json",
+    show_default=True,
+    help="Comma-separated: md, html, atom, json.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory (default: [digest] out, digests/).",
+)
+@_now_option
+@click.pass_context
+def digest_command(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    formats: str,
+    out: Path | None,
+    now: str | None,
+) -> None:
+    """Write what mattered in EU foreign policy in a period, by topic and by story.
+
+    Files: digest-YYYY-MM-DD.md, .html and .json, and digest.atom (one entry per digest,
+    newest first) in the output directory. The same database and period give the same bytes.
+    """
+    wanted = {f.strip() for f in formats.split(",") if f.strip()}
+    if not wanted or wanted - {"md", "html", "atom", "json"}:
+        raise click.BadParameter("use md, html, atom and/or json", param_hint="--format")
+    settings = _aggregate_settings(ctx)
+    options = load_digest_settings(ctx.obj)
+    site = load_config(ctx.obj).site
+    zone = site.tz
+    clock = _clock(now)
+    end = _moment(until, zone, clock, "--until") if until else clock
+    out_dir = out or options.out_dir
+    start = (
+        _moment(since, zone, clock, "--since")
+        if since
+        else last_digest_end(out_dir) or end - timedelta(hours=24)
+    )
+    if start >= end:
+        raise click.BadParameter(
+            f"the period is empty: {start.isoformat()} is not before {end.isoformat()}",
+            param_hint="--since",
+        )
+    sources = load_source_list(settings.sources_file)
+    official = {s.url for s in sources if "official" in s.categories}
+    items = []
+    if settings.database.exists():
+        with Store(settings.database) as store:
+            items = store.relevant_items(start, end)
+    digest = build_digest(
+        items,
+        since=start,
+        until=end,
+        taxonomy=load_taxonomy(ctx.obj),
+        zone=zone,
+        title=options.title,
+        is_official=lambda item: item.source_url in official,
+    )
+    written = write_digest(
+        digest, out_dir, wanted, site=site, base_url=options.base_url or f"{site.base_url}digest/"
+    )
+    click.echo(
+        f"{plural(digest.stories, 'story', 'stories')} from {plural(digest.items, 'item', 'items')}, {digest.period}"
+    )
+    for path in written:
+        click.echo(f"  {path}")
+
+
+@main.command("run", epilog=AGGREGATE_EXIT_CODES_HELP)
+@click.pass_context
+def run_command(ctx: click.Context) -> None:
+    """Aggregate, then write the digest, then publish: one command for cron or a timer."""
+    code = EXIT_OK
+    try:
+        ctx.invoke(aggregate_command, quiet=True)
+    except click.exceptions.Exit as exc:
+        if exc.exit_code not in (EXIT_OK, EXIT_PROBLEM):
+            raise
+        code = exc.exit_code
+    ctx.invoke(digest_command)
+    ctx.invoke(publish_command)
+    ctx.exit(code)
 
 
 @main.command("search", epilog=EXIT_CODES_HELP)

@@ -87,3 +87,11 @@ def looks_like_html(text: str) -> bool:
         name.startswith("#") or name in html.entities.name2codepoint or name == "apos"
         for name in _ENTITY.findall(text)
     )
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#!])")
+
+
+def escape_markdown(text: str) -> str:
+    """Prose safe to put in CommonMark: every character with a meaning there backslash-escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))

@@ -1,0 +1,94 @@
+"""The digest's files on disk: the ``[digest]`` settings, writing atomically, the feed of digests.
+
+``digest.py`` decides what a digest says; this shell reads the earlier digests (their JSON is
+the record the digest feed is rebuilt from, and says where the last period ended) and writes
+every file through a temp file and a rename.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from feeds.config import Site, normalise_base_url, read_config_file
+from feeds.errors import InputError, line_of_key
+from feeds.output import write_atomically
+from sources.digest import Digest, digest_feed, to_html, to_json, to_markdown
+
+FEED_NAME = "digest.atom"
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """Where digests go, what they are called, where they will be published."""
+
+    out_dir: Path = Path("digests")
+    title: str = "EU foreign policy digest"
+    base_url: str = ""  # default: <[site] base_url>digest/
+
+
+def load_digest_settings(config_path: Path | None) -> DigestSettings:
+    """``[digest] out``, ``title`` and ``base_url``; paths relative to the config file."""
+    path, data, text = read_config_file(config_path)
+    table = data.get("digest", {})
+    root = path.resolve().parent
+
+    def fail(key: str, message: str) -> InputError:
+        return InputError(path, line_of_key(text, key, section="digest"), message)
+
+    for key in table:
+        if key not in {"out", "title", "base_url"}:
+            raise fail(key, f"unknown setting [digest] {key}; known: base_url, out, title")
+        if not isinstance(table[key], str) or not table[key].strip():
+            raise fail(key, f"[digest] {key} must be text in quotes")
+    base_url = ""
+    if "base_url" in table:
+        try:
+            base_url = normalise_base_url(table["base_url"])
+        except ValueError as exc:
+            raise fail("base_url", str(exc)) from None
+    defaults = DigestSettings()
+    return DigestSettings(
+        out_dir=(root / table.get("out", str(defaults.out_dir))).resolve(),
+        title=table.get("title", defaults.title),
+        base_url=base_url,
+    )
+
+
+def _earlier(out_dir: Path) -> list[dict[str, object]]:
+    documents = []
+    for path in sorted(out_dir.glob("digest-*.json")):
+        try:
+            documents.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            continue  # not ours, or damaged: the feed is rebuilt from the rest
+    return documents
+
+
+def last_digest_end(out_dir: Path) -> datetime | None:
+    """Where the latest digest's period ended, so the next one starts there."""
+    ends = [datetime.fromisoformat(str(d["until"])) for d in _earlier(out_dir) if "until" in d]
+    return max(ends) if ends else None
+
+
+def write_digest(
+    digest: Digest, out_dir: Path, formats: set[str], *, site: Site, base_url: str
+) -> list[Path]:
+    """Write the chosen formats for ``digest`` and rebuild ``digest.atom``; the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    renderers = {"md": to_markdown, "html": to_html, "json": to_json}
+    for kind in ("md", "html", "json"):
+        if kind in formats or (
+            kind == "json" and "atom" in formats
+        ):  # the feed is rebuilt from JSON
+            path = out_dir / f"digest-{digest.day}.{kind}"
+            write_atomically(path, renderers[kind](digest).encode("utf-8"))
+            written.append(path)
+    if "atom" in formats:
+        path = out_dir / FEED_NAME
+        write_atomically(path, digest_feed(_earlier(out_dir), site, base_url))
+        written.append(path)
+    return written
