@@ -25,7 +25,7 @@ from feeds.dates import MONTHS, mentioned_dates, rfc3339
 from feeds.errors import InputError
 from feeds.ids import can_fix_ids, tag_id
 from feeds.slug import slugify
-from feeds.text import clean_text, looks_like_html, reading_minutes, word_count
+from feeds.text import clean_text, escape_markdown, looks_like_html, reading_minutes, word_count
 
 HEADING_MAX_CHARS = 80
 _CLOSING = tuple(".!?:;,…\"'”’)]")
@@ -43,8 +43,7 @@ _DATE_LINE = [
     re.compile(r"^(?P<day>\d{1,2})[/.](?P<month>\d{1,2})(?:[/.](?P<year>\d{4}))?$"),
     re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})$"),
 ]
-# Characters that would turn literal prose into Markdown syntax.
-_INLINE_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~])")
+# Line starts that would turn literal prose into Markdown syntax (the rest: escape_markdown).
 _LINE_START_SPECIAL = re.compile(r"^(\s*)([#>+=-]|\d+[.)])(?=\s|$)")
 
 
@@ -222,7 +221,7 @@ def is_heading(line: str) -> bool:
 
 
 def _paragraph(line: str) -> str:
-    text = _LINE_START_SPECIAL.sub(_escape_line_start, _INLINE_SPECIAL.sub(r"\\\1", line))
+    text = _LINE_START_SPECIAL.sub(_escape_line_start, escape_markdown(line))
     return f"## {text}" if is_heading(line) else text
 
 
