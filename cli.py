@@ -144,7 +144,8 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     http://127.0.0.1:8000/atom.xml in any feed reader.
 
     Following: `communique aggregate` polls the sources (`communique sources list`) into a
-    local database; `communique search` finds stored items.
+    local database; `communique digest` writes what mattered, by topic and story;
+    `communique run` does both and publishes, for cron.
     """
     ctx.obj = config_path
 
