@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -155,7 +156,7 @@ def to_markdown(digest: Digest) -> str:
         lines += [f"## {escape_markdown(topic.name)}", ""]
         for story in topic.stories:
             title = escape_markdown(story.title)
-            heading = f"[{title}](<{story.link}>)" if story.link else title
+            heading = f"[{title}](<{_md_url(story.link)}>)" if story.link else title
             lines += [f"### {heading}", "", f"*{escape_markdown(story.when)}*", ""]
             if story.excerpt:
                 lines += [escape_markdown(story.excerpt), ""]
@@ -167,6 +168,11 @@ def to_markdown(digest: Digest) -> str:
                 )
             lines.append("")
     return "\n".join(lines)
+
+
+def _md_url(url: str) -> str:
+    """A URL safe inside CommonMark's ``<...>`` link destination (no spaces, angle brackets)."""
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
 
 
 @lru_cache(maxsize=1)
