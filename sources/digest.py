@@ -162,7 +162,7 @@ def to_markdown(digest: Digest) -> str:
                 lines += [escape_markdown(story.excerpt), ""]
             for name, link in story.sources:
                 lines.append(
-                    f"- [{escape_markdown(name)}](<{link}>)"
+                    f"- [{escape_markdown(name)}](<{_md_url(link)}>)"
                     if link
                     else f"- {escape_markdown(name)}"
                 )
