@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -109,6 +111,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@contextmanager
+def serving(directory: Path, cwd: Path | None = None) -> Iterator[tuple[int, str]]:
+    """``communique serve --dir DIRECTORY`` as a real process: ``(port, its banner line)``."""
+    port = free_port()
+    command = Path(sys.executable).parent / "communique"
+    process = subprocess.Popen(
+        [str(command), "serve", "--dir", str(directory), "--port", str(port), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+    )
+    try:
+        yield port, process.stdout.readline().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+
+
 def test_serve_command_binds_loopback_and_serves(published):
     port = free_port()
     command = Path(sys.executable).parent / "communique"
@@ -163,21 +183,9 @@ def test_serve_uses_the_path_the_site_was_published_for(site):
         "--base-url", "http://127.0.0.1:9/"
     )  # a preview at the root, whatever the config says
     assert (site.public / ".communique").read_text().endswith("base_url = http://127.0.0.1:9/\n")
-    port = free_port()
-    command = Path(sys.executable).parent / "communique"
-    process = subprocess.Popen(
-        [str(command), "serve", "--dir", str(site.public), "--port", str(port), "-q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=site.root.parent,
-    )
-    try:
-        line = process.stdout.readline().decode()
-        assert f"http://127.0.0.1:{port}/ " in line
+    with serving(site.public, cwd=site.root.parent) as (port, banner):
+        assert f"http://127.0.0.1:{port}/ " in banner
         assert get(port, "/a/")[0].status == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
 
 
 def test_a_busy_port_is_one_line_and_exit_code_2(published):
@@ -207,19 +215,9 @@ def test_serve_command_mounts_a_published_path_prefix(site):
     )
     site.article("2025-01-01-a.md", "---\ntitle: A\n---\nBody.\n")
     site.publish()
-    port = free_port()
-    command = Path(sys.executable).parent / "communique"
-    process = subprocess.Popen(
-        [str(command), "serve", "--dir", str(site.public), "--port", str(port), "-q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        assert f"http://127.0.0.1:{port}/my%20blog/" in process.stdout.readline().decode()
+    with serving(site.public) as (port, banner):
+        assert f"http://127.0.0.1:{port}/my%20blog/" in banner
         assert get(port, "/my%20blog/atom.xml")[0].status == 200
         assert get(port, "/my%20blog/a/")[0].status == 200
         root = get(port, "/")[0]
         assert root.status == 301 and root.getheader("Location") == "/my%20blog/"
-    finally:
-        process.terminate()
-        process.wait(timeout=5)
