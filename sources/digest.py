@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -115,12 +115,17 @@ def _story(story: Story, zone: ZoneInfo) -> DigestStory:
     local = headline.published_at.astimezone(zone)
     return DigestStory(
         title=headline.title,
-        link=headline.link,
+        link=_web_link(headline.link),
         when=f"{human_date(local, zone)}, {local:%H:%M}",
         excerpt=cut_at_word(" ".join((headline.summary or headline.text).split()), EXCERPT_CHARS),
-        sources=tuple((item.source_title, item.link) for item in story.items),
+        sources=tuple((item.source_title, _web_link(item.link)) for item in story.items),
         relevance=story.relevance,
     )
+
+
+def _web_link(link: str | None) -> str | None:
+    """Only http(s) links reach a digest (the parser stores no other kind; this is a second guard)."""
+    return link if link and urlsplit(link).scheme in {"http", "https"} else None
 
 
 def _period(since: datetime, until: datetime, zone: ZoneInfo) -> str:
@@ -188,14 +193,15 @@ def to_html(digest: Digest) -> str:
     """One standalone page: embedded stylesheet, an inline SVG chart, no scripts, all text escaped."""
     counts = [(t.name, len(t.stories)) for t in digest.topics]
     longest = max((n for _, n in counts), default=1) or 1
+    # labels above bars in a 360-unit box: full size on a phone, no label overlaps a bar
     bars = [
-        {"name": name, "count": count, "y": 22 * index, "width": round(360 * count / longest, 1)}
+        {"name": name, "count": count, "y": 34 * index, "width": round(300 * count / longest, 1)}
         for index, (name, count) in enumerate(counts)
     ]
     return (
         _environment()
         .get_template("digest.html")
-        .render(digest=digest, bars=bars, chart_height=22 * len(bars))
+        .render(digest=digest, bars=bars, chart_height=34 * len(bars))
     )
 
 
