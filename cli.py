@@ -31,7 +31,7 @@ from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server
 from sources.digest import build_digest, plural
-from sources.digest_files import last_digest_end, load_digest_settings, write_digest
+from sources.digest_files import load_digest_settings, next_period_start, write_digest
 from sources.opml import (
     Source,
     is_feed_url,
@@ -55,6 +55,7 @@ from sources.store import Busy, Store, run_lock
 from sources.subscribe import NotAFeed, find_feed
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
+BACKGROUND = timedelta(days=30)  # items around a digest's period that weigh its words
 
 AGGREGATE_EXIT_CODES_HELP = """\b
 Exit codes:
@@ -422,7 +423,11 @@ def _run_with_progress(
             bar.label = f"polling ({summary.new} new)"
             bar.update(done - bar.pos)
 
-        return asyncio.run(pipeline_run(store, sources, settings, force=force, progress=progress))
+        return asyncio.run(
+            pipeline_run(
+                store, sources, settings, force=force, progress=progress, taxonomy=taxonomy
+            )
+        )
 
 
 def _logging(verbose: int, quiet: bool) -> None:
@@ -687,11 +692,11 @@ def digest_command(
     clock = _clock(now)
     end = _moment(until, zone, clock, "--until") if until else clock
     out_dir = out or options.out_dir
-    start = (
-        _moment(since, zone, clock, "--since")
-        if since
-        else last_digest_end(out_dir) or end - timedelta(hours=24)
-    )
+    if since:
+        start = _moment(since, zone, clock, "--since")
+    else:
+        day = (end.astimezone(zone) - timedelta(microseconds=1)).date().isoformat()
+        start = next_period_start(out_dir, day) or end - timedelta(hours=24)
     if start >= end:
         raise click.BadParameter(
             f"the period is empty: {start.isoformat()} is not before {end.isoformat()}",
@@ -699,10 +704,11 @@ def digest_command(
         )
     sources = load_source_list(settings.sources_file)
     official = {s.url for s in sources if "official" in s.categories}
-    items = []
+    items, background = [], []
     if settings.database.exists():
         with Store(settings.database) as store:
             items = store.relevant_items(start, end)
+            background = store.relevant_items(start - BACKGROUND, end + BACKGROUND)
     digest = build_digest(
         items,
         since=start,
@@ -711,6 +717,7 @@ def digest_command(
         zone=zone,
         title=options.title,
         is_official=lambda item: item.source_url in official,
+        background=background,
     )
     written = write_digest(
         digest, out_dir, wanted, site=site, base_url=options.base_url or f"{site.base_url}digest/"

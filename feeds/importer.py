@@ -43,8 +43,6 @@ _DATE_LINE = [
     re.compile(r"^(?P<day>\d{1,2})[/.](?P<month>\d{1,2})(?:[/.](?P<year>\d{4}))?$"),
     re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})$"),
 ]
-# Line starts that would turn literal prose into Markdown syntax (the rest: escape_markdown).
-_LINE_START_SPECIAL = re.compile(r"^(\s*)([#>+=-]|\d+[.)])(?=\s|$)")
 
 
 @dataclass(frozen=True)
@@ -221,16 +219,8 @@ def is_heading(line: str) -> bool:
 
 
 def _paragraph(line: str) -> str:
-    text = _LINE_START_SPECIAL.sub(_escape_line_start, escape_markdown(line))
+    text = escape_markdown(line)
     return f"## {text}" if is_heading(line) else text
-
-
-def _escape_line_start(match: re.Match[str]) -> str:
-    """``# x`` -> ``\\# x``; ``1. x`` -> ``1\\. x`` (a backslash before a digit is literal)."""
-    indent, marker = match.group(1), match.group(2)
-    if marker[0].isdigit():
-        return f"{indent}{marker[:-1]}\\{marker[-1]}"
-    return f"{indent}\\{marker}"
 
 
 def _date_line(value: str) -> tuple[int, int, int | None] | None:

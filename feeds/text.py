@@ -92,6 +92,11 @@ def looks_like_html(text: str) -> bool:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>&|~#!])")
 
 
+_MARKDOWN_LINE_START = re.compile(r"^(\d+)([.)])(?=\s|$)|^([-+=])(?=\s|$)")
+
+
 def escape_markdown(text: str) -> str:
-    """Prose safe to put in CommonMark: every character with a meaning there backslash-escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    """One line of prose safe in CommonMark: every character with a meaning there escaped,
+    and a start that would open a list (``1. ``, ``- ``) or a heading underline made literal."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _MARKDOWN_LINE_START.sub(lambda m: f"{m[1]}\\{m[2]}" if m[1] else f"\\{m[3]}", escaped)

@@ -79,9 +79,13 @@ def build_digest(
     zone: ZoneInfo,
     title: str,
     is_official: Callable[[StoredItem], bool],
+    background: Sequence[StoredItem] = (),
 ) -> Digest:
-    """Group the period's relevant items into stories, rank them, and lay them out by topic."""
-    stories = rank(group_stories(items, is_official=is_official))
+    """Group the period's relevant items into stories, rank them, and lay them out by topic.
+
+    ``background``: relevant items around the period, for the story grouping's word weights.
+    """
+    stories = rank(group_stories(items, is_official=is_official, background=background))
     by_topic: dict[str, list[Story]] = {}
     for story in stories:
         by_topic.setdefault(story.topic, []).append(story)
@@ -189,7 +193,7 @@ def _environment() -> Environment:
     )
 
 
-def to_html(digest: Digest) -> str:
+def to_html(digest: Digest, language: str = "en") -> str:
     """One standalone page: embedded stylesheet, an inline SVG chart, no scripts, all text escaped."""
     counts = [(t.name, len(t.stories)) for t in digest.topics]
     longest = max((n for _, n in counts), default=1) or 1
@@ -201,7 +205,7 @@ def to_html(digest: Digest) -> str:
     return (
         _environment()
         .get_template("digest.html")
-        .render(digest=digest, bars=bars, chart_height=34 * len(bars))
+        .render(digest=digest, bars=bars, chart_height=34 * len(bars), language=language)
     )
 
 

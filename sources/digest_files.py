@@ -67,10 +67,20 @@ def _earlier(out_dir: Path) -> list[dict[str, object]]:
     return documents
 
 
-def last_digest_end(out_dir: Path) -> datetime | None:
-    """Where the latest digest's period ended, so the next one starts there."""
-    ends = [datetime.fromisoformat(str(d["until"])) for d in _earlier(out_dir) if "until" in d]
-    return max(ends) if ends else None
+def next_period_start(out_dir: Path, day: str) -> datetime | None:
+    """Where the next digest starts by default, from the records of the earlier ones.
+
+    After the latest digest's end; but when the latest digest is for the same ``day``, at its
+    start, so a second run on one day rewrites that day's digest with everything, never a
+    digest with only the last few hours.
+    """
+    records = [d for d in _earlier(out_dir) if "until" in d and "since" in d]
+    if not records:
+        return None
+    latest = max(records, key=lambda d: str(d["until"]))
+    if str(latest.get("day")) == day:
+        return datetime.fromisoformat(str(latest["since"]))
+    return datetime.fromisoformat(str(latest["until"]))
 
 
 def write_digest(
@@ -79,11 +89,9 @@ def write_digest(
     """Write the chosen formats for ``digest`` and rebuild ``digest.atom``; the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    renderers = {"md": to_markdown, "html": to_html, "json": to_json}
+    renderers = {"md": to_markdown, "html": lambda d: to_html(d, site.language), "json": to_json}
     for kind in ("md", "html", "json"):
-        if kind in formats or (
-            kind == "json" and "atom" in formats
-        ):  # the feed is rebuilt from JSON
+        if kind in formats or kind == "json":  # the record: the feed and the next period use it
             path = out_dir / f"digest-{digest.day}.{kind}"
             write_atomically(path, renderers[kind](digest).encode("utf-8"))
             written.append(path)

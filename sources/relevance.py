@@ -181,6 +181,11 @@ def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
     """
     config = config or {}
     settings = dict(config.get("relevance", {}))
+    if not isinstance(settings.get("replace", False), bool):
+        raise ValueError("[relevance] replace must be true or false")
+    for key in ("anchor", "exclude"):
+        if key in settings and not _strings(settings[key]):
+            raise ValueError(f"[relevance] {key} must be a list of phrases in quotes")
     base = {} if settings.get("replace") else default_taxonomy_data()
     merged_relevance = {
         **base.get("relevance", {}),
@@ -193,8 +198,17 @@ def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
     for topic_id, value in config.get("topics", {}).items():
         if not isinstance(value, dict):
             raise ValueError(f"[topics.{topic_id}] must be a table")
+        terms = value.get("terms", {})
+        if not isinstance(terms, dict):
+            raise ValueError(f"[topics.{topic_id}.terms] must map terms to numbers")
+        if "order" in value and (
+            not isinstance(value["order"], int) or isinstance(value["order"], bool)
+        ):
+            raise ValueError(f"[topics.{topic_id}] order must be a whole number")
+        if "exclude" in value and not _strings(value["exclude"]):
+            raise ValueError(f"[topics.{topic_id}] exclude must be a list of phrases in quotes")
         current = topics_data.setdefault(topic_id, {"name": topic_id, "terms": {}})
-        current["terms"].update(value.get("terms", {}))
+        current["terms"].update(terms)
         for key in ("name", "order", "exclude"):
             if key in value:
                 current[key] = value[key]
@@ -223,3 +237,7 @@ def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
         anchor=[str(a).lower() for a in merged_relevance.get("anchor", [])],
         exclude=[str(x).lower() for x in merged_relevance.get("exclude", [])],
     )
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)

@@ -151,5 +151,17 @@ def load_taxonomy(config_path: Path | None) -> Taxonomy:
     try:
         return build_taxonomy({k: data[k] for k in ("topics", "relevance") if k in data})
     except ValueError as exc:
-        key = next((k for k in ("relevance", "topics") if k in data), None)
-        raise InputError(path, line_of_key(text, key) if key else None, str(exc)) from None
+        raise InputError(path, _table_line(text, str(exc)), str(exc)) from None
+
+
+def _table_line(text: str, message: str) -> int | None:
+    """The line of the ``[table]`` a message names (``[topics.x.terms]`` -> its header or key)."""
+    match = re.search(r"\[([\w.-]+)\]", message)
+    if not match:
+        return None
+    name = match.group(1)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() == f"[{name}]":
+            return number
+    parent, _, key = name.rpartition(".")
+    return line_of_key(text, key, section=parent) if parent else None
