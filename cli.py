@@ -591,7 +591,7 @@ def rescore_command(ctx: click.Context) -> None:
 
 
 @main.command("explain", epilog=EXIT_CODES_HELP)
-@click.argument("item_id", metavar="ITEM", type=int)
+@click.argument("item_id", metavar="ITEM", type=click.IntRange(1, 2**63 - 1))
 @click.pass_context
 def explain_command(ctx: click.Context, item_id: int) -> None:
     """Show why a stored item is (not) about EU foreign policy: score, topics, matched terms.
@@ -638,6 +638,10 @@ def _moment(value: str, zone: ZoneInfo, now: datetime, option: str) -> datetime:
     """``24h``/``7d`` (before now), ``YYYY-MM-DD`` (midnight in the site timezone) or RFC 3339."""
     try:
         return now - parse_duration(value)
+    except OverflowError:
+        raise click.BadParameter(
+            f"{value!r} reaches before the year 1", param_hint=option
+        ) from None
     except ValueError:
         pass
     try:

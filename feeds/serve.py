@@ -20,6 +20,8 @@ from feeds.writer import FILENAMES, MEDIA_TYPES
 
 FILE_MEDIA_TYPES = {
     ".xml": "application/xml",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".json": "application/json",

@@ -58,7 +58,7 @@ class Digest:
     title: str
     since: datetime
     until: datetime
-    day: str  # YYYY-MM-DD of the period's end in the site timezone: the file names use it
+    day: str  # the name files and feed entries use: see digest_name
     period: str  # human-readable, in the site timezone
     topics: tuple[DigestTopic, ...]
     items: int
@@ -96,17 +96,30 @@ def build_digest(
         for topic_id in sorted(by_topic, key=taxonomy.order)
     )
     sources = Counter(item.source_title for item in items)
-    end = until.astimezone(zone)
     return Digest(
         title=title,
         since=since,
         until=until,
-        day=(end - timedelta(microseconds=1)).date().isoformat(),
+        day=digest_name(since, until, zone),
         period=_period(since, until, zone),
         topics=topics,
         items=len(items),
         by_source=tuple(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
+
+
+DAILY = timedelta(
+    hours=26
+)  # a day, with room for a late run: longer periods are named by both ends
+
+
+def digest_name(since: datetime, until: datetime, zone: ZoneInfo) -> str:
+    """What the files and the feed entry are called: the last day of the period, or for a
+    longer period (a weekly digest) its first and last day, so it never replaces a daily one."""
+    last = (until.astimezone(zone) - timedelta(microseconds=1)).date().isoformat()
+    if until - since <= DAILY:
+        return last
+    return f"{since.astimezone(zone).date().isoformat()}--{last}"
 
 
 def plural(count: int, one: str, many: str) -> str:
@@ -258,7 +271,7 @@ def digest_feed(digests: Sequence[dict[str, object]], site: Site, base_url: str)
         content = _feed_content(topics)  # type: ignore[arg-type]
         entries.append(
             Entry(
-                id=f"tag:{site.host},{day}:digest",
+                id=f"tag:{site.host},{day[-10:]}:digest-{day}",
                 title=f"{document['title']}, {day}",
                 url=f"{base_url}digest-{day}.html",
                 published=until,

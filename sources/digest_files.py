@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from feeds.config import Site, normalise_base_url, read_config_file
+from feeds.config import Site, load_config, normalise_base_url, read_config_file
 from feeds.errors import InputError, line_of_key
 from feeds.output import write_atomically
 from sources.digest import Digest, digest_feed, to_html, to_json, to_markdown
@@ -24,14 +24,19 @@ FEED_NAME = "digest.atom"
 class DigestSettings:
     """Where digests go, what they are called, where they will be published."""
 
-    out_dir: Path = Path("digests")
+    out_dir: Path = Path("static/digest")
     title: str = "EU foreign policy digest"
     base_url: str = ""  # default: <[site] base_url>digest/
 
 
 def load_digest_settings(config_path: Path | None) -> DigestSettings:
-    """``[digest] out``, ``title`` and ``base_url``; paths relative to the config file."""
+    """``[digest] out``, ``title`` and ``base_url``; paths relative to the config file.
+
+    By default digests go to ``<[publish] static>/digest``, so ``publish`` (and ``run``)
+    puts them on the site at ``<base_url>digest/``, where ``digest.atom`` says they are.
+    """
     path, data, text = read_config_file(config_path)
+    static_dir = load_config(config_path).publish.static_dir
     table = data.get("digest", {})
     root = path.resolve().parent
 
@@ -51,7 +56,7 @@ def load_digest_settings(config_path: Path | None) -> DigestSettings:
             raise fail("base_url", str(exc)) from None
     defaults = DigestSettings()
     return DigestSettings(
-        out_dir=(root / table.get("out", str(defaults.out_dir))).resolve(),
+        out_dir=(root / table["out"]).resolve() if "out" in table else static_dir / "digest",
         title=table.get("title", defaults.title),
         base_url=base_url,
     )
@@ -70,11 +75,15 @@ def _earlier(out_dir: Path) -> list[dict[str, object]]:
 def next_period_start(out_dir: Path, day: str) -> datetime | None:
     """Where the next digest starts by default, from the records of the earlier ones.
 
-    After the latest digest's end; but when the latest digest is for the same ``day``, at its
-    start, so a second run on one day rewrites that day's digest with everything, never a
-    digest with only the last few hours.
+    After the latest daily digest's end (longer ones, such as weekly digests, do not move the
+    daily series); but when the latest is for the same ``day``, at its start, so a second run
+    on one day rewrites that day's digest with everything, never only the last few hours.
     """
-    records = [d for d in _earlier(out_dir) if "until" in d and "since" in d]
+    records = [
+        d
+        for d in _earlier(out_dir)
+        if "until" in d and "since" in d and "--" not in str(d.get("day"))
+    ]
     if not records:
         return None
     latest = max(records, key=lambda d: str(d["until"]))

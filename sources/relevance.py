@@ -61,7 +61,13 @@ class Taxonomy:
     """Compiled topics: one regular expression for all terms, one for anchors, one for exclusions."""
 
     def __init__(
-        self, topics: list[Topic], *, threshold: float, anchor: list[str], exclude: list[str]
+        self,
+        topics: list[Topic],
+        *,
+        threshold: float,
+        anchor: list[str],
+        exclude: list[str],
+        not_anchor: list[str] = (),  # type: ignore[assignment]
     ) -> None:
         self.topics = sorted(topics, key=lambda t: (t.order, t.id))
         self.threshold = threshold
@@ -73,6 +79,7 @@ class Taxonomy:
         self._terms = list(self._owners)
         self._term_re = _alternation(self._terms)
         self._anchor_re = _alternation(anchor)
+        self._not_anchor_re = _alternation(list(not_anchor))
         self._exclude_re = _alternation(exclude)
         self._topic_exclude = {
             t.id: _alternation(list(t.exclude)) for t in self.topics if t.exclude
@@ -117,8 +124,10 @@ class Taxonomy:
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self.order(kv[0])))
         best = ranked[0][1] if ranked else 0.0
         total = best + 0.25 * sum(value for _, value in ranked[1:])
+        # "Security Council" or "city council" is not the EU: those phrases never anchor
+        anchor_text = self._not_anchor_re.sub(" ", joined) if self._not_anchor_re else joined
         anchors = (
-            tuple(sorted({m.group(0) for m in self._anchor_re.finditer(joined)}))
+            tuple(sorted({m.group(0).lower() for m in self._anchor_re.finditer(anchor_text)}))
             if self._anchor_re
             else ()
         )
@@ -183,7 +192,7 @@ def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
     settings = dict(config.get("relevance", {}))
     if not isinstance(settings.get("replace", False), bool):
         raise ValueError("[relevance] replace must be true or false")
-    for key in ("anchor", "exclude"):
+    for key in ("anchor", "exclude", "not_anchor"):
         if key in settings and not _strings(settings[key]):
             raise ValueError(f"[relevance] {key} must be a list of phrases in quotes")
     base = {} if settings.get("replace") else default_taxonomy_data()
@@ -236,6 +245,7 @@ def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
         threshold=float(threshold),
         anchor=[str(a).lower() for a in merged_relevance.get("anchor", [])],
         exclude=[str(x).lower() for x in merged_relevance.get("exclude", [])],
+        not_anchor=[str(x).lower() for x in merged_relevance.get("not_anchor", [])],
     )
 
 

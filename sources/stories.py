@@ -27,7 +27,7 @@ from sources.store import StoredItem
 
 SIMILARITY_THRESHOLD = 0.45
 WINDOW = timedelta(hours=72)
-_WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
+_WORD = re.compile(r"[^\W_][\w'-]*", re.UNICODE)  # numbers count: "20th package", "120 vessels"
 STOPWORDS = frozenset(
     [
         "a",

@@ -50,7 +50,7 @@ title = "Test digest"
 """
 NOW = "2025-03-20T12:00:00Z"  # every digest command fixes the clock
 SINCE, UNTIL = "2025-03-10", "2025-03-15"  # midnight in Brussels: the stories' period
-DAY = "2025-03-14"  # the period ends at midnight on the 15th: the digest is the 14th's
+DAY = "2025-03-10--2025-03-14"  # a five-day period is named by its first and last day
 
 # --- the corpus ------------------------------------------------------------------------------
 
@@ -565,7 +565,7 @@ def test_rescore_after_extending_the_topics_changes_verdicts_without_fetching(co
     # the new topic comes after the shipped ones in a digest
     out = tmp_path / "out"
     project.digest(out, "--since", "2025-06-01", "--until", "2099-01-01")  # the sample feeds
-    names = [t["name"] for t in load_json(out, "2098-12-31")["topics"]]
+    names = [t["name"] for t in load_json(out, "2025-06-01--2098-12-31")["topics"]]
     assert names[-1] == "Competition policy" and len(names) > 1
     assert len(corpus.server.seen) == requests
 
@@ -1134,14 +1134,14 @@ def test_the_digest_feed_has_one_entry_per_digest_newest_first_with_stable_ids(c
     out = tmp_path / "out"
     corpus.digest(out, "--since", "2025-03-12", "--until", "2025-03-13")
     first = parse_feed_cleanly((out / "digest.atom").read_bytes())
-    assert [e.id for e in first.entries] == ["tag:notes.example.org,2025-03-12:digest"]
+    assert [e.id for e in first.entries] == ["tag:notes.example.org,2025-03-12:digest-2025-03-12"]
     corpus.digest(out, "--since", "2025-03-13", "--until", "2025-03-14")
     data = (out / "digest.atom").read_bytes()
     feed = parse_feed_cleanly(data)
     assert feed.version == "atom10"
     assert [e.id for e in feed.entries] == [
-        "tag:notes.example.org,2025-03-13:digest",
-        "tag:notes.example.org,2025-03-12:digest",
+        "tag:notes.example.org,2025-03-13:digest-2025-03-13",
+        "tag:notes.example.org,2025-03-12:digest-2025-03-12",
     ]
     assert [e.link for e in feed.entries] == [
         "https://notes.example.org/digest/digest-2025-03-13.html",
@@ -1251,7 +1251,7 @@ def test_the_default_period_follows_a_digest_written_without_json(corpus, tmp_pa
         "--now",
         NOW,
         "--since",
-        "2025-03-10",
+        "2025-03-11",
         "--until",
         "2025-03-12",
     )
@@ -1298,10 +1298,13 @@ def test_run_aggregates_then_digests_then_publishes(tmp_path, server):
     result = project.run("run")
     assert result.exit_code == 0, (result.output, result.stderr)
     assert project.query("SELECT COUNT(*) FROM entries WHERE relevant = 1")[0][0] == 15
-    digests = tmp_path / "digests"
+    digests = tmp_path / "static" / "digest"  # the default: published with the site
     assert {p.suffix for p in digests.iterdir()} == {".md", ".html", ".json", ".atom"}
     parse_feed_cleanly((digests / "digest.atom").read_bytes())
     assert (tmp_path / "public" / "atom.xml").is_file()
+    published = tmp_path / "public" / "digest"  # where digest.atom says it lives
+    assert (published / "digest.atom").read_bytes() == (digests / "digest.atom").read_bytes()
+    assert "/digest/digest.atom" in (published / "digest.atom").read_text()
     assert "published 1 article(s)" in result.output
     # a failing source: still digested and published, exit 1 for cron to notice
     server.route("/run-broken.xml", Route(status=500))
