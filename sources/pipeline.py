@@ -16,14 +16,14 @@ import os
 import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sources.decide import decide_entries
 from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.identity import normalise_link
 from sources.opml import Source
-from sources.parse import Entry, ParsedFeed, parse_feed
+from sources.parse import ParsedFeed, parse_feed
 from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
 from sources.schedule import after_fetch, after_parse_failure, is_due
 from sources.settings import AggregateSettings
@@ -122,8 +122,8 @@ async def run(
             async def poll(request: FetchRequest) -> None:
                 # Fetch and handle in one task, so a body lives only until its source is stored.
                 result = await fetcher.fetch(request)
-                scorer = _scorer(taxonomy, on_topic.get(request.url, False))
-                await _handle(store, result, settings, rng, pool, loop, summary, scorer)
+                scoring = (taxonomy, on_topic.get(request.url, False))
+                await _handle(store, result, settings, rng, pool, loop, summary, scoring)
 
             for task in asyncio.as_completed([asyncio.create_task(poll(r)) for r in requests]):
                 await task
@@ -141,22 +141,24 @@ async def _handle(
     pool: ProcessPoolExecutor,
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
-    scorer: Callable[[Entry], Relevance],
+    scoring: tuple[Taxonomy, bool],
 ) -> None:
     url = result.url
     before = store.state(url)
     outcome = after_fetch(before, result, settings, jitter=rng.random())
     status = _status(result)
     parsed: ParsedFeed | None = None
+    verdicts: dict[str, Relevance] = {}
     if outcome.parse and result.body is not None:
         try:
-            parsed = await loop.run_in_executor(
+            parsed, verdicts = await loop.run_in_executor(
                 pool,
-                parse_feed,
+                parse_and_score,
                 result.body,
                 result.final_url or url,
                 result.content_type,
                 result.fetched_at,
+                *scoring,
             )
         except Exception as exc:  # a parser crash is this source's failure, not the run's
             parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
@@ -177,7 +179,7 @@ async def _handle(
         status=status,
         warning=parsed.warning if parsed else None,
         feed_title=parsed.title if parsed and not parsed.error else "",
-        relevance={a.entry.key: scorer(a.entry) for a in actions if a.kind != "same"},
+        relevance={a.entry.key: verdicts[a.entry.key] for a in actions if a.kind != "same"},
     )
     summary.new += new
     summary.updated += updated
@@ -192,11 +194,27 @@ async def _handle(
         log.info("%s: %s, %d new, %d updated", url, status, new, updated)
 
 
-def _scorer(taxonomy: Taxonomy, on_topic: bool) -> Callable[[Entry], Relevance]:
-    def score(entry: Entry) -> Relevance:
-        return taxonomy.score(entry.title, entry.summary, entry.text, on_topic=on_topic)
-
-    return score
+def parse_and_score(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    fetched_at: datetime,
+    taxonomy: Taxonomy,
+    on_topic: bool,
+) -> tuple[ParsedFeed, dict[str, Relevance]]:
+    """Parse a feed and score its entries, in a worker process: both are CPU work, and the
+    main process is left to fetching and storing. Verdicts travel back without their match
+    lists (``explain`` recomputes those)."""
+    parsed = parse_feed(body, url, content_type, fetched_at)
+    verdicts = {
+        entry.key: replace(
+            taxonomy.score(entry.title, entry.summary, entry.text, on_topic=on_topic),
+            matches=(),
+            topic_scores={},
+        )
+        for entry in parsed.entries
+    }
+    return parsed, verdicts
 
 
 def _status(result: FetchResult) -> str:
