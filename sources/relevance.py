@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
-TEXT_CHARS = 2000  # the lede: long articles mention everything somewhere
+TEXT_CHARS = 1200  # the lede: long articles mention everything somewhere
 TITLE_FACTOR = 2.0
 OTHER_TOPIC = "other"
 OTHER_NAME = "Other EU external action"
