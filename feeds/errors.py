@@ -24,9 +24,7 @@ class InputError(Exception):
         return f"{where}: {self.message}"
 
 
-def line_of_key(
-    text: str, key: str, *, start_line: int = 1, section: str | None = None
-) -> int | None:
+def line_of_key(text: str, key: str, *, section: str | None = None) -> int | None:
     """The line on which ``key`` is assigned in YAML or TOML ``text``, if it can be found.
 
     YAML and TOML parsers give line numbers for syntax errors but not for values that parse
@@ -35,7 +33,7 @@ def line_of_key(
     """
     pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*[:=]")
     in_section = section is None
-    for number, line in enumerate(text.splitlines(), start=start_line):
+    for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         if section is not None and stripped.startswith("["):
             in_section = stripped.strip("[] ") == section

@@ -8,6 +8,7 @@ the same bytes.
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from feeds.config import Person, Site
 from feeds.dates import human_date, rfc3339
 from feeds.text import cut_at_word, escape_markdown
 from feeds.writer import Entry, Feed, atom_bytes
-from sources.relevance import OTHER_TOPIC, Taxonomy
+from sources.relevance import Taxonomy
 from sources.store import StoredItem
 from sources.stories import Story, group_stories, rank
 
@@ -296,8 +297,6 @@ def digest_feed(digests: Sequence[dict[str, object]], site: Site, base_url: str)
 
 
 def _escape(text: str) -> str:
-    import html
-
     return html.escape(text, quote=True)
 
 
@@ -317,14 +316,3 @@ def _feed_content(topics: list[dict[str, object]]) -> str:
             )
         parts.append("</ul>")
     return "".join(parts)
-
-
-__all__ = [
-    "OTHER_TOPIC",
-    "Digest",
-    "build_digest",
-    "digest_feed",
-    "to_html",
-    "to_json",
-    "to_markdown",
-]

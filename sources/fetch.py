@@ -14,7 +14,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -215,8 +215,6 @@ def _failure(request: FetchRequest, fetched_at: datetime, kind: str, message: st
 
 
 def _with_elapsed(result: FetchResult, elapsed: float) -> FetchResult:
-    from dataclasses import replace
-
     return replace(result, elapsed=elapsed)
 
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
@@ -183,8 +184,6 @@ def _repair(body: bytes) -> bytes:
 
 
 def _absolute(link: str | None, base: str) -> str | None:
-    from urllib.parse import urljoin, urlsplit
-
     if not link:
         return None
     absolute = urljoin(base, link.strip())
@@ -195,8 +194,6 @@ def _base(xml_base: str | None, feed_url: str, fallback: str) -> str:
     """An xml:base (made absolute against the feed URL), else the entry's own URL."""
     if not xml_base:
         return fallback
-    from urllib.parse import urljoin
-
     return urljoin(feed_url, xml_base)
 
 
@@ -289,6 +286,4 @@ def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime)
 
 
 def _escape_text(text: str) -> str:
-    import html
-
     return "<p>" + html.escape(text) + "</p>"
