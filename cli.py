@@ -7,6 +7,8 @@ Exit codes (the same for every command):
     2  bad input, configuration or usage: one line ``path:line: what is wrong`` on stderr,
        nothing written
     3  an internal error (a bug): one line on stderr; set COMMUNIQUE_DEBUG=1 for a traceback
+  141  stdout was closed early (``communique sources list | head -1``): the command stops
+       quietly, as a Unix tool killed by SIGPIPE does (a shell reports 128 + 13)
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from sources.store import Busy, Store, run_lock
 from sources.subscribe import NotAFeed, find_feed
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
+EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 BACKGROUND = timedelta(days=30)  # items around a digest's period that weigh its words
 
 AGGREGATE_EXIT_CODES_HELP = """\b
@@ -80,7 +83,18 @@ class _Group(click.Group):
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            try:
+                result = super().invoke(ctx)
+            except click.exceptions.Exit:
+                sys.stdout.flush()  # a closed pipe shows up here, not as noise at exit
+                raise
+            sys.stdout.flush()
+            return result
+        except BrokenPipeError:
+            # The reader left (`| head -1`): stop quietly like other Unix tools. Whatever is
+            # still buffered goes to /dev/null so the flush at exit cannot complain either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(EXIT_PIPE)
         except InputError as exc:
             click.echo(str(exc), err=True)  # path:line: message, as editors and CI parse it
             ctx.exit(EXIT_INPUT)
@@ -669,7 +683,8 @@ def _moment(value: str, zone: ZoneInfo, now: datetime, option: str) -> datetime:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory (default: [digest] out, digests/).",
+    help="Directory (default: [digest] out, else the digest/ folder of [publish] static: "
+    "static/digest/).",
 )
 @_now_option
 @click.pass_context
@@ -685,6 +700,9 @@ def digest_command(
 
     Files: digest-YYYY-MM-DD.md, .html and .json, and digest.atom (one entry per digest,
     newest first) in the output directory. The same database and period give the same bytes.
+
+    The .json file is written whatever --format says: it is the record digest.atom is
+    rebuilt from and where the next digest's default period starts.
     """
     wanted = {f.strip() for f in formats.split(",") if f.strip()}
     if not wanted or wanted - {"md", "html", "atom", "json"}:
