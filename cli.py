@@ -9,6 +9,9 @@ Exit codes (the same for every command):
     3  an internal error (a bug): one line on stderr; set COMMUNIQUE_DEBUG=1 for a traceback
   141  stdout was closed early (``communique sources list | head -1``): the command stops
        quietly, as a Unix tool killed by SIGPIPE does (a shell reports 128 + 13)
+
+``sources import`` is the one command that writes despite bad input: the valid feeds of the
+file are imported, each invalid one is named (``file:line: ...``) and the exit code is 2.
 """
 
 from __future__ import annotations
@@ -34,13 +37,16 @@ from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server
 from sources.digest import build_digest, plural
 from sources.digest_files import load_digest_settings, next_period_start, write_digest
+from sources.feed_url import BadFeedUrl, normalise_feed_url
 from sources.opml import (
     Source,
-    is_feed_url,
+    SourceList,
+    find_source,
     load_source_list,
     merge,
     moved,
-    parse_opml,
+    read_import,
+    read_source_list,
     save_source_list,
     to_opml,
 )
@@ -63,7 +69,8 @@ BACKGROUND = timedelta(days=30)  # items around a digest's period that weigh its
 AGGREGATE_EXIT_CODES_HELP = """\b
 Exit codes:
   0  every polled source answered (or nothing was due)
-  1  some sources failed or are gone (listed on stderr; the others were stored)
+  1  some sources failed or are gone, or the source list has entries that cannot
+     be fetched (listed on stderr; the others were stored)
   2  bad input, configuration or usage, or another run holds the database
   3  internal error (please report it; COMMUNIQUE_DEBUG=1 shows a traceback)
 """
@@ -375,7 +382,7 @@ def aggregate_command(
     """
     _logging(verbose, quiet)
     settings = _aggregate_settings(ctx)
-    load_source_list(settings.sources_file)  # created from the shipped list on first use
+    listed = _warn_skipped(read_source_list(settings.sources_file))  # created on first use
     try:
         with run_lock(settings.database, wait=wait), Store(settings.database) as store:
             source_list = _follow_moves(store, settings)  # including moves a killed run confirmed
@@ -404,19 +411,27 @@ def aggregate_command(
     if not as_json:  # errors are printed even with -q
         for url, message in summary.failures:
             click.echo(f"failed: {url}: {message}", err=True)
-    if summary.failed or summary.gone:
+    if summary.failed or summary.gone or listed.skipped:
         ctx.exit(EXIT_PROBLEM)
 
 
 def _follow_moves(store: Store, settings: AggregateSettings) -> list[Source]:
     """The source list, rewritten for every permanent move the database has confirmed."""
-    sources = load_source_list(settings.sources_file)
+    listed = read_source_list(settings.sources_file)
+    sources = list(listed.sources)
     moves = store.pending_moves([s.url for s in sources])
     for old, new in moves:
         sources = moved(sources, old, new)
     if moves:
-        save_source_list(settings.sources_file, sources)
+        save_source_list(settings.sources_file, sources, listed.kept)
     return sources
+
+
+def _warn_skipped(listed: SourceList) -> SourceList:
+    """One stderr line per source-list entry that cannot be fetched: that source is left out."""
+    for skipped in listed.skipped:
+        click.echo(f"warning: {skipped.problem}; skipped (fix or remove it)", err=True)
+    return listed
 
 
 def _run_with_progress(
@@ -466,7 +481,7 @@ def sources_group() -> None:
 def sources_list_command(ctx: click.Context, as_json: bool) -> None:
     """Every source with its last status, last success, next poll and item count."""
     settings = _aggregate_settings(ctx)
-    source_list = load_source_list(settings.sources_file)
+    source_list = _warn_skipped(read_source_list(settings.sources_file)).sources
     rows = {}
     if settings.database.exists():  # listing never creates a database
         with Store(settings.database) as store:
@@ -522,10 +537,17 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
 def sources_add_command(
     ctx: click.Context, url: str, title: str | None, category: str, no_check: bool
 ) -> None:
-    """Subscribe to a feed; a web page's URL works too (its feed is found by autodiscovery)."""
+    """Subscribe to a feed; a web page's URL works too (its feed is found by autodiscovery).
+
+    The URL is kept in one spelling (lower-case scheme and host, no default port, no
+    #fragment), so the same feed cannot be subscribed twice; adding a feed already in the
+    list says so and exits 0. URLs with a user name or password are refused.
+    """
     settings = _aggregate_settings(ctx)
-    if not is_feed_url(url):
-        raise click.BadParameter(f"{url!r} is not an absolute http(s) URL", param_hint="URL")
+    try:
+        url = normalise_feed_url(url)
+    except BadFeedUrl as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from None
     if no_check:
         found_url, found_title = url, ""
     else:
@@ -536,12 +558,12 @@ def sources_add_command(
             ctx.exit(EXIT_INPUT)
         click.echo(found.note)
         found_url, found_title = found.url, found.title
-    current = load_source_list(settings.sources_file)
-    merged, added = merge(current, [Source(found_url, title or found_title, category)])
-    if not added:
-        click.echo(f"already subscribed: {found_url}")
+    current = read_source_list(settings.sources_file)
+    merged, _, already = merge(current.sources, [Source(found_url, title or found_title, category)])
+    if already:  # idempotent, like `mkdir -p`: the feed is subscribed, which is what was asked
+        click.echo(f"already subscribed: {already[0][1].url}")
         return
-    save_source_list(settings.sources_file, merged)
+    save_source_list(settings.sources_file, merged, current.kept)
     if settings.database.exists():
         with Store(settings.database) as store:
             store.revive(found_url)
@@ -555,27 +577,55 @@ def sources_add_command(
 @click.argument("url")
 @click.pass_context
 def sources_remove_command(ctx: click.Context, url: str) -> None:
-    """Unsubscribe (stored items are kept)."""
+    """Unsubscribe (stored items are kept); any spelling of the feed's URL works."""
     settings = _aggregate_settings(ctx)
-    current = load_source_list(settings.sources_file)
-    remaining = [s for s in current if s.url != url]
-    if len(remaining) == len(current):
+    current = read_source_list(settings.sources_file)
+    entries = [*current.sources, *current.kept]  # an entry that cannot be fetched can go too
+    entry = find_source(entries, url)
+    if entry is None:
         click.echo(f"communique: not subscribed to {url}; see `communique sources list`", err=True)
         ctx.exit(EXIT_INPUT)
-    save_source_list(settings.sources_file, remaining)
-    click.echo(f"removed {url}")
+    save_source_list(
+        settings.sources_file,
+        [s for s in current.sources if s is not entry],
+        [s for s in current.kept if s is not entry],
+    )
+    click.echo(f"removed {entry.url}")
 
 
 @sources_group.command("import", epilog=EXIT_CODES_HELP)
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
 def sources_import_command(ctx: click.Context, file: Path) -> None:
-    """Merge the feeds of an OPML file into the source list (no duplicates)."""
+    """Merge the feeds of an OPML file into the source list (no duplicates).
+
+    URLs are put into one spelling first, so a feed already subscribed under another
+    (HTTP://Host/feed#x for http://host/feed) is skipped and counted. An entry with an
+    invalid URL (bad port or host, not http(s), credentials) is named with its line and
+    skipped; the valid ones are still imported, and the exit code is then 2. A file over
+    2 MiB, with over 10,000 outlines, a field over 2,048 characters or an <!ENTITY>
+    declaration is refused whole.
+    """
     settings = _aggregate_settings(ctx)
-    incoming = parse_opml(file.read_bytes(), file)
-    merged, added = merge(load_source_list(settings.sources_file), incoming)
-    save_source_list(settings.sources_file, merged)
-    click.echo(f"imported {len(added)} new source(s) of {len(incoming)} from {file}")
+    incoming = read_import(file)
+    current = read_source_list(settings.sources_file)
+    merged, added, already = merge(current.sources, incoming.sources)
+    if added:
+        save_source_list(settings.sources_file, merged, current.kept)
+    for skipped in incoming.skipped:
+        click.echo(f"{skipped.problem}; skipped", err=True)
+    counted = [
+        f"{len(already)} already subscribed" if already else "",
+        f"{incoming.duplicates} repeated in the file" if incoming.duplicates else "",
+        f"{len(incoming.skipped)} invalid" if incoming.skipped else "",
+    ]
+    details = ", ".join(c for c in counted if c)
+    click.echo(
+        f"imported {len(added)} new source(s) of {len(incoming.sources)} from {file}"
+        + (f" ({details})" if details else "")
+    )
+    if incoming.skipped:
+        ctx.exit(EXIT_INPUT)
 
 
 @sources_group.command("export", epilog=EXIT_CODES_HELP)
@@ -583,7 +633,8 @@ def sources_import_command(ctx: click.Context, file: Path) -> None:
 def sources_export_command(ctx: click.Context) -> None:
     """Write the source list to stdout as OPML 2.0."""
     settings = _aggregate_settings(ctx)
-    sys.stdout.buffer.write(to_opml(load_source_list(settings.sources_file)))
+    listed = read_source_list(settings.sources_file)  # entries it cannot fetch too, as written
+    sys.stdout.buffer.write(to_opml([*listed.sources, *listed.kept]))
 
 
 @main.command("rescore", epilog=EXIT_CODES_HELP)

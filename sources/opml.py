@@ -2,8 +2,10 @@
 
 The project's list is a plain OPML file (``[aggregate] sources``) so it can be edited by hand,
 shared and imported into any other reader. Parsing is lenient where readers in the wild are
-(``url`` for ``xmlUrl``, missing ``type``), strict where it matters (a feed URL must be an
-absolute http(s) URL); writing is deterministic.
+(``url`` for ``xmlUrl``, missing ``type``), strict where it matters: a feed URL must be one
+communique can fetch (:mod:`sources.feed_url`), and a list is bounded (bytes, outlines, field
+length) and never has its entities expanded, so no file can make the list balloon. Writing
+is deterministic.
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
-from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
+
+from lxml import etree
 
 from feeds.errors import InputError
 from feeds.output import write_atomically
+from sources.feed_url import BadFeedUrl, check_feed_url, normalise_feed_url
 
 DEFAULT_LIST = "default-sources.opml"
+MAX_LIST_BYTES = 2 * 1024 * 1024  # bytes of an OPML file, read or written
+MAX_OUTLINES = 10_000
+MAX_FIELD_LENGTH = 2048  # characters in any attribute (title, text, xmlUrl, htmlUrl, ...)
 
 
 @dataclass(frozen=True)
@@ -38,52 +45,147 @@ class Source:
 
 
 def is_feed_url(url: str) -> bool:
-    """An absolute http(s) URL: the only kind of feed address communique fetches."""
-    parts = urlsplit(url)
-    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+    """An absolute http(s) URL communique can fetch: the only kind of feed address it keeps."""
+    try:
+        check_feed_url(url)
+    except BadFeedUrl:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A feed outline that cannot be used, as written, and why (``path:line: message``)."""
+
+    source: Source
+    problem: InputError
+
+
+@dataclass(frozen=True)
+class SourceList:
+    """The usable feeds of an OPML document, the outlines skipped, and how many repeated one."""
+
+    sources: tuple[Source, ...]
+    skipped: tuple[Skipped, ...] = ()
+    duplicates: int = 0
+
+    @property
+    def kept(self) -> tuple[Source, ...]:
+        """Skipped entries as written: a list rewritten by communique keeps the user's lines."""
+        return tuple(s.source for s in self.skipped)
 
 
 def parse_opml(data: bytes, path: Path | str) -> list[Source]:
-    """Every feed outline in an OPML document, in document order, without duplicates."""
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        line = exc.position[0] if getattr(exc, "position", None) else None
-        raise InputError(
-            path, line, f"not valid OPML/XML ({exc}); fix or re-export the file"
-        ) from None
-    if root.tag != "opml" or root.find("body") is None:
-        raise InputError(path, 1, "not an OPML file (no <opml><body>); export the list as OPML")
-    found: dict[str, Source] = {}
+    """The usable feeds of an OPML document, as written, in document order, without repeats."""
+    return list(read_opml(data, path, normalise=False).sources)
 
-    def walk(element: ET.Element, group: str) -> None:
-        for outline in element.findall("outline"):
+
+def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
+    """Every feed outline in an OPML document, in document order, without duplicates.
+
+    With ``normalise`` (a list coming in: ``sources import``) URLs are put into their canonical
+    form (:func:`normalise_feed_url`) and URLs with credentials are skipped; without it (the
+    project's own list) URLs are kept as written, because the database knows each source by
+    that spelling. Either way an outline whose URL communique cannot fetch is skipped, with
+    its line, and the rest are used. A document that is too big, has too many outlines or
+    too long a field, or declares entities, is refused whole (:class:`InputError`).
+    """
+    if len(data) > MAX_LIST_BYTES:
+        raise InputError(
+            path,
+            None,
+            f"is {_size(len(data))}; a source list may be at most {_size(MAX_LIST_BYTES)}",
+        )
+    if b"<!ENTITY" in data:  # before parsing: nothing is expanded, not even once
+        raise _entities(path, data.count(b"\n", 0, data.index(b"<!ENTITY")) + 1)
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno or (exc.position[0] if exc.position else None)
+        raise InputError(
+            path, line, f"not valid OPML/XML ({exc.msg}); fix or re-export the file"
+        ) from None
+    dtd = root.getroottree().docinfo.internalDTD
+    if dtd is not None and any(True for _ in dtd.iterentities()):  # e.g. in UTF-16
+        raise _entities(path, 1)
+    body = root.find("body")
+    if root.tag != "opml" or body is None:
+        raise InputError(path, 1, "not an OPML file (no <opml><body>); export the list as OPML")
+    for count, outline in enumerate(body.iter("outline"), start=1):
+        if count > MAX_OUTLINES:
+            raise InputError(
+                path,
+                outline.sourceline,
+                f"more than {MAX_OUTLINES:,} outlines; a source list may have at most that many",
+            )
+        for name, value in outline.attrib.items():
+            if len(value) > MAX_FIELD_LENGTH:
+                raise InputError(
+                    path,
+                    outline.sourceline,
+                    f"{name} is {len(value):,} characters long; the limit is {MAX_FIELD_LENGTH:,}",
+                )
+    found: dict[str, Source] = {}
+    skipped: list[Skipped] = []
+    duplicates = 0
+
+    def walk(element: etree._Element, group: str) -> None:
+        nonlocal duplicates
+        for outline in element.iterchildren("outline"):
             url = (
                 outline.get("xmlUrl") or outline.get("xmlurl") or outline.get("url") or ""
             ).strip()
             text = outline.get("title") or outline.get("text") or ""
             if url and outline.get("type", "rss").lower() in {"rss", "atom", "feed", ""}:
-                if not is_feed_url(url):
-                    raise InputError(
-                        path, None, f"feed URL {url!r} is not an absolute http(s) URL; fix it"
-                    )
-                found.setdefault(
-                    url,
-                    Source(
-                        url=url,
-                        title=text.strip(),
-                        category=(outline.get("category") or "").strip(),
-                        html_url=(outline.get("htmlUrl") or "").strip(),
-                        group=group,
-                    ),
+                source = Source(
+                    url=url,
+                    title=text.strip(),
+                    category=(outline.get("category") or "").strip(),
+                    html_url=(outline.get("htmlUrl") or "").strip(),
+                    group=group,
                 )
+                try:
+                    key = normalise_feed_url(url) if normalise else url
+                    check_feed_url(key)
+                except BadFeedUrl as exc:
+                    skipped.append(Skipped(source, InputError(path, outline.sourceline, str(exc))))
+                else:
+                    if key in found:
+                        duplicates += 1
+                    else:
+                        found[key] = replace(source, url=key)
             walk(
                 outline,
                 (outline.get("text") or outline.get("title") or group) if not url else group,
             )
 
-    walk(root.find("body"), "")  # type: ignore[arg-type]
-    return list(found.values())
+    walk(body, "")
+    return SourceList(tuple(found.values()), tuple(skipped), duplicates)
+
+
+def _parser() -> etree.XMLParser:
+    """libxml2 with every door shut: no entities, no DTD, no network, no huge documents."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _entities(path: Path | str, line: int) -> InputError:
+    return InputError(
+        path,
+        line,
+        "declares XML entities (<!ENTITY …>), which communique does not expand; "
+        "remove the DOCTYPE (readers never write one)",
+    )
+
+
+def _size(count: int) -> str:
+    return f"{count / 1024 / 1024:.1f} MiB" if count >= 1024 * 1024 else f"{count:,} bytes"
 
 
 def to_opml(sources: Sequence[Source], title: str = "communique sources") -> bytes:
@@ -117,34 +219,96 @@ def default_sources() -> list[Source]:
     return parse_opml(data, DEFAULT_LIST)
 
 
-def load_source_list(path: Path) -> list[Source]:
-    """The project's list; created from the shipped default the first time it is needed."""
+def read_source_list(path: Path) -> SourceList:
+    """The project's list; created from the shipped default the first time it is needed.
+
+    Entries communique cannot fetch are in ``skipped`` (to warn about and to write back), so
+    one mistyped URL costs that source, not every run.
+    """
     if not path.exists():
         save_source_list(path, default_sources())
+    return read_opml(_read(path), path, normalise=False)
+
+
+def load_source_list(path: Path) -> list[Source]:
+    """The usable sources of the project's list (see :func:`read_source_list`)."""
+    return list(read_source_list(path).sources)
+
+
+def read_import(path: Path) -> SourceList:
+    """A list to import: size-checked before it is read, URLs in their canonical form."""
+    return read_opml(_read(path), path, normalise=True)
+
+
+def _read(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(MAX_LIST_BYTES + 1)  # never more than the limit in memory
     except OSError as exc:
         raise InputError(path, None, f"cannot read ({exc.strerror})") from None
-    return parse_opml(data, path)
+    if len(data) > MAX_LIST_BYTES:
+        raise InputError(
+            path,
+            None,
+            f"is larger than {_size(MAX_LIST_BYTES)}, the limit for a source list; split it",
+        )
+    return data
 
 
-def save_source_list(path: Path, sources: Sequence[Source]) -> None:
-    """Write the list atomically (a crash never leaves half an OPML file)."""
+def save_source_list(path: Path, sources: Sequence[Source], kept: Sequence[Source] = ()) -> None:
+    """Write the list atomically (a crash never leaves half an OPML file).
+
+    ``kept`` are entries that were skipped when the list was read, written back after the
+    others so a user's line is never dropped by a command that rewrote the list. A list that
+    could not be read back (over :data:`MAX_OUTLINES` or :data:`MAX_LIST_BYTES`) is refused.
+    """
+    everything = [*sources, *kept]
+    outlines = len(everything) + len({s.group for s in everything if s.group})
+    if outlines > MAX_OUTLINES:
+        raise InputError(
+            path, None, f"would have {outlines:,} outlines; a source list may have {MAX_OUTLINES:,}"
+        )
+    data = to_opml(everything)
+    if len(data) > MAX_LIST_BYTES:
+        raise InputError(
+            path, None, f"would be {_size(len(data))}; a source list may be {_size(MAX_LIST_BYTES)}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, to_opml(sources))
+    write_atomically(path, data)
 
 
 def merge(
     existing: Sequence[Source], incoming: Iterable[Source]
-) -> tuple[list[Source], list[Source]]:
-    """``(merged list, sources that were new)``: existing entries win, order is kept."""
-    known = {s.url for s in existing}
-    added = []
+) -> tuple[list[Source], list[Source], list[tuple[Source, Source]]]:
+    """``(merged list, sources that were new, (incoming, existing) already subscribed)``.
+
+    A source is already subscribed when its URL, in canonical form, is that of an existing
+    entry in canonical form: ``HTTP://Host/feed`` and ``http://host/feed`` are one feed.
+    Existing entries win (their spelling and title), order is kept.
+    """
+    known = {_canonical(s.url): s for s in existing}
+    added, already = [], []
     for source in incoming:
-        if source.url not in known:
-            known.add(source.url)
+        key = _canonical(source.url)
+        if key in known:
+            already.append((source, known[key]))
+        else:
+            known[key] = source
             added.append(source)
-    return [*existing, *added], added
+    return [*existing, *added], added, already
+
+
+def _canonical(url: str) -> str:
+    try:
+        return normalise_feed_url(url)
+    except BadFeedUrl:  # an entry written before URLs were checked: compared as written
+        return url
+
+
+def find_source(sources: Sequence[Source], url: str) -> Source | None:
+    """The entry for ``url``: spelled exactly so, else the same feed in canonical form."""
+    exact = next((s for s in sources if s.url == url), None)
+    return exact or next((s for s in sources if _canonical(s.url) == _canonical(url)), None)
 
 
 def moved(sources: Sequence[Source], old_url: str, new_url: str) -> list[Source]:
