@@ -1,8 +1,9 @@
 """Adding a source: fetch what the user gave, find the feed behind a web page, check it parses.
 
 A user pastes whatever URL they have, often a site's home page. This shell fetches it once,
-and when it is HTML, follows the page's autodiscovery links to the best feed (Atom, then RSS,
-then JSON Feed) and says which it chose.
+and when it is HTML, follows the page's autodiscovery links to the best working feed (Atom,
+then RSS, then JSON Feed) and says which it chose. The URL it returns is in canonical form
+(:func:`sources.feed_url.normalise_feed_url`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import asyncio
 from dataclasses import dataclass
 
 from sources.discover import discover_feeds, looks_like_html
+from sources.feed_url import BadFeedUrl, normalise_feed_url
 from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.parse import parse_feed
 from sources.settings import AggregateSettings
+
+MAX_CANDIDATES = 5  # feeds of one web page fetched before giving up
 
 
 class NotAFeed(Exception):
@@ -39,29 +43,67 @@ async def _find_feed(url: str, settings: AggregateSettings) -> FoundFeed:
         result = await fetcher.fetch(FetchRequest(url))
         body = _body(result)
         if looks_like_html(body, result.content_type):
-            candidates = discover_feeds(body.decode("utf-8", "replace"), result.final_url or url)
-            if not candidates:
-                raise NotAFeed(
-                    f"{url} is a web page that links to no feed; give the feed's own URL"
-                )
-            chosen = candidates[0]
-            others = (
-                f" (also offered: {', '.join(c.url for c in candidates[1:])})"
-                if len(candidates) > 1
-                else ""
-            )
-            note = f"{url} is a web page; chose its {chosen.type} feed {chosen.url}{others}"
-            feed_result = await fetcher.fetch(FetchRequest(chosen.url))
-            title = _title(_body(feed_result), feed_result) or chosen.title
-            return FoundFeed(chosen.url, title, note)
+            return await _from_page(fetcher, url, body, result)
         title = _title(body, result)
-        final = result.permanent_url or url
+        final = _valid(result.permanent_url or url)
         note = (
             f"{url} permanently redirects to {final}; subscribed there"
             if final != url
             else f"{url} is a feed"
         )
         return FoundFeed(final, title, note)
+
+
+async def _from_page(fetcher: Fetcher, url: str, body: bytes, result: FetchResult) -> FoundFeed:
+    """The first of the page's feeds that fetches and parses, best first.
+
+    A page may offer ``file:``/``javascript:`` links or feeds that are down; those are passed
+    over (and named) rather than ending the search, but at most :data:`MAX_CANDIDATES` are
+    fetched, so a page listing thousands of feeds costs a few requests.
+    """
+    offered = discover_feeds(body.decode("utf-8", "replace"), result.final_url or url)
+    if not offered:
+        raise NotAFeed(f"{url} is a web page that links to no feed; give the feed's own URL")
+    passed_over: list[str] = []
+    tried = 0
+    for candidate in offered:
+        try:
+            feed_url = normalise_feed_url(candidate.url)
+        except BadFeedUrl as exc:
+            passed_over.append(str(exc))
+            continue
+        if tried == MAX_CANDIDATES:
+            break
+        tried += 1
+        feed_result = await fetcher.fetch(FetchRequest(feed_url))
+        try:
+            title = _title(_body(feed_result), feed_result) or candidate.title
+        except NotAFeed as exc:
+            passed_over.append(str(exc))
+            continue
+        others = [c.url for c in offered if c is not candidate]
+        also = f" (also offered: {_some(others)})" if others else ""
+        note = f"{url} is a web page; chose its {candidate.type} feed {feed_url}{also}"
+        if passed_over:
+            note += f"; passed over: {_some(passed_over)}"
+        return FoundFeed(feed_url, title, note)
+    raise NotAFeed(
+        f"{url} is a web page whose feeds do not work (fetched {tried} of {len(offered)}): "
+        + _some(passed_over)
+    )
+
+
+def _valid(url: str) -> str:
+    try:
+        return normalise_feed_url(url)
+    except BadFeedUrl as exc:
+        raise NotAFeed(str(exc)) from None
+
+
+def _some(texts: list[str]) -> str:
+    """At most five, then how many more: a hostile page cannot flood the terminal."""
+    shown = ", ".join(texts[:5])
+    return shown + (f" and {len(texts) - 5} more" if len(texts) > 5 else "")
 
 
 def _body(result: FetchResult) -> bytes:

@@ -253,6 +253,51 @@ def test_a_source_stored_under_an_older_spelling_keeps_working(project, server):
     assert project.urls() == []
 
 
+# --- autodiscovery ------------------------------------------------------------------------
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>EU Watch</title><id>urn:euwatch</id>
+<updated>2025-06-01T00:00:00Z</updated></feed>"""
+
+
+def page(*hrefs: str) -> Route:
+    links = "".join(
+        f'<link rel="alternate" type="application/atom+xml" href="{href}">' for href in hrefs
+    )
+    return Route(
+        body=f"<!doctype html><html><head>{links}</head><body>Blog</body></html>".encode(),
+        content_type="text/html; charset=utf-8",
+    )
+
+
+def test_autodiscovery_passes_over_unusable_candidates(project, server):
+    project.opml.write_text(opml(), encoding="utf-8")
+    server.route(
+        "/blog/", page("file:///etc/passwd", "javascript:alert(1)", "/down.xml", "/feed.xml")
+    )
+    server.route("/down.xml", Route(status=503))
+    server.route("/feed.xml", Route(body=ATOM, content_type="application/atom+xml"))
+    result = project.run("sources", "add", server.url("/blog/"))
+    assert result.exit_code == 0, result.output
+    assert f"added {server.url('/feed.xml')} (EU Watch)" in result.stdout
+    assert "passed over" in result.stdout and "HTTP 503" in result.stdout
+    assert project.urls() == [server.url("/feed.xml")]
+
+
+def test_autodiscovery_fetches_at_most_five_candidates(project, server):
+    project.opml.write_text(opml(), encoding="utf-8")
+    before = project.opml.read_bytes()
+    server.route("/blog/", page(*(f"/broken{i}.xml" for i in range(8)), "/feed.xml"))
+    server.route("/feed.xml", Route(body=ATOM, content_type="application/atom+xml"))
+    result = project.run("sources", "add", server.url("/blog/"))
+    assert result.exit_code == 2
+    assert "fetched 5 of 9" in result.stderr
+    fetched = [s.path for s in server.seen if s.path.startswith("/broken")]
+    assert fetched == [f"/broken{i}.xml" for i in range(5)]
+    assert server.requests_for("/feed.xml") == []
+    assert project.opml.read_bytes() == before
+
+
 # --- size limits and entities -------------------------------------------------------------
 
 
