@@ -44,15 +44,6 @@ class Source:
         return tuple(c.strip() for c in self.category.split(",") if c.strip())
 
 
-def is_feed_url(url: str) -> bool:
-    """An absolute http(s) URL communique can fetch: the only kind of feed address it keeps."""
-    try:
-        check_feed_url(url)
-    except BadFeedUrl:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class Skipped:
     """A feed outline that cannot be used, as written, and why (``path:line: message``)."""

@@ -322,6 +322,15 @@ def test_billion_laughs_is_refused_without_expanding_anything(project):
     assert result.stderr.startswith(f"{project.root / 'other.opml'}:3: declares XML entities")
 
 
+def test_entities_are_refused_in_any_encoding(project):
+    document = opml(
+        feed("https://example.org/&e;"), prolog='\n<!DOCTYPE opml [<!ENTITY e "a.xml">]>'
+    )
+    utf16 = document.replace('version="1.0"?>', 'version="1.0" encoding="UTF-16"?>', 1)
+    result = import_refused(project, utf16.encode("utf-16"))
+    assert "declares XML entities" in result.stderr
+
+
 def test_entity_expansion_under_expats_limit_is_refused(project):
     """800 KB that expat would expand a hundredfold (83 MB in the issue) into sources.opml."""
     entity = "EU foreign policy " * 14  # 252 characters per 3-byte reference
