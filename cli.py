@@ -25,7 +25,7 @@ import click
 
 from feeds.build import load_and_build, publish, stale_files
 from feeds.config import Config, load_config, normalise_base_url
-from feeds.dates import DateFormatError, parse_when
+from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
 from feeds.errors import InputError
 from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
@@ -217,7 +217,7 @@ def publish_command(
 )
 @click.option(
     "--year",
-    type=click.IntRange(1900, 2999),
+    type=click.IntRange(EARLIEST_YEAR, LATEST_YEAR),
     help="Year for dates written without one (else inferred).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an article that already exists.")
@@ -231,7 +231,8 @@ def import_command(
     A post is a title line, then '- Author', '- Feb 25' (or '- Feb 25, 2025') and
     '- N min read' lines, then paragraphs (one per line, or separated by blank lines);
     short lines without closing punctuation become section headings. A date without a year
-    takes the first such day on or after the latest date the text mentions. Everything
+    takes the first such day on or after the latest date the text mentions from the last ten
+    years (never after today); with none, the latest such day on or before today. Everything
     inferred is printed and written into the front matter.
     """
     config = _config(ctx)

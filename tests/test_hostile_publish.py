@@ -3,8 +3,15 @@ nothing hangs, nothing is silently misread. Every case goes through the command 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
 import pytest
 from conftest import CONFIG, NOW, Site
+
+from feeds.importer import CannotPlaceDate, infer_year
 
 PRECIOUS = "2025-01-02-precious.md"
 PRECIOUS_TEXT = "---\ntitle: Precious\ndate: 2025-01-02\n---\nDo not lose me.\n"
@@ -83,3 +90,83 @@ def test_an_output_folder_beside_the_articles_still_publishes(site):
         assert site.run("publish", "--now", NOW).exit_code == 0
     assert (site.root / "content" / "public" / "precious" / "index.html").exists()
     assert (articles / PRECIOUS).read_text(encoding="utf-8").endswith(PRECIOUS_TEXT[4:])
+
+
+# --- 4 and 6. importing: no hang, history and the far future do not set the year ------
+
+
+def post(tmp_path: Path, body: str, day_line: str = "- Feb 25") -> Path:
+    path = tmp_path / "speech.txt"
+    path.write_text(f"A speech\n- Jo Doe\n{day_line}\n\n{body}\n", encoding="utf-8")
+    return path
+
+
+def test_a_mention_of_the_last_day_of_9999_does_not_hang_import(site, tmp_path):
+    path = post(tmp_path, "The treaty runs until 31 December 9999, they said.")
+    command = Path(sys.executable).parent / "communique"
+    result = subprocess.run(
+        [str(command), "--config", str(site.config), "import", "--now", NOW, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (site.articles / "2025-02-25-speech.md").exists()
+    assert "mentions no date from 2016-01-01 to today, only earlier or later" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("body", "now", "expected", "why"),
+    [
+        # history: the 1950 declaration is not when the speech was given
+        (
+            "Europe Day recalls 9 May 1950.",
+            NOW,
+            "2025-02-25",
+            "mentions no date from 2016-01-01 to today, only",
+        ),
+        # a look far ahead is not a publication year either
+        (
+            "A plan for 1 January 2200.",
+            NOW,
+            "2025-02-25",
+            "mentions no date from 2016-01-01 to today, only",
+        ),
+        # recent mentions still count, old ones beside them are ignored
+        ("Since 9 May 1950, and on 4 November 2024.", NOW, "2025-02-25", "on or after 2024-11-04"),
+        # the first Feb 25 after the mention has not come yet: the latest one that has
+        ("On 1 March 2025 talks began.", "2026-01-10T00:00:00Z", "2025-02-25", "is after today"),
+    ],
+)
+def test_import_infers_the_year_from_recent_mentions_only_and_publish_keeps_it(
+    site, tmp_path, body, now, expected, why
+):
+    result = site.run("import", "--now", now, str(post(tmp_path, body)))
+    assert result.exit_code == 0, result.output
+    target = site.articles / f"{expected}-speech.md"
+    assert target.exists(), result.output
+    assert f"date {expected}: " in result.output and why in result.output
+    published = site.run("publish", "--now", now)
+    assert published.exit_code == 0, published.output
+    assert "published 1 article(s) to" in published.output  # not left out as future-dated
+    assert (site.public / "speech" / "index.html").exists()
+
+
+@pytest.mark.parametrize("stated", ["- 9 May 1950", "- 31 December 9999", "- Feb 25, 1066"])
+def test_an_implausible_stated_year_is_refused_with_its_line(site, tmp_path, stated):
+    path = post(tmp_path, "Body.", day_line=stated)
+    result = site.run("import", "--now", NOW, str(path))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{path}:3: year ")
+    assert "is outside 1990 to 9998" in result.output
+    assert list(site.articles.iterdir()) == []
+
+
+def test_a_day_inference_cannot_place_is_an_error_not_a_loop():
+    with pytest.raises(CannotPlaceDate, match="no year gives February 29 on or before today"):
+        infer_year(2, 29, "Nothing dated.", date(3, 1, 1))
+    # and a 29 February is found however far the last leap year is (1896 -> 1904)
+    assert infer_year(2, 29, "", date(1903, 12, 31)) == (
+        date(1896, 2, 29),
+        "the text mentions no dated event; latest such day on or before today (1903-12-31)",
+    )
