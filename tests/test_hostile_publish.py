@@ -3,6 +3,7 @@ nothing hangs, nothing is silently misread. Every case goes through the command 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import date
@@ -170,3 +171,70 @@ def test_a_day_inference_cannot_place_is_an_error_not_a_loop():
         date(1896, 2, 29),
         "the text mentions no dated event; latest such day on or before today (1903-12-31)",
     )
+
+
+# --- 5. front matter keeps the text written (YAML 1.2 core booleans only) -------------
+
+
+def test_yaml_11_booleans_numbers_and_sexagesimals_stay_the_text_written(site):
+    site.article(
+        "2025-01-02-norway.md",
+        """
+        ---
+        title: yes
+        date: 2025-01-02
+        author: {name: no, email: no@example.org}
+        tags: [NO, on, off, 1:30, 012, 3.10, Y]
+        summary: off
+        slug: on
+        lang: no
+        ---
+        Body.
+        """,
+    )
+    site.publish()
+    feed = json.loads((site.public / "feed.json").read_text(encoding="utf-8"))
+    item = feed["items"][0]
+    assert item["title"] == "yes"
+    assert item["tags"] == ["NO", "on", "off", "1:30", "012", "3.10", "Y"]
+    assert item["summary"] == "off"
+    assert item["url"] == "https://notes.example.org/on/"
+    assert [author["name"] for author in item["authors"]] == ["no"]
+    assert item["language"] == "no"
+    assert (site.public / "tags" / "no" / "atom.xml").exists()
+    assert not (site.public / "tags" / "false").exists()
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("title: true", "title true is not text; put it in quotes"),
+        ("title: ~", "missing title"),
+        (
+            "tags: [security, FALSE]",
+            'tag false is not text; put it in quotes, e.g. tags: ["False"]',
+        ),
+        ("summary: True", "summary true is not text; put it in quotes"),
+        ("slug: false", "slug false is not text; put it in quotes"),
+        ("id: true", "id true must be an absolute URI"),
+        ("draft: yes", "draft must be true or false, not 'yes'"),
+        ("author: null", None),  # no author: the site's
+    ],
+)
+def test_yaml_12_booleans_where_text_belongs_are_refused_with_their_line(site, line, message):
+    head = "" if line.startswith("title") else "title: T\n"
+    site.article("2025-01-02-a.md", f"---\n{head}date: 2025-01-02\n{line}\n---\nBody.\n")
+    result = site.run("publish", "--now", NOW)
+    if message is None:
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2
+    number = 4 if head else 3  # the line written last, after --- and date (and title)
+    assert result.output.startswith(f"{site.articles / '2025-01-02-a.md'}:{number}: ")
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_draft_true_still_means_a_draft(site):
+    site.article("2025-01-02-a.md", "---\ntitle: T\ndate: 2025-01-02\ndraft: TRUE\n---\nBody.\n")
+    assert "(1 draft(s) left out)" in site.publish().output
