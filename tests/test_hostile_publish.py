@@ -238,3 +238,58 @@ def test_yaml_12_booleans_where_text_belongs_are_refused_with_their_line(site, l
 def test_draft_true_still_means_a_draft(site):
     site.article("2025-01-02-a.md", "---\ntitle: T\ndate: 2025-01-02\ndraft: TRUE\n---\nBody.\n")
     assert "(1 draft(s) left out)" in site.publish().output
+
+
+# --- 7. local times that never happened, or happened twice, are refused ---------------
+
+
+@pytest.mark.parametrize(
+    ("matter", "message"),
+    [
+        (
+            "---\ntitle: T\ndate: 2025-03-30T02:30:00\n---\n",
+            ":3: date: '2025-03-30T02:30:00': 2025-03-30 02:30 does not exist in Europe/Brussels "
+            "(clocks go forward); write 03:30 or give an offset",
+        ),
+        (
+            "+++\ntitle = 'T'\ndate = 2025-03-30T02:00:00\n+++\n",  # a TOML local date-time
+            ":3: date: '2025-03-30T02:00:00': 2025-03-30 02:00 does not exist in Europe/Brussels",
+        ),
+        (
+            "---\ntitle: T\ndate: 2025-10-25\nupdated: 2025-10-26 02:30\n---\n",
+            ":4: updated: '2025-10-26 02:30': 2025-10-26 02:30 happens twice in Europe/Brussels "
+            "(clocks go back); give an offset: +02:00 for the first, +01:00 for the second",
+        ),
+    ],
+)
+def test_a_local_time_daylight_saving_skips_or_repeats_is_refused(site, matter, message):
+    site.article("2025-01-02-a.md", matter + "Body.\n")
+    result = site.run("publish", "--now", NOW)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"{site.articles / '2025-01-02-a.md'}{message}")
+    assert len(result.output.strip().splitlines()) == 1
+    assert not site.public.exists()
+
+
+def test_a_default_time_in_the_gap_names_the_setting(site):
+    site.config.write_text(site.config.read_text() + 'default_time = "02:30"\n')
+    site.article("2025-03-30-a.md", "---\ntitle: T\n---\nBody.\n")
+    result = site.run("publish", "--now", NOW)
+    assert result.exit_code == 2
+    assert "'2025-03-30' at [publish] default_time: 2025-03-30 02:30 does not exist" in (
+        result.output
+    )
+    assert "write 2025-03-30T03:30 or give an offset" in result.output
+
+
+def test_the_same_times_with_an_offset_or_outside_the_change_publish(site):
+    site.article("2025-03-30-a.md", "---\ntitle: A\ndate: 2025-03-30T02:30:00+01:00\n---\nA.\n")
+    site.article("2025-03-30-b.md", "---\ntitle: B\ndate: 2025-03-30T03:30:00\n---\nB.\n")
+    site.article("2025-10-26-c.md", "---\ntitle: C\ndate: 2025-10-26T02:30+01:00\n---\nC.\n")
+    site.publish()
+    feed = json.loads((site.public / "feed.json").read_text(encoding="utf-8"))
+    assert {item["title"]: item["date_published"] for item in feed["items"]} == {
+        "A": "2025-03-30T02:30:00+01:00",
+        "B": "2025-03-30T03:30:00+02:00",
+        "C": "2025-10-26T02:30:00+01:00",
+    }
