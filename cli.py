@@ -173,9 +173,10 @@ def publish_command(
 ) -> None:
     """Write atom.xml, rss.xml, feed.json, per-tag feeds and HTML pages.
 
-    Articles are read from [publish] articles (default articles/), and the output is built
-    aside and swapped into [publish] output (default public/), so a failed build leaves the
-    previous output untouched. Drafts and articles dated after now are left out. Articles
+    Articles are read from [publish] articles (default articles/; if that default folder does
+    not exist, the site is published without articles), and the output is built aside and
+    swapped into [publish] output (default public/), so a failed build leaves the previous
+    output untouched. Drafts and articles dated after now are left out. Articles
     without an id get one, written into their front matter so it never changes.
     """
     config = _config(ctx, base_url)
@@ -207,6 +208,8 @@ def publish_command(
     if build.future_left_out:
         left_out.append(f"{build.future_left_out} future-dated")
     note = f" ({', '.join(left_out)} left out)" if left_out else ""
+    if not config.publish.articles_dir.is_dir():
+        note += f" (no {config.publish.articles_dir} folder: the site has no articles)"
     click.echo(f"published {len(build.articles)} article(s){note} to {output}")
     click.echo(f"  {config.site.base_url}atom.xml  rss.xml  feed.json")
 
@@ -737,7 +740,11 @@ def digest_command(
 @main.command("run", epilog=AGGREGATE_EXIT_CODES_HELP)
 @click.pass_context
 def run_command(ctx: click.Context) -> None:
-    """Aggregate, then write the digest, then publish: one command for cron or a timer."""
+    """Aggregate, then write the digest, then publish: one command for cron or a timer.
+
+    Without an articles folder (someone who only follows feeds), the site is published with
+    the digest alone, unless [publish] articles names a folder that is missing.
+    """
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)

@@ -6,13 +6,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
+import feedparser
 import pytest
+from click.testing import CliRunner
 from conftest import CONFIG, NOW, Site
+from feedserver import FeedServer, Route, rss
 
+from cli import main
 from feeds.importer import CannotPlaceDate, infer_year
+from sources.opml import Source, save_source_list
 
 PRECIOUS = "2025-01-02-precious.md"
 PRECIOUS_TEXT = "---\ntitle: Precious\ndate: 2025-01-02\n---\nDo not lose me.\n"
@@ -293,3 +300,83 @@ def test_the_same_times_with_an_offset_or_outside_the_change_publish(site):
         "B": "2025-03-30T03:30:00+02:00",
         "C": "2025-10-26T02:30:00+01:00",
     }
+
+
+# --- 13. someone who only follows feeds: `run` publishes the digest, every night -------
+
+
+FOLLOWER_CONFIG = """\
+[site]
+title = "Following"
+base_url = "https://follow.example.org/"
+
+[aggregate]
+sources = "sources.opml"
+database = "c.db"
+workers = 1
+"""
+
+
+@pytest.fixture
+def follower(tmp_path: Path) -> Iterator[tuple[Path, FeedServer]]:
+    """A folder with a source list (one loopback feed) and no articles folder."""
+    with FeedServer() as server:
+        today = datetime.now(UTC)
+        server.route(
+            "/news.xml",
+            Route(
+                body=rss(
+                    [
+                        {
+                            "title": "EU foreign ministers agree sanctions",
+                            "link": "https://news.example/sanctions",
+                            "description": "The Council of the EU adopted sanctions today.",
+                            "pubDate": format_datetime(today - timedelta(hours=2)),
+                        }
+                    ]
+                )
+            ),
+        )
+        save_source_list(tmp_path / "sources.opml", [Source(server.url("/news.xml"), "News")])
+        (tmp_path / "communique.toml").write_text(FOLLOWER_CONFIG, encoding="utf-8")
+        yield tmp_path, server
+
+
+def test_run_without_articles_publishes_the_digest_night_after_night(follower):
+    root, _ = follower
+    for _ in range(2):
+        result = CliRunner().invoke(main, ["--config", str(root / "communique.toml"), "run"])
+        assert result.exit_code == 0, (result.output, result.stderr)
+        assert "published 0 article(s) (no " in result.output
+        assert "folder: the site has no articles)" in result.output
+        assert (root / "public" / "index.html").is_file()
+        feed = json.loads((root / "public" / "feed.json").read_text(encoding="utf-8"))
+        assert feed["items"] == []
+        published = root / "public" / "digest"
+        assert (published / "digest.atom").read_bytes() == (
+            root / "static" / "digest" / "digest.atom"
+        ).read_bytes()
+        assert any(p.suffix == ".html" for p in published.iterdir())
+    assert not (root / "articles").exists()  # nothing invented
+
+
+def test_a_configured_articles_folder_that_is_missing_is_still_an_error(follower):
+    root, _ = follower
+    config = root / "communique.toml"
+    config.write_text(FOLLOWER_CONFIG + '\n[publish]\narticles = "posts"\n', encoding="utf-8")
+    for command in (["run"], ["publish"]):
+        result = CliRunner().invoke(main, ["--config", str(config), *command])
+        assert result.exit_code == 2, result.output
+        assert f"{root / 'posts'}: articles directory not found" in result.stderr
+    assert not (root / "public").exists()
+
+
+def test_publish_in_a_folder_without_articles_says_so(tmp_path):
+    (tmp_path / "communique.toml").write_text(FOLLOWER_CONFIG, encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["--config", str(tmp_path / "communique.toml"), "publish", "--now", NOW]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("published 0 article(s) (no ")
+    atom = (tmp_path / "public" / "atom.xml").read_bytes()
+    assert feedparser.parse(atom).bozo == 0
