@@ -12,9 +12,11 @@ Exit codes (the same for every command):
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,10 +28,10 @@ import click
 from feeds.build import load_and_build, publish, stale_files
 from feeds.config import Config, load_config, normalise_base_url
 from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
-from feeds.errors import InputError
+from feeds.errors import InputError, decode_utf8
 from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
-from feeds.serve import make_server
+from feeds.serve import make_server, url_host
 from sources.digest import build_digest, plural
 from sources.digest_files import load_digest_settings, next_period_start, write_digest
 from sources.opml import (
@@ -243,12 +245,7 @@ def import_command(
     today = _clock(now).astimezone(config.site.tz).date()
     converted: dict[Path, tuple[Path, ImportedPost]] = {}
     for path in files:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                path, None, f"not UTF-8 ({exc.reason}); save the file as UTF-8"
-            ) from None
+        text = decode_utf8(path.read_bytes(), path).removeprefix("\ufeff")
         post = convert_post(text, path, config.site, settings.default_time, year=year, today=today)
         target = settings.articles_dir / post.filename
         if target in converted:
@@ -308,13 +305,11 @@ def serve_command(
     try:
         server = make_server(root, host, port, prefix=prefix, verbose=not quiet)
     except OSError as exc:
-        click.echo(
-            f"communique: cannot listen on {host}:{port} ({exc.strerror}); try another --port",
-            err=True,
-        )
+        click.echo(f"communique: {_listen_problem(exc, host, port)}", err=True)
         ctx.exit(EXIT_INPUT)
     bound_host, bound_port = server.server_address[:2]
-    click.echo(f"serving {root} at http://{bound_host}:{bound_port}{prefix} (Ctrl-C to stop)")
+    url = f"http://{url_host(bound_host)}:{bound_port}{prefix}"
+    click.echo(f"serving {root} at {url} (Ctrl-C to stop)")
     sys.stdout.flush()
     try:
         server.serve_forever()
@@ -322,6 +317,26 @@ def serve_command(
         pass
     finally:
         server.server_close()
+
+
+def _listen_problem(exc: OSError, host: str, port: int) -> str:
+    """Why ``serve`` could not listen, and the fix: only a busy port calls for another port."""
+    where = f"{url_host(host.removeprefix('[').removesuffix(']'))}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"cannot listen on {where} ({exc.strerror}); --host must be an address of this "
+            "machine, such as 127.0.0.1 or ::1"
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where} ({exc.strerror}); try another --port"
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where} ({exc.strerror}); ports below 1024 need privileges, try another --port"
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EINVAL):
+        return (
+            f"cannot listen on {where} ({exc.strerror}); the address is the problem: --host "
+            "must be an address of this machine, such as 127.0.0.1 or ::1"
+        )
+    return f"cannot listen on {where} ({exc.strerror or exc})"
 
 
 # --- aggregating --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import yaml
 
 from feeds.config import LANGUAGE_TAG, Person, Site, is_uri, person
 from feeds.dates import DateFormatError, parse_when
-from feeds.errors import InputError, toml_error
+from feeds.errors import InputError, decode_utf8, toml_error
 from feeds.slug import slugify
 from feeds.text import clean_text, looks_like_html
 
@@ -129,9 +129,7 @@ def load_articles(directory: Path, site: Site, default_time: time) -> list[Artic
 def read_source(path: Path) -> str:
     """A file's exact text: BOM and line endings kept, so a rewrite changes only what it means to."""
     try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, None, f"not UTF-8 ({exc.reason}); save the file as UTF-8") from None
+        return decode_utf8(path.read_bytes(), path)
     except OSError as exc:
         raise InputError(path, None, f"cannot read ({exc.strerror})") from None
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import idna
 
-from feeds.errors import InputError, line_of_key, toml_error
+from feeds.errors import InputError, decode_utf8, line_of_key, toml_error
 from feeds.text import clean_text, looks_like_html
 
 DEFAULT_CONFIG_NAME = "communique.toml"
@@ -253,9 +253,7 @@ def load_config(path: Path | None, *, base_url: str | None = None) -> Config:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, None, f"not UTF-8 ({exc.reason}); save the file as UTF-8") from None
+        return decode_utf8(path.read_bytes(), path).removeprefix("\ufeff")
     except OSError as exc:
         raise InputError(path, None, f"cannot read ({exc.strerror})") from None
 

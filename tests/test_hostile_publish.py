@@ -3,7 +3,9 @@ nothing hangs, nothing is silently misread. Every case goes through the command 
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import CONFIG, NOW, Site
 from feedserver import FeedServer, Route, rss
+from test_serve import get, serving
 
 from cli import main
 from feeds.importer import CannotPlaceDate, infer_year
@@ -380,3 +383,103 @@ def test_publish_in_a_folder_without_articles_says_so(tmp_path):
     assert result.output.startswith("published 0 article(s) (no ")
     atom = (tmp_path / "public" / "atom.xml").read_bytes()
     assert feedparser.parse(atom).bozo == 0
+
+
+# --- 11. messages that point at the problem; serve answers as HTTP says ---------------
+
+LATIN_1 = "Café".encode("cp1252")  # b"Caf\xe9": what Windows editors still save
+
+
+@pytest.mark.parametrize("what", ["article", "config", "post"])
+def test_a_file_that_is_not_utf8_names_the_line_and_column_of_the_first_bad_byte(
+    site, tmp_path, what
+):
+    if what == "article":
+        path = site.articles / "2025-01-02-a.md"
+        path.write_bytes(b"---\ntitle: A\n---\nFirst line.\nThe " + LATIN_1 + b" opened.\n")
+        args, line, column = ("publish", "--now", NOW), 5, 8
+    elif what == "config":
+        path = site.config
+        path.write_bytes(b"[site]\n" + b'title = "' + LATIN_1 + b'"\n')
+        args, line, column = ("publish", "--now", NOW), 2, 13
+    else:
+        path = tmp_path / "post.txt"
+        path.write_bytes(b"\xef\xbb\xbfA post\n- Jo\n- 3 March 2025\n\n\xe9t\xe9.\n")  # BOM
+        args, line, column = ("import", "--now", NOW, str(path)), 5, 1
+    result = site.run(*args)
+    assert result.exit_code == 2
+    assert result.output == (
+        f"{path}:{line}: not UTF-8 (byte 0xe9 at column {column}); save the file as UTF-8\n"
+    )
+    assert not site.public.exists()
+    assert not any(site.articles.glob("*post*"))
+
+
+@pytest.fixture
+def served(published) -> Iterator[int]:
+    with serving(published.public) as (port, banner):
+        assert f"http://127.0.0.1:{port}/" in banner
+        yield port
+
+
+def test_serve_answers_404_for_a_file_name_with_a_trailing_slash(served):
+    assert get(served, "/style.css")[0].status == 200
+    for path in ("/style.css/", "/atom.xml/", "/norway/index.html/", "/style.css//"):
+        response, body = get(served, path)
+        assert response.status == 404, path
+        assert body == b"Not found\n"
+    assert get(served, "/norway/")[0].status == 200  # folders still end in a slash
+
+
+def test_serve_ignores_an_if_modified_since_in_the_future(served):
+    last_modified = get(served, "/atom.xml")[0].getheader("Last-Modified")
+    assert get(served, "/atom.xml", {"If-Modified-Since": last_modified})[0].status == 304
+    tomorrow = format_datetime(datetime.now(UTC) + timedelta(days=1), usegmt=True)
+    response, body = get(served, "/atom.xml", {"If-Modified-Since": tomorrow})
+    assert response.status == 200 and body.startswith(b"<?xml")
+
+
+def ipv6_loopback_port() -> int | None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            return probe.getsockname()[1]
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize("host", ["::1", "[::1]"])
+def test_serve_listens_on_ipv6_loopback(published, host):
+    port = ipv6_loopback_port()
+    if port is None:
+        pytest.skip("this machine has no IPv6 loopback")
+    command = [str(Path(sys.executable).parent / "communique"), "serve", "-q"]
+    process = subprocess.Popen(
+        [*command, "--dir", str(published.public), "--host", host, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        banner = process.stdout.readline().decode()
+        assert f"at http://[::1]:{port}/ " in banner, process.stderr.read().decode()
+        connection = http.client.HTTPConnection("::1", port, timeout=5)
+        connection.request("GET", "/feed.json")
+        response = connection.getresponse()
+        assert response.status == 200
+        assert json.loads(response.read())["title"] == "EU Notes"
+        connection.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+
+
+def test_serve_on_an_address_this_machine_lacks_blames_the_address(published):
+    # 192.0.2.1 is reserved for documentation (RFC 5737): never a local address; binding to
+    # it fails locally, nothing is sent
+    result = published.run("serve", "--host", "192.0.2.1", "--port", "8000")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "communique: cannot listen on 192.0.2.1:8000 (Cannot assign requested address); the "
+        "address is the problem: --host must be an address of this machine, such as 127.0.0.1 "
+        "or ::1"
+    ]
