@@ -274,7 +274,7 @@ def import_command(
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to bind; keep loopback unless you mean it.",
+    help="Address to bind (IPv6 too: ::1); keep loopback unless you mean it.",
 )
 @click.option(
     "--port",
@@ -760,6 +760,7 @@ def run_command(ctx: click.Context) -> None:
     Without an articles folder (someone who only follows feeds), the site is published with
     the digest alone, unless [publish] articles names a folder that is missing.
     """
+    _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)

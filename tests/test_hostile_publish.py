@@ -374,6 +374,17 @@ def test_a_configured_articles_folder_that_is_missing_is_still_an_error(follower
     assert not (root / "public").exists()
 
 
+def test_run_refuses_a_dangerous_output_before_fetching_anything(follower):
+    root, server = follower
+    config = root / "communique.toml"
+    config.write_text(FOLLOWER_CONFIG + '\n[publish]\noutput = "static"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(config), "run"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{config}:11: [publish] output")
+    assert server.requests_for("/news.xml") == []
+    assert not (root / "c.db").exists()
+
+
 def test_publish_in_a_folder_without_articles_says_so(tmp_path):
     (tmp_path / "communique.toml").write_text(FOLLOWER_CONFIG, encoding="utf-8")
     result = CliRunner().invoke(
