@@ -17,9 +17,11 @@ file are imported, each invalid one is named (``file:line: ...``) and the exit c
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,11 +32,11 @@ import click
 
 from feeds.build import load_and_build, publish, stale_files
 from feeds.config import Config, load_config, normalise_base_url
-from feeds.dates import DateFormatError, parse_when
-from feeds.errors import InputError
+from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
+from feeds.errors import InputError, decode_utf8
 from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
-from feeds.serve import make_server
+from feeds.serve import make_server, url_host
 from sources.digest import build_digest, plural
 from sources.digest_files import load_digest_settings, next_period_start, write_digest
 from sources.feed_url import BadFeedUrl, normalise_feed_url
@@ -194,9 +196,10 @@ def publish_command(
 ) -> None:
     """Write atom.xml, rss.xml, feed.json, per-tag feeds and HTML pages.
 
-    Articles are read from [publish] articles (default articles/), and the output is built
-    aside and swapped into [publish] output (default public/), so a failed build leaves the
-    previous output untouched. Drafts and articles dated after now are left out. Articles
+    Articles are read from [publish] articles (default articles/; if that default folder does
+    not exist, the site is published without articles), and the output is built aside and
+    swapped into [publish] output (default public/), so a failed build leaves the previous
+    output untouched. Drafts and articles dated after now are left out. Articles
     without an id get one, written into their front matter so it never changes.
     """
     config = _config(ctx, base_url)
@@ -228,6 +231,8 @@ def publish_command(
     if build.future_left_out:
         left_out.append(f"{build.future_left_out} future-dated")
     note = f" ({', '.join(left_out)} left out)" if left_out else ""
+    if not config.publish.articles_dir.is_dir():
+        note += f" (no {config.publish.articles_dir} folder: the site has no articles)"
     click.echo(f"published {len(build.articles)} article(s){note} to {output}")
     click.echo(f"  {config.site.base_url}atom.xml  rss.xml  feed.json")
 
@@ -238,7 +243,7 @@ def publish_command(
 )
 @click.option(
     "--year",
-    type=click.IntRange(1900, 2999),
+    type=click.IntRange(EARLIEST_YEAR, LATEST_YEAR),
     help="Year for dates written without one (else inferred).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an article that already exists.")
@@ -252,7 +257,8 @@ def import_command(
     A post is a title line, then '- Author', '- Feb 25' (or '- Feb 25, 2025') and
     '- N min read' lines, then paragraphs (one per line, or separated by blank lines);
     short lines without closing punctuation become section headings. A date without a year
-    takes the first such day on or after the latest date the text mentions. Everything
+    takes the first such day on or after the latest date the text mentions from the last ten
+    years (never after today); with none, the latest such day on or before today. Everything
     inferred is printed and written into the front matter.
     """
     config = _config(ctx)
@@ -260,12 +266,7 @@ def import_command(
     today = _clock(now).astimezone(config.site.tz).date()
     converted: dict[Path, tuple[Path, ImportedPost]] = {}
     for path in files:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError(
-                path, None, f"not UTF-8 ({exc.reason}); save the file as UTF-8"
-            ) from None
+        text = decode_utf8(path.read_bytes(), path).removeprefix("\ufeff")
         post = convert_post(text, path, config.site, settings.default_time, year=year, today=today)
         target = settings.articles_dir / post.filename
         if target in converted:
@@ -294,7 +295,7 @@ def import_command(
     "--host",
     default="127.0.0.1",
     show_default=True,
-    help="Address to bind; keep loopback unless you mean it.",
+    help="Address to bind (IPv6 too: ::1); keep loopback unless you mean it.",
 )
 @click.option(
     "--port",
@@ -325,13 +326,11 @@ def serve_command(
     try:
         server = make_server(root, host, port, prefix=prefix, verbose=not quiet)
     except OSError as exc:
-        click.echo(
-            f"communique: cannot listen on {host}:{port} ({exc.strerror}); try another --port",
-            err=True,
-        )
+        click.echo(f"communique: {_listen_problem(exc, host, port)}", err=True)
         ctx.exit(EXIT_INPUT)
     bound_host, bound_port = server.server_address[:2]
-    click.echo(f"serving {root} at http://{bound_host}:{bound_port}{prefix} (Ctrl-C to stop)")
+    url = f"http://{url_host(bound_host)}:{bound_port}{prefix}"
+    click.echo(f"serving {root} at {url} (Ctrl-C to stop)")
     sys.stdout.flush()
     try:
         server.serve_forever()
@@ -339,6 +338,26 @@ def serve_command(
         pass
     finally:
         server.server_close()
+
+
+def _listen_problem(exc: OSError, host: str, port: int) -> str:
+    """Why ``serve`` could not listen, and the fix: only a busy port calls for another port."""
+    where = f"{url_host(host.removeprefix('[').removesuffix(']'))}:{port}"
+    if isinstance(exc, socket.gaierror):
+        return (
+            f"cannot listen on {where} ({exc.strerror}); --host must be an address of this "
+            "machine, such as 127.0.0.1 or ::1"
+        )
+    if exc.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where} ({exc.strerror}); try another --port"
+    if exc.errno == errno.EACCES:
+        return f"cannot listen on {where} ({exc.strerror}); ports below 1024 need privileges, try another --port"
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EINVAL):
+        return (
+            f"cannot listen on {where} ({exc.strerror}); the address is the problem: --host "
+            "must be an address of this machine, such as 127.0.0.1 or ::1"
+        )
+    return f"cannot listen on {where} ({exc.strerror or exc})"
 
 
 # --- aggregating --------------------------------------------------------------------------
@@ -805,7 +824,12 @@ def digest_command(
 @main.command("run", epilog=AGGREGATE_EXIT_CODES_HELP)
 @click.pass_context
 def run_command(ctx: click.Context) -> None:
-    """Aggregate, then write the digest, then publish: one command for cron or a timer."""
+    """Aggregate, then write the digest, then publish: one command for cron or a timer.
+
+    Without an articles folder (someone who only follows feeds), the site is published with
+    the digest alone, unless [publish] articles names a folder that is missing.
+    """
+    _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)

@@ -20,7 +20,7 @@ import yaml
 
 from feeds.config import LANGUAGE_TAG, Person, Site, is_uri, person
 from feeds.dates import DateFormatError, parse_when
-from feeds.errors import InputError, toml_error
+from feeds.errors import InputError, decode_utf8, toml_error
 from feeds.slug import slugify
 from feeds.text import clean_text, looks_like_html
 
@@ -28,17 +28,25 @@ _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~
 
 
 class _YamlLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """A safe loader that leaves dates as text, for the one strict date parser in dates.py.
+    """A safe loader that keeps every plain scalar as the text written, except YAML 1.2 core
+    booleans and nulls.
 
-    PyYAML's own timestamps raise bare ValueErrors without a line and read some values that
-    are not dates at all; dates.py reports the line and never guesses.
+    PyYAML follows YAML 1.1, where ``yes``, ``no``, ``on``, ``off``, ``y`` and ``n`` are booleans
+    (``tags: [NO]`` - Norway - became ``false``), ``1:30`` is the number 90, ``012`` is 10 and
+    ``3.10`` is 3.1: an author's title or tag would silently change. Only YAML 1.2 core
+    ``true``/``false`` and ``null``/``~`` keep a meaning of their own (``draft: true``).
+    Numbers stay text because no front-matter field is a number, and dates stay text for the
+    one strict date parser in dates.py, which reports the line and never guesses.
     """
 
 
-_YamlLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-}
+_CORE_RESOLVERS = (
+    ("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), "tTfF"),
+    ("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]),
+)
+_YamlLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    _YamlLoader.add_implicit_resolver(_tag, _pattern, list(_first))
 
 ARTICLE_SUFFIXES = (".md", ".markdown")
 _FILENAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)$")
@@ -121,9 +129,7 @@ def load_articles(directory: Path, site: Site, default_time: time) -> list[Artic
 def read_source(path: Path) -> str:
     """A file's exact text: BOM and line endings kept, so a rewrite changes only what it means to."""
     try:
-        return path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, None, f"not UTF-8 ({exc.reason}); save the file as UTF-8") from None
+        return decode_utf8(path.read_bytes(), path)
     except OSError as exc:
         raise InputError(path, None, f"cannot read ({exc.strerror})") from None
 
@@ -184,8 +190,8 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
     title = data.get("title")
     if title is None or (isinstance(title, str) and not title.strip()):
         raise fail("title", "missing title; add 'title: ...' to the front matter")
-    if not isinstance(title, str | int | float):
-        raise fail("title", "title must be text")
+    if not isinstance(title, str):
+        raise fail("title", f"title {_written(title)} is not text; put it in quotes")
     title = " ".join(str(title).split())
     if looks_like_html(title):
         raise fail(
@@ -211,8 +217,10 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
             "updated", "updated is before date; an article cannot change before it is published"
         )
 
+    if data.get("slug") is not None and not isinstance(data["slug"], str):
+        raise fail("slug", f"slug {_written(data['slug'])} is not text; put it in quotes")
     if data.get("slug"):
-        slug = str(data["slug"])
+        slug = data["slug"]
     else:
         slug = slugify(from_name["slug"] if from_name else path.stem)
     if not _SLUG.match(slug):
@@ -226,20 +234,21 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
     elif not isinstance(article_id, str) or not is_uri(article_id.strip()):
         raise fail(
             "id",
-            f"id {article_id!r} must be an absolute URI such as tag:example.org,2025-02-25:slug",
+            f"id {_written(article_id)} must be an absolute URI such as "
+            "tag:example.org,2025-02-25:slug",
         )
     else:
         article_id = article_id.strip()
 
     draft = data.get("draft", False)
     if not isinstance(draft, bool):
-        raise fail("draft", "draft must be true or false")
+        raise fail("draft", f"draft must be true or false, not {_written(draft)}")
     lang = data.get("lang")
     if lang is not None and (not isinstance(lang, str) or not LANGUAGE_TAG.match(lang)):
-        raise fail("lang", f"lang {lang!r} is not a BCP 47 tag; write e.g. en or fr-BE")
+        raise fail("lang", f"lang {_written(lang)} is not a BCP 47 tag; write e.g. en or fr-BE")
     summary = data.get("summary")
     if summary is not None and not isinstance(summary, str):
-        raise fail("summary", "summary must be text")
+        raise fail("summary", f"summary {_written(summary)} is not text; put it in quotes")
 
     return Article(
         path=path,
@@ -312,13 +321,26 @@ def _authors(data: dict[str, Any], site: Site, fail: Any) -> tuple[Person, ...]:
     return tuple(people) or (site.author,)
 
 
+def _written(value: Any) -> str:
+    """A parsed value as the author most likely wrote it, for messages (``true``, not ``True``)."""
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _tags(value: Any, fail: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
         value = value.split(",")
-    if not isinstance(value, list) or not all(isinstance(t, str | int) for t in value):
+    if not isinstance(value, list):
         raise fail("tags", "tags must be a list of words, e.g. tags: [security, ukraine]")
+    for tag in value:
+        if not isinstance(tag, str):
+            raise fail(
+                "tags",
+                f'tag {_written(tag)} is not text; put it in quotes, e.g. tags: ["{tag}"]',
+            )
     seen: dict[str, str] = {}
     for tag in value:
         name = " ".join(str(tag).split())

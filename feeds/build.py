@@ -242,9 +242,18 @@ def find_assets(config: Config, articles: Sequence[Article]) -> dict[str, Path]:
 
 
 def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Build:
-    """Read the articles directory and build everything in memory."""
+    """Read the articles directory and build everything in memory.
+
+    With no articles folder and the setting left at its default, the site has no articles
+    (someone who only follows feeds still gets the index page, the feeds and the digest in
+    ``static/``); a folder named in the config that is missing is an error.
+    """
     settings = config.publish
-    articles = load_articles(settings.articles_dir, config.site, settings.default_time)
+    articles = (
+        load_articles(settings.articles_dir, config.site, settings.default_time)
+        if settings.articles_dir.is_dir() or settings.articles_configured
+        else []
+    )
     assets = find_assets(config, articles)
     return build_site(articles, config, now=now, drafts=drafts, assets=assets)
 

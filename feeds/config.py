@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import idna
 
-from feeds.errors import InputError, line_of_key, toml_error
+from feeds.errors import InputError, decode_utf8, line_of_key, toml_error
 from feeds.text import clean_text, looks_like_html
 
 DEFAULT_CONFIG_NAME = "communique.toml"
@@ -83,6 +83,7 @@ class PublishSettings:
     static_dir: Path = Path("static")
     entries_per_feed: int = 20
     default_time: time = time(0, 0)
+    articles_configured: bool = False  # set in the file: a missing folder is then an error
 
 
 @dataclass(frozen=True)
@@ -252,9 +253,7 @@ def load_config(path: Path | None, *, base_url: str | None = None) -> Config:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, None, f"not UTF-8 ({exc.reason}); save the file as UTF-8") from None
+        return decode_utf8(path.read_bytes(), path).removeprefix("\ufeff")
     except OSError as exc:
         raise InputError(path, None, f"cannot read ({exc.strerror})") from None
 
@@ -368,10 +367,52 @@ def _publish(data: dict[str, Any], root: Path, fail: Any) -> PublishSettings:
         raise fail(
             "publish", "default_time", f"default_time {clock_text!r} must look like 09:00"
         ) from None
-    return PublishSettings(
+    settings = PublishSettings(
         articles_dir=directory("articles", defaults.articles_dir),
         output_dir=directory("output", defaults.output_dir),
         static_dir=directory("static", defaults.static_dir),
         entries_per_feed=entries,
         default_time=clock,
+        articles_configured="articles" in data,
     )
+    problem = output_overlap(settings, root)
+    if problem:
+        other, message = problem  # blame the output line, else the setting it collides with
+        raise fail("publish", "output" if "output" in data else other, message)
+    return settings
+
+
+def output_overlap(settings: PublishSettings, root: Path) -> tuple[str, str] | None:
+    """``(the setting it collides with, why)`` if publishing would destroy input.
+
+    Every publish replaces the whole output folder with a fresh build, so an output folder
+    that is, holds or sits inside the articles or static folder, or holds the project (and its
+    config file), would lose those files on the second publish. Paths are compared resolved,
+    so ``./articles/``, ``..`` detours and symlinks are caught.
+    """
+    output = settings.output_dir.resolve()
+    shown = f"[publish] output ({output})"
+    root = root.resolve()
+    if root.is_relative_to(output):
+        relation = "is the project folder" if output == root else f"contains the project {root}"
+        return (
+            "output",
+            f"{shown} {relation}; publishing replaces the output folder and would delete "
+            f"the config file and everything beside it: choose a folder of its own, such as public",
+        )
+    for key, folder in (("articles", settings.articles_dir), ("static", settings.static_dir)):
+        other = folder.resolve()
+        if output == other:
+            relation = f"is the {key} folder"
+        elif other.is_relative_to(output):
+            relation = f"contains the {key} folder {other}"
+        elif output.is_relative_to(other):
+            relation = f"is inside the {key} folder {other}"
+        else:
+            continue
+        return (
+            key,
+            f"{shown} {relation}; publishing replaces the output folder and would delete "
+            f"your {key} files: choose a folder of its own, such as public",
+        )
+    return None

@@ -87,35 +87,73 @@ def parse_when(value: str | date | datetime, tz: tzinfo, default_time: time) -> 
 
     A date without a time gets ``default_time``; a time without an offset is read in the site
     timezone ``tz`` (not UTC, not the machine's zone), so the same file builds the same feed
-    everywhere.
+    everywhere. A local time that ``tz`` skips or repeats (daylight saving) is an error.
     """
     if isinstance(value, date):  # TOML front matter gives real dates and datetimes
         _make_date(value.year, value.month, value.day, value.isoformat())
     if isinstance(value, datetime):
         value = value.replace(microsecond=0)
-        return value if value.tzinfo else value.replace(tzinfo=tz)
+        return value if value.tzinfo else _local(value.replace(tzinfo=tz), value.isoformat())
     if isinstance(value, date):
-        return datetime.combine(value, default_time, tzinfo=tz)
+        return _local(
+            datetime.combine(value, default_time, tzinfo=tz), value.isoformat(), default=True
+        )
     text = str(value).strip()
     match = _ISO.match(text)
     if match:
         day = _make_date(int(match["y"]), int(match["m"]), int(match["d"]), text)
         if match["H"] is None:
-            return datetime.combine(day, default_time, tzinfo=tz)
+            return _local(datetime.combine(day, default_time, tzinfo=tz), text, default=True)
         try:
             clock = time(int(match["H"]), int(match["M"]), int(match["S"] or 0))
         except ValueError as exc:
             raise DateFormatError(f"{text!r} has an impossible time ({exc})") from None
-        zone = _parse_offset(match["tz"], text) if match["tz"] else tz
-        return datetime.combine(day, clock, tzinfo=zone)
+        if match["tz"]:
+            return datetime.combine(day, clock, tzinfo=_parse_offset(match["tz"], text))
+        return _local(datetime.combine(day, clock, tzinfo=tz), text)
     for pattern in (_DAY_FIRST_NUMERIC, _DAY_MONTH_YEAR, _MONTH_DAY_YEAR):
         match = pattern.match(text)
         if match:
             groups = match.groupdict()
             month = MONTHS[groups["month"].lower()] if groups.get("month") else int(groups["m"])
             day = _make_date(int(groups["y"]), month, int(groups["d"]), text)
-            return datetime.combine(day, default_time, tzinfo=tz)
+            return _local(datetime.combine(day, default_time, tzinfo=tz), text, default=True)
     raise DateFormatError(f"{text!r} is not a date; write it like {ACCEPTED_FORMS}")
+
+
+def _local(moment: datetime, text: str, *, default: bool = False) -> datetime:
+    """``moment``, a wall-clock time in a zone, if that time happened exactly once there.
+
+    Clocks going forward skip a time (02:30 on 30 March 2025 in Brussels never happened) and
+    going back repeat one (02:30 on 26 October 2025 happened at +02:00 and again at +01:00).
+    Python would quietly pick an offset for either; an article's date must not be a guess,
+    so both are errors that say what to write instead (a time that exists, or an offset).
+    ``default`` says the time is ``[publish] default_time``, not the author's.
+    """
+    zone = moment.tzinfo
+    name = getattr(zone, "key", None) or str(zone)
+    first, second = moment.replace(fold=0), moment.replace(fold=1)
+    wall = moment.replace(tzinfo=None)
+    actual = first.astimezone(UTC).astimezone(zone)
+    given = f"{text!r} at [publish] default_time" if default else repr(text)
+    if actual.replace(tzinfo=None) != wall:
+        fix = f"{wall:%Y-%m-%d}T{actual:%H:%M}" if default else f"{actual:%H:%M}"
+        raise DateFormatError(
+            f"{given}: {wall:%Y-%m-%d %H:%M} does not exist in {name} (clocks go forward); "
+            f"write {fix} or give an offset"
+        )
+    if first.utcoffset() != second.utcoffset():
+        raise DateFormatError(
+            f"{given}: {wall:%Y-%m-%d %H:%M} happens twice in {name} (clocks go back); give "
+            f"an offset: {_offset(first)} for the first, {_offset(second)} for the second"
+        )
+    return first
+
+
+def _offset(moment: datetime) -> str:
+    minutes = int((moment.utcoffset() or timedelta()).total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 EARLIEST_YEAR, LATEST_YEAR = 1990, 9998  # feeds before the web are implausible to validators

@@ -21,7 +21,14 @@ from datetime import date, datetime, time
 from pathlib import Path
 
 from feeds.config import Site
-from feeds.dates import MONTHS, mentioned_dates, rfc3339
+from feeds.dates import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    MONTH_NAMES,
+    MONTHS,
+    mentioned_dates,
+    rfc3339,
+)
 from feeds.errors import InputError
 from feeds.ids import can_fix_ids, tag_id
 from feeds.slug import slugify
@@ -120,8 +127,13 @@ def convert_post(
         published_day = _real_day(year, month, day_of_month, path, date_line)
         notes.append(f"year {year} from --year")
     else:
-        published_day, why = infer_year(month, day_of_month, body_text, today)
+        try:
+            published_day, why = infer_year(month, day_of_month, body_text, today)
+        except CannotPlaceDate as exc:
+            raise InputError(path, date_line, str(exc)) from None
         notes.append(f"date {published_day.isoformat()}: {why} (use --year to override)")
+    if published_day > today:
+        notes.append(f"dated after today ({today.isoformat()}): publish leaves it out until then")
     published = datetime.combine(published_day, default_time, tzinfo=site.tz)
 
     slug = slugify(path.stem)
@@ -157,34 +169,66 @@ def convert_post(
     )
 
 
+MENTION_WINDOW_YEARS = 10  # mentioned dates older than this are history, not the news
+_LEAP_GAP_YEARS = 8  # the longest run of years without a 29 February (1896 -> 1904)
+
+
+class CannotPlaceDate(ValueError):
+    """No year gives a post's day and month within the bounds inference searches."""
+
+
 def infer_year(month: int, day: int, body: str, today: date) -> tuple[date, str]:
     """The publication day for a date written without a year, and the reason, in words.
 
     An article is not published before the events it reports: the answer is the first such
-    day on or after the latest date the body mentions. With no dated event in the body, it is
-    the latest such day on or before ``today`` (an article is not published in the future).
+    day on or after the latest date the body mentions. Only mentions from the last
+    :data:`MENTION_WINDOW_YEARS` years up to ``today`` count: a post that recalls 9 May 1950
+    or looks ahead to 2200 is not from either year. An article is not published in the
+    future either: with no such mention, or when the first such day after it has not come
+    yet, the answer is the latest such day on or before ``today``. Every search is bounded
+    (a 29 February is never more than eight years away); :class:`CannotPlaceDate` if none.
     """
+    back = max(today.year - MENTION_WINDOW_YEARS, 1)
+    earliest = _maybe_day(back, today.month, today.day) or date(back, today.month, today.day - 1)
     mentioned = list(mentioned_dates(body))
-    if mentioned:
-        latest = max(mentioned)
-        candidate_year = latest.year
-        while True:
-            candidate = _maybe_day(candidate_year, month, day)
-            if candidate is not None and candidate >= latest:
-                return (
-                    candidate,
-                    f"first such day on or after {latest.isoformat()}, the latest date the text mentions",
-                )
-            candidate_year += 1
-    candidate_year = today.year
-    while True:
-        candidate = _maybe_day(candidate_year, month, day)
-        if candidate is not None and candidate <= today:
+    counted = [d for d in mentioned if earliest <= d <= today]
+    ignored = len(mentioned) - len(counted)
+    window = f"{earliest.isoformat()} to today"
+    aside = f" ({ignored} mentioned date(s) outside {window} ignored)" if ignored else ""
+    if counted:
+        latest = max(counted)
+        after = next(
+            (
+                candidate
+                for year in range(latest.year, latest.year + _LEAP_GAP_YEARS + 1)
+                if (candidate := _maybe_day(year, month, day)) is not None and candidate >= latest
+            ),
+            None,
+        )
+        if after is not None and after <= today:
             return (
-                candidate,
-                f"the text mentions no dated event; latest such day on or before today ({today.isoformat()})",
+                after,
+                f"first such day on or after {latest.isoformat()}, the latest date the text "
+                f"mentions{aside}",
             )
-        candidate_year -= 1
+        why = (
+            f"the first such day after {latest.isoformat()}, the latest date the text mentions, "
+            f"is after today{aside}"
+        )
+    else:
+        why = (
+            f"the text mentions no date from {window}, only earlier or later ones"
+            if mentioned
+            else "the text mentions no dated event"
+        )
+    for year in range(today.year, max(today.year - _LEAP_GAP_YEARS, 0), -1):
+        candidate = _maybe_day(year, month, day)
+        if candidate is not None and candidate <= today:
+            return candidate, f"{why}; latest such day on or before today ({today.isoformat()})"
+    raise CannotPlaceDate(
+        f"no year gives {MONTH_NAMES[month - 1]} {day} on or before today "
+        f"({today.isoformat()}); write the year on the date line or use --year"
+    )
 
 
 def split_paragraphs(lines: list[str]) -> list[str]:
@@ -243,6 +287,13 @@ def _maybe_day(year: int, month: int, day: int) -> date | None:
 
 
 def _real_day(year: int, month: int, day: int, path: Path, line: int) -> date:
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise InputError(
+            path,
+            line,
+            f"year {year} is outside {EARLIEST_YEAR} to {LATEST_YEAR}, the years feeds accept; "
+            "correct the date line",
+        )
     result = _maybe_day(year, month, day)
     if result is None:
         raise InputError(

@@ -9,7 +9,10 @@ sends neither validators nor feed media types, so this handler adds them. It bin
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import posixpath
+import socket
+import time
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -49,8 +52,12 @@ def etag_of(data: bytes) -> str:
     return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
 
 
-def not_modified(headers: dict[str, str], etag: str, mtime: float) -> bool:
-    """RFC 9110: If-None-Match wins when present; otherwise If-Modified-Since by whole seconds."""
+def not_modified(headers: dict[str, str], etag: str, mtime: float, now: float) -> bool:
+    """RFC 9110: If-None-Match wins when present; otherwise If-Modified-Since by whole seconds.
+
+    An If-Modified-Since later than ``now`` is invalid and ignored (RFC 9110 section 13.1.3):
+    a client with a fast clock would otherwise get 304 for a file changed since.
+    """
     if_none_match = headers.get("if-none-match")
     if if_none_match is not None:
         candidates = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
@@ -61,7 +68,7 @@ def not_modified(headers: dict[str, str], etag: str, mtime: float) -> bool:
             since = parsedate_to_datetime(if_modified_since).timestamp()
         except (TypeError, ValueError, IndexError):
             return False
-        return int(mtime) <= since
+        return int(mtime) <= since <= now
     return False
 
 
@@ -99,6 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if not raw_path.endswith("/"):
                     return None, quote(raw_path + "/")
                 target = target / "index.html"
+            elif raw_path.endswith("/"):  # /style.css/ names a folder, and there is none
+                return None, None
             return (target if target.is_file() else None), None
         except (ValueError, OSError):  # outside the root, or a name the file system refuses
             return None, None
@@ -124,7 +133,8 @@ class _Handler(BaseHTTPRequestHandler):
         mtime = target.stat().st_mtime
         etag = etag_of(data)
         headers = {key.lower(): value for key, value in self.headers.items()}
-        status = HTTPStatus.NOT_MODIFIED if not_modified(headers, etag, mtime) else HTTPStatus.OK
+        fresh = not_modified(headers, etag, mtime, time.time())
+        status = HTTPStatus.NOT_MODIFIED if fresh else HTTPStatus.OK
         self.send_response(status)
         self.send_header("ETag", etag)
         self.send_header("Last-Modified", formatdate(mtime, usegmt=True))
@@ -139,6 +149,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def is_ipv6(host: str) -> bool:
+    """Whether ``host`` is an IPv6 address literal (``::1``, ``[::1]``), not a name."""
+    try:
+        return ipaddress.ip_address(host.removeprefix("[").removesuffix("]")).version == 6
+    except ValueError:
+        return False
+
+
+def url_host(host: str) -> str:
+    """``host`` as a URL writes it: IPv6 literals in brackets."""
+    return f"[{host}]" if is_ipv6(host) else host
+
+
 def make_server(
     directory: Path,
     host: str = "127.0.0.1",
@@ -149,13 +176,15 @@ def make_server(
 ) -> ThreadingHTTPServer:
     """A server for ``directory`` at URL path ``prefix``, bound but not yet serving.
 
-    ``port=0`` picks a free port. ``prefix`` is the path of the site's ``base_url``
+    ``port=0`` picks a free port; an IPv6 ``host`` (``::1``) gets an IPv6 socket. ``prefix`` is the path of the site's ``base_url``
     (``/blog/`` for https://example.org/blog/), so the pages' site-relative links resolve.
     """
     prefix = unquote(prefix)  # compared with decoded request paths
     prefix = "/" + prefix.strip("/") + "/" if prefix.strip("/") else "/"
     handler = type("Handler", (_Handler,), {"root": Path(directory).resolve(), "prefix": prefix})
-    server = ThreadingHTTPServer((host, port), handler)
+    host = host.removeprefix("[").removesuffix("]")  # [::1] as in URLs
+    server_class = _IPv6Server if is_ipv6(host) else ThreadingHTTPServer
+    server = server_class((host, port), handler)
     server.daemon_threads = True
     server.verbose = verbose  # type: ignore[attr-defined]
     return server

@@ -58,7 +58,7 @@ def assert_input_error(site, result, where: str, message: str) -> None:
         (
             "---\ntitle: T\ndate: 2025-01-01\nauthor: {name: A, uri: 5}\n---\nB\n",
             4,
-            "uri 5 must be an absolute",
+            "uri '5' must be an absolute",
         ),
         (
             '---\ntitle: T\ndate: 2025-01-01\nauthor: {name: A, uri: "javascript:alert(1)"}\n---\nB\n',
