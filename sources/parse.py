@@ -184,10 +184,15 @@ def _repair(body: bytes) -> bytes:
 
 
 def _absolute(link: str | None, base: str) -> str | None:
-    if not link:
+    """An absolute http(s) link, or None (a link that is not one, or is no URL at all)."""
+    if not link or not isinstance(link, str):
         return None
-    absolute = urljoin(base, link.strip())
-    return absolute if urlsplit(absolute).scheme in {"http", "https"} else None
+    try:
+        absolute = urljoin(base, link.strip())
+        usable = urlsplit(absolute).scheme in {"http", "https"}
+    except ValueError:  # "http://[::1/" and the like
+        return None
+    return absolute if usable else None
 
 
 def _base(xml_base: str | None, feed_url: str, fallback: str) -> str:

@@ -15,11 +15,14 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -261,3 +264,220 @@ def encoded(encoding: str, body: bytes) -> Route:
 def _gzip(data: bytes) -> bytes:
     compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     return compressor.compress(data) + compressor.flush()
+
+
+# --- one bad source never stops a run -------------------------------------------------------
+
+
+def hostile_sources(server: FeedServer) -> tuple[list[str], list[str]]:
+    """``(hostile, good)`` source URLs: each hostile one broke every run before."""
+    routes = {
+        "/js.xml": Route(status=302, location="javascript:alert(1)"),
+        "/port.xml": Route(status=301, location="http://127.0.0.1:99999/"),
+        "/ipv6.xml": Route(status=307, location="http://[::1/"),
+        "/long.xml": Route(status=302, location="http://127.0.0.1/" + "a" * 10_000),
+        "/slow-down.xml": Route(status=429, headers={"Retry-After": "9" * 20}),
+        "/length.xml": Route(handler=raw(200, [("Content-Length", "9" * 30)], rss(GOOD_ITEMS))),
+        "/negative.xml": Route(handler=raw(200, [("Content-Length", "-5")], rss(GOOD_ITEMS))),
+        "/bad-link.xml": Route(
+            body=rss([{"title": "Bad link", "link": "http://[::1/", "guid": "urn:bad"}])
+        ),  # a feed, not hostile: the item is kept, its link is not
+        "/good.xml": Route(body=rss(GOOD_ITEMS)),
+        # a valid feed whose validators are not ASCII: kept, they would poison the next request
+        "/etag.xml": Route(
+            body=rss(GOOD_ITEMS, title="Accents"),
+            etag=False,
+            last_modified=False,
+            headers={"ETag": '"\xe9t\xe9"', "Last-Modified": "lundi, 3 f\xe9vrier 2025"},
+        ),
+    }
+    for path, route in routes.items():
+        server.route(path, route)
+    paths = ("/js.xml", "/port.xml", "/ipv6.xml", "/long.xml", "/slow-down.xml", "/length.xml")
+    hostile = [server.url(p) for p in (*paths, "/negative.xml")]
+    hostile.append("http://127.0.0.1:99999/feed")  # an invalid port in the list itself
+    good = [server.url(p) for p in ("/good.xml", "/etag.xml", "/bad-link.xml")]
+    return hostile, good
+
+
+def test_hostile_sources_fail_alone_run_after_run(server, project):
+    hostile, good = hostile_sources(server)
+    project.subscribe(*hostile, *good)
+
+    for run in range(3):
+        started = datetime.now(UTC).replace(microsecond=0)
+        result = project.cli("aggregate", "--json", *(["--all"] if run else []))
+        assert result.exit_code == 1, result.output
+        summary = json.loads(result.stdout)
+        assert sorted(f["url"] for f in summary["failures"]) == sorted(hostile), summary
+        assert summary["failed"] == len(hostile)
+        assert summary["ok"] + summary["unchanged"] + summary["not_modified"] == len(good)
+        assert all("internal error" not in f["error"] for f in summary["failures"]), summary
+        rows = project.rows()
+        assert rows[good[0]].entries == len(GOOD_ITEMS)
+        assert rows[good[1]].entries == len(GOOD_ITEMS)
+        assert rows[good[2]].entries == 1
+        for url in hostile:  # recorded, and backed off
+            assert rows[url].failures == run + 1, (url, rows[url])
+            assert rows[url].last_error
+            assert rows[url].next_due > started
+
+    errors = {url: rows[url].last_error for url in hostile}
+    assert "non-HTTP URL 'javascript:alert(1)'" in errors[hostile[0]]
+    assert "invalid URL 'http://127.0.0.1:99999/'" in errors[hostile[1]]
+    assert "invalid URL 'http://[::1/'" in errors[hostile[2]]
+    assert "10017 characters" in errors[hostile[3]]
+    assert errors[hostile[4]] == "HTTP 429"
+    assert "invalid URL" in errors[hostile[7]]
+    # Retry-After of 10^20 seconds: polled again after the documented cap of 7 days
+    next_due = rows[hostile[4]].next_due
+    assert timedelta(days=6) < next_due - datetime.now(UTC) <= timedelta(days=7)
+
+
+def test_plain_run_from_cron_survives_hostile_sources(server, project):
+    hostile, good = hostile_sources(server)
+    project.subscribe(*hostile, *good)
+    (project.root / "articles").mkdir()
+    result = project.cli("run")
+    assert result.exit_code == 1, result.output
+    assert project.rows()[good[0]].entries == len(GOOD_ITEMS)
+
+
+def test_an_unforeseen_error_in_one_source_is_recorded_as_its_failure(server, project):
+    """Nothing known raises any more, so the database is made to: a trigger refuses one
+    item, as a full disk or a corrupt page would refuse a write. That source's transaction
+    rolls back whole (none of its items is half stored), its failure is recorded and backed
+    off, and the other source is stored, run after run."""
+    boom = {"title": "Boom", "guid": "urn:boom", "description": "refused by the database"}
+    server.route("/good.xml", Route(body=rss(GOOD_ITEMS)))
+    server.route("/boom.xml", Route(body=rss([*GOOD_ITEMS, boom], title="Boom feed")))
+    good, broken = project.subscribe(server.url("/good.xml"), server.url("/boom.xml"))
+    with Store(project.db):  # the schema, so the trigger has a table to sit on
+        pass
+    with contextlib.closing(sqlite3.connect(project.db)) as db, db:
+        db.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.title = 'Boom' "
+            "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
+
+    for run in range(2):
+        result = project.cli("aggregate", "--json", *(["--all"] if run else []))
+        assert result.exit_code == 1, result.output
+        (failure,) = json.loads(result.stdout)["failures"]
+        assert failure["url"] == broken
+        assert "internal error while handling this source: IntegrityError: boom" in failure["error"]
+        rows = project.rows()
+        assert rows[good].entries == len(GOOD_ITEMS)
+        assert rows[broken].entries == 0  # the whole source rolled back
+        assert rows[broken].failures == run + 1
+        assert rows[broken].next_due > datetime.now(UTC)
+
+
+def test_negative_wait_is_a_usage_error(project):
+    project.subscribe()
+    result = project.cli("aggregate", "--wait", "-1")
+    assert result.exit_code == 2, result.output
+    assert "--wait" in result.output
+
+
+# --- interrupting a run ---------------------------------------------------------------------
+
+
+def session_processes(session: int) -> list[str]:
+    """Processes still alive in a session (ours: the run, its fork server and its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[3]) == session and fields[0] != "Z":  # field 6 (session), not a zombie
+            found.append(f"{entry.name} {stat.split(')')[0]})")
+    return found
+
+
+def wait_until(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def committed(project: Project, url: str) -> bool:
+    """The source's items are stored (read without opening the database while it is created)."""
+    if not project.db.exists():
+        return False
+    uri = f"file:{project.db}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM entries e JOIN sources s ON s.id = e.source_id "
+                "WHERE s.url = ?",
+                (url,),
+            ).fetchone()
+    except sqlite3.Error:  # the schema is being created
+        return False
+    return count == len(GOOD_ITEMS)
+
+
+@pytest.fixture
+def stalled_run(server, project) -> Iterator[tuple[subprocess.Popen, Project, str]]:
+    """A run that stored one source and waits for another that never answers."""
+    release = threading.Event()
+
+    def stall(handler: BaseHTTPRequestHandler) -> None:
+        release.wait(30)
+
+    server.route("/stall.xml", Route(handler=stall))
+    server.route("/good.xml", Route(body=rss(GOOD_ITEMS)))
+    _, good = project.subscribe(server.url("/stall.xml"), server.url("/good.xml"))
+    project.config.write_text(
+        project.config.read_text().replace('read_timeout = "2s"', 'read_timeout = "60s"')
+        .replace('deadline = "10s"', 'deadline = "60s"'),
+        encoding="utf-8",
+    )  # fmt: skip
+    process = subprocess.Popen(
+        project.command("aggregate"),
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a session of its own: its processes can be found and reaped
+    )
+    try:
+        stored = wait_until(
+            lambda: committed(project, good) and bool(server.requests_for("/stall.xml"))
+        )
+        assert stored, process.poll()
+        assert len(session_processes(process.pid)) >= 3  # the run, its fork server, a worker
+        yield process, project, good
+    finally:
+        release.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=10)
+
+
+def test_ctrl_c_prints_one_line_exits_130_and_leaves_no_process(stalled_run):
+    process, project, good = stalled_run
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    assert stderr.decode().splitlines() == ["communique: interrupted; what was stored is kept"]
+    assert wait_until(lambda: not session_processes(process.pid), 5), session_processes(process.pid)
+    assert project.rows()[good].entries == len(GOOD_ITEMS)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_run_leaves_no_worker_behind(stalled_run, sig):
+    process, project, good = stalled_run
+    process.send_signal(sig)
+    process.wait(timeout=20)
+    assert wait_until(lambda: not session_processes(process.pid), 10), session_processes(
+        process.pid
+    )
+    assert project.rows()[good].entries == len(GOOD_ITEMS)
