@@ -380,6 +380,42 @@ def test_negative_wait_is_a_usage_error(project):
     assert "--wait" in result.output
 
 
+# --- implausible dates ----------------------------------------------------------------------
+
+BAD_DATES = {
+    "year-one": "Mon, 01 Jan 0001 00:00:00 GMT",
+    "offset": "Mon, 03 Feb 2025 10:00:00 +9999",
+    "negative-year": "-0001-01-01T00:00:00Z",
+    "five-digit-year": "10000-01-01T00:00:00Z",
+    "before-1990": "Sun, 31 Dec 1989 12:00:00 GMT",
+    "far-future": "Tue, 10 Jun 2031 14:00:00 +0200",
+}
+
+
+def test_implausible_dates_are_first_seen_times_with_a_warning(server, project):
+    items = [
+        {"title": f"Summit {name}", "guid": f"urn:{name}", "pubDate": date}
+        for name, date in BAD_DATES.items()
+    ]
+    items.append({"title": "Summit fine", "guid": "urn:fine", "pubDate": "Mon, 03 Feb 2025 10:00:00 +1400"})  # fmt: skip
+    server.route("/dates.xml", Route(body=rss(items)))
+    (url,) = project.subscribe(server.url("/dates.xml"))
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = project.cli("aggregate", "--json")
+    after = datetime.now(UTC)
+    assert result.exit_code == 0, result.output
+
+    found = project.cli("search", "--json", "--limit", "50", "Summit")
+    assert found.exit_code == 0, found.output
+    dates = {hit["title"]: datetime.fromisoformat(hit["published_at"]) for hit in json.loads(found.stdout)}  # fmt: skip
+    assert dates["Summit fine"] == datetime(2025, 2, 2, 20, 0, tzinfo=UTC)  # +14:00 is real
+    for name in BAD_DATES:
+        assert before <= dates[f"Summit {name}"] <= after, (name, dates[f"Summit {name}"])
+    warning = project.rows()[url].warning
+    assert warning and f"{len(BAD_DATES)} implausible date(s)" in warning, warning
+
+
 # --- interrupting a run ---------------------------------------------------------------------
 
 
