@@ -7,6 +7,7 @@ Exit codes (the same for every command):
     2  bad input, configuration or usage: one line ``path:line: what is wrong`` on stderr,
        nothing written
     3  an internal error (a bug): one line on stderr; set COMMUNIQUE_DEBUG=1 for a traceback
+  130  interrupted by Ctrl-C (``aggregate``, ``run``): one line; what was stored is kept
   141  stdout was closed early (``communique sources list | head -1``): the command stops
        quietly, as a Unix tool killed by SIGPIPE does (a shell reports 128 + 13)
 
@@ -65,6 +66,7 @@ from sources.store import Busy, Store, run_lock
 from sources.subscribe import NotAFeed, find_feed
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 BACKGROUND = timedelta(days=30)  # items around a digest's period that weigh its words
 
@@ -75,6 +77,7 @@ Exit codes:
      be fetched (listed on stderr; the others were stored)
   2  bad input, configuration or usage, or another run holds the database
   3  internal error (please report it; COMMUNIQUE_DEBUG=1 shows a traceback)
+  130  interrupted (Ctrl-C); every source stored before it is kept
 """
 
 EXIT_CODES_HELP = """\b
@@ -378,7 +381,11 @@ def _when(moment: datetime | None) -> str:
     "--keep-days", type=click.IntRange(1), help="Then delete items older than this many days."
 )
 @click.option(
-    "--wait", default=600.0, show_default=True, help="Seconds to wait for another run to finish."
+    "--wait",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Seconds to wait for another run to finish.",
 )
 @click.option("-v", "--verbose", count=True, help="Log each source (-vv: debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
@@ -403,19 +410,16 @@ def aggregate_command(
     settings = _aggregate_settings(ctx)
     listed = _warn_skipped(read_source_list(settings.sources_file))  # created on first use
     try:
-        with run_lock(settings.database, wait=wait), Store(settings.database) as store:
-            source_list = _follow_moves(store, settings)  # including moves a killed run confirmed
-            show = not (as_json or quiet)
-            taxonomy = load_taxonomy(ctx.obj)
-            summary = _run_with_progress(
-                store, source_list, settings, force, show=show, taxonomy=taxonomy
-            )
-            _follow_moves(store, settings)
-            days = keep_days or settings.keep_days
-            pruned = store.prune(days, datetime.now(UTC)) if days else 0
+        summary, pruned = _aggregate(ctx, settings, force, wait, keep_days, as_json or quiet)
     except Busy as exc:
         click.echo(f"communique: {exc}", err=True)
         ctx.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        # Each source is committed on its own, so what was stored stays; the parser
+        # processes have been shut down on the way out (sources.workers).
+        after_bar = "\n" if sys.stderr.isatty() else ""  # not on the line of "^C" or a bar
+        click.echo(f"{after_bar}communique: interrupted; what was stored is kept", err=True)
+        ctx.exit(EXIT_INTERRUPTED)
     if as_json:
         click.echo(json.dumps({**summary.as_dict(), "items_pruned": pruned}, indent=2))
     elif not quiet:
@@ -432,6 +436,27 @@ def aggregate_command(
             click.echo(f"failed: {url}: {message}", err=True)
     if summary.failed or summary.gone or listed.skipped:
         ctx.exit(EXIT_PROBLEM)
+
+
+def _aggregate(
+    ctx: click.Context,
+    settings: AggregateSettings,
+    force: bool,
+    wait: float,
+    keep_days: int | None,
+    silent: bool,
+) -> tuple[RunSummary, int]:
+    """One run under the lock: follow confirmed moves, poll, prune. ``(summary, pruned)``."""
+    with run_lock(settings.database, wait=wait), Store(settings.database) as store:
+        source_list = _follow_moves(store, settings)  # including moves a killed run confirmed
+        taxonomy = load_taxonomy(ctx.obj)
+        summary = _run_with_progress(
+            store, source_list, settings, force, show=not silent, taxonomy=taxonomy
+        )
+        _follow_moves(store, settings)
+        days = keep_days or settings.keep_days
+        pruned = store.prune(days, datetime.now(UTC)) if days else 0
+    return summary, pruned
 
 
 def _follow_moves(store: Store, settings: AggregateSettings) -> list[Source]:

@@ -2,10 +2,15 @@
 
 This module does I/O and reports what happened; it decides nothing. Every fetch is bounded
 four ways: connect/read/write timeouts (httpx), a total deadline (a server that sends one
-byte a second never trips httpx's timeouts), a size cap enforced while streaming, and a
-concurrency limit overall and per host (politeness towards shared hosts such as europa.eu).
-Redirects are followed by hand so the chain, and whether it was permanent all the way, is
-known: the scheduler learns moved feeds from it.
+byte a second never trips httpx's timeouts), a size cap on the decoded body enforced as it is
+decoded (``sources.inflate``: a compression bomb never expands in memory), and a concurrency
+limit overall and per host (politeness towards shared hosts such as europa.eu). Redirects are
+followed by hand so the chain, and whether it was permanent all the way, is known: the
+scheduler learns moved feeds from it.
+
+Whatever a server or a source list holds (an invalid URL or port, a redirect to
+``javascript:``, absurd or garbled headers), :meth:`Fetcher.fetch` returns a failure for that
+source and never raises: one hostile source must not stop a run.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from sources.inflate import BadEncoding, BoundedDecoder, TooLarge, codings
 from sources.settings import AggregateSettings
 
 MAX_REDIRECTS = 10
+MAX_URL = 8192  # characters; longer redirect targets are refused (httpx refuses 64 KiB)
+MAX_VALIDATOR = 1024  # an ETag or Last-Modified longer than this is not kept
 PERMANENT = frozenset({301, 308})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ACCEPT = (
@@ -56,7 +64,7 @@ class FetchResult:
     retry_after: str | None = None
     body: bytes | None = field(default=None, repr=False)
     error_kind: str | None = (
-        None  # timeout, deadline, dns, tls, connect, too_large, protocol, redirects
+        None  # timeout, deadline, dns, tls, connect, too_large, protocol, redirects, url, error
     )
     error: str | None = None
     elapsed: float = 0.0
@@ -86,6 +94,7 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate",
             },
             follow_redirects=False,
+            event_hooks={"response": [_hide_location]},
             trust_env=False,  # no proxy or netrc from the environment: fetch what was asked
         )
 
@@ -96,7 +105,10 @@ class Fetcher:
         await self._client.aclose()
 
     def _host_limit(self, url: str) -> asyncio.Semaphore:
-        host = (urlsplit(url).hostname or "").lower()
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:  # an invalid URL: fetching it fails at once, under any slot
+            host = ""
         if host not in self._hosts:
             self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
         return self._hosts[host]
@@ -123,10 +135,18 @@ class Fetcher:
                 )
             except httpx.ConnectError as exc:
                 result = _failure(request, fetched_at, *_connect_error(exc))
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                result = _failure(request, fetched_at, "url", f"invalid URL: {_short(exc)}")
             except httpx.HTTPError as exc:
                 result = _failure(request, fetched_at, "protocol", f"{type(exc).__name__}: {exc}")
             except (OSError, ssl.SSLError) as exc:
                 result = _failure(request, fetched_at, "connect", str(exc) or type(exc).__name__)
+            except Exception as exc:  # anything else a hostile server or URL provokes
+                while isinstance(exc, ExceptionGroup) and exc.exceptions:
+                    exc = exc.exceptions[0]  # anyio wraps what went wrong in a group
+                result = _failure(
+                    request, fetched_at, "error", f"{type(exc).__name__}: {_short(exc)}"
+                )
             return _with_elapsed(result, time.monotonic() - started)
 
     async def fetch_all(self, requests: Sequence[FetchRequest]) -> AsyncIterator[FetchResult]:
@@ -137,6 +157,9 @@ class Fetcher:
 
     async def _fetch(self, request: FetchRequest, fetched_at: datetime) -> FetchResult:
         url = request.url
+        problem = _url_problem(url)
+        if problem:
+            return _failure(request, fetched_at, "url", f"invalid URL {_clip(url)!r} ({problem})")
         headers = {}
         if request.etag:
             headers["If-None-Match"] = request.etag
@@ -150,16 +173,11 @@ class Fetcher:
                 self._client.build_request("GET", url, headers=headers), stream=True
             )
             try:
-                location = response.headers.get("Location")
+                location = response.headers.get(_LOCATION)
                 if response.status_code in REDIRECTS and location:
-                    target = urljoin(url, location.strip())
-                    if urlsplit(target).scheme not in {"http", "https"}:
-                        return _failure(
-                            request,
-                            fetched_at,
-                            "redirects",
-                            f"redirect to a non-HTTP URL {target!r}",
-                        )
+                    target, problem = _redirect_target(url, location)
+                    if problem:
+                        return _failure(request, fetched_at, "redirects", problem)
                     hops.append((response.status_code, target))
                     still_permanent = still_permanent and response.status_code in PERMANENT
                     if still_permanent:
@@ -167,15 +185,17 @@ class Fetcher:
                     url = target
                     continue
                 body = await self._read_body(response) if response.status_code == 200 else None
-            finally:
-                await response.aclose()
-            if body is _TOO_LARGE:
+            except TooLarge:
                 return _failure(
                     request,
                     fetched_at,
                     "too_large",
                     f"response larger than {self.settings.max_bytes} bytes",
                 )
+            except BadEncoding as exc:
+                return _failure(request, fetched_at, "protocol", str(exc))
+            finally:
+                await response.aclose()
             return FetchResult(
                 url=request.url,
                 fetched_at=fetched_at,
@@ -183,31 +203,98 @@ class Fetcher:
                 final_url=url,
                 permanent_url=permanent_url,
                 redirects=tuple(hops),
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-                content_type=response.headers.get("Content-Type"),
-                retry_after=response.headers.get("Retry-After"),
-                body=body if isinstance(body, bytes) else None,
+                etag=_validator(response.headers.get("ETag")),
+                last_modified=_validator(response.headers.get("Last-Modified")),
+                content_type=_header(response.headers.get("Content-Type")),
+                retry_after=_header(response.headers.get("Retry-After")),
+                body=body,
             )
         return _failure(request, fetched_at, "redirects", f"more than {MAX_REDIRECTS} redirects")
 
-    async def _read_body(self, response: httpx.Response) -> bytes | object:
-        """The decoded body, or ``_TOO_LARGE`` as soon as it passes the cap (never buffered whole)."""
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """The decoded body; raises :class:`TooLarge` as soon as any stage of decoding passes
+        the cap, :class:`BadEncoding` for a coding that is not gzip or deflate (or a chain of
+        more than two). The raw stream is decoded here, not by httpx, which would inflate a
+        whole chunk before the size could be checked."""
         limit = self.settings.max_bytes
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return _TOO_LARGE
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                return _TOO_LARGE
-            chunks.append(chunk)
-        return b"".join(chunks)
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isascii() and declared.isdigit() and int(declared[:20]) > limit:
+            raise TooLarge(declared[:40])  # said so up front (the raw size; decoded is larger)
+        decoder = BoundedDecoder(codings(response.headers.get_list("Content-Encoding")), limit)
+        async for chunk in response.aiter_raw():
+            decoder.feed(chunk)
+        decoder.finish()
+        return decoder.body()
 
 
-_TOO_LARGE = object()
+_LOCATION = "X-Communique-Location"
+
+
+async def _hide_location(response: httpx.Response) -> None:
+    """Move ``Location`` out of httpx's sight: httpx builds the next request from it even
+    when not following redirects, and raises for a target it cannot parse (``javascript:``,
+    port 99999), losing the response. Redirects are followed, and judged, here instead."""
+    location = response.headers.get("Location")
+    if location is not None:
+        del response.headers["Location"]
+        response.headers[_LOCATION] = location
+
+
+def _redirect_target(url: str, location: str) -> tuple[str, str | None]:
+    """Where a ``Location`` leads, and why it cannot be followed (None if it can)."""
+    try:
+        target = urljoin(url, location.strip())
+    except ValueError as exc:
+        return location, f"redirect to an invalid URL {_clip(location)!r} ({_short(exc)})"
+    if urlsplit(target).scheme not in {"http", "https"}:
+        return target, f"redirect to a non-HTTP URL {_clip(target)!r}"
+    if len(target) > MAX_URL:
+        return target, f"redirect to a URL of {len(target)} characters (at most {MAX_URL})"
+    problem = _url_problem(target)
+    if problem:
+        return target, f"redirect to an invalid URL {_clip(target)!r} ({problem})"
+    return target, None
+
+
+def _url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be fetched (no host, a port out of range, …), or None."""
+    try:
+        parts = urlsplit(url)
+        if not parts.hostname:
+            return "no host"
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        return _short(exc)
+    return None
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified to send back next time, or None if it is not sendable: a
+    garbled one would make every later request of the source fail."""
+    if not value or len(value) > MAX_VALIDATOR or not _printable_ascii(value):
+        return None
+    return value
+
+
+def _header(value: str | None) -> str | None:
+    """A header value as the rest of communique sees it: bounded, printable ASCII only."""
+    if value is None:
+        return None
+    value = value[:MAX_VALIDATOR]
+    return value if _printable_ascii(value) else None
+
+
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+def _clip(text: str, most: int = 200) -> str:
+    return text if len(text) <= most else text[:most] + "…"
+
+
+def _short(exc: BaseException) -> str:
+    return _clip(str(exc) or type(exc).__name__)
 
 
 def _failure(request: FetchRequest, fetched_at: datetime, kind: str, message: str) -> FetchResult:

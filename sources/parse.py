@@ -4,7 +4,10 @@ feedparser spends most of its time sanitising HTML and resolving relative links;
 turned off here and done once, by nh3, in the same pass (``feeds.render.sanitise``). Entries
 feedparser recovers from malformed XML (``bozo``) are kept, and the warning is reported.
 Dates come out timezone-aware in UTC; a numeric date is read day-first, as European sources
-write it (10/06/2025 is 10 June), never month-first.
+write it (10/06/2025 is 10 June), never month-first. A date that cannot be right (before
+1990, more than a day after the fetch, with a zone offset beyond ±14:00, or a year that is
+negative or has five digits, which feedparser silently turns into another year) is taken as
+missing, so the store uses the time the item was first seen, and the feed's warning says so.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ _DAY_FIRST = re.compile(
     r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?\s*$",
     re.IGNORECASE,
 )
+
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # no feed item predates the web by much
+FUTURE_SLACK = timedelta(days=1)  # later than the fetch by more than this: a wrong date
+_ZONE_AFTER_TIME = re.compile(r"\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*([+-])(\d{2}):?(\d{2})\s*$")
+_BAD_YEAR = re.compile(r"^\s*(?:[+-]\d|\d{5,}-)")  # -0001-01-01, +2025-…, 10000-01-01
 
 
 def _day_first_date(text: str) -> tuple[int, ...] | None:
@@ -119,9 +128,19 @@ def parse_feed(body: bytes, url: str, content_type: str | None, fetched_at: date
     feed = parsed.get("feed", {})
     feed_link = _absolute(feed.get("link"), url)
     entries: dict[str, Entry] = {}
+    rejected: list[str] = []
     for raw in parsed.entries:
-        entry = _entry(raw, url, feed_link, fetched_at)
+        entry, wrong_dates = _entry(raw, url, feed_link, fetched_at)
         entries.setdefault(entry.key, entry)  # a feed listing one item twice stores it once
+        rejected.extend(wrong_dates)
+    if rejected:
+        example = rejected[0][:60]
+        note = (
+            f"{len(rejected)} implausible date(s) taken as missing (before "
+            f"{EARLIEST:%Y-%m-%d}, more than a day after the fetch, or an impossible year or "
+            f"zone offset), e.g. {example!r}"
+        )
+        warning = f"{warning}; {note}" if warning else note
     return ParsedFeed(
         title=_plain(feed.get("title_detail")) or clean_text(feed.get("title", "")).strip(),
         link=feed_link,
@@ -184,10 +203,15 @@ def _repair(body: bytes) -> bytes:
 
 
 def _absolute(link: str | None, base: str) -> str | None:
-    if not link:
+    """An absolute http(s) link, or None (a link that is not one, or is no URL at all)."""
+    if not link or not isinstance(link, str):
         return None
-    absolute = urljoin(base, link.strip())
-    return absolute if urlsplit(absolute).scheme in {"http", "https"} else None
+    try:
+        absolute = urljoin(base, link.strip())
+        usable = urlsplit(absolute).scheme in {"http", "https"}
+    except ValueError:  # "http://[::1/" and the like
+        return None
+    return absolute if usable else None
 
 
 def _base(xml_base: str | None, feed_url: str, fallback: str) -> str:
@@ -223,12 +247,40 @@ def _moment(struct: Any) -> datetime | None:
         return None
 
 
-def _when(struct: Any, fetched_at: datetime) -> datetime | None:
+def _when(struct: Any, text: Any, fetched_at: datetime) -> tuple[datetime | None, str | None]:
+    """The date to store, and the text of a date rejected as implausible (see the module).
+
+    A date up to a day ahead of the fetch is clamped to the fetch time (clocks and time zones
+    are sloppy); anything further out, or before 1990, or written with an impossible zone
+    offset or year, is no date at all.
+    """
     moment = _moment(struct)
-    return min(moment, fetched_at) if moment else None  # the future is clamped to the fetch time
+    if moment is None:
+        return None, None
+    text = text if isinstance(text, str) else ""
+    if (
+        moment < EARLIEST
+        or moment > fetched_at + FUTURE_SLACK
+        or _BAD_YEAR.match(text)
+        or not _plausible_zone(text)
+    ):
+        return None, text or moment.isoformat()
+    return min(moment, fetched_at), None
 
 
-def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime) -> Entry:
+def _plausible_zone(text: str) -> bool:
+    """False for a numeric zone offset no place has (beyond ±14:00, or 60 minutes or more)."""
+    match = _ZONE_AFTER_TIME.search(text)
+    if not match:
+        return True
+    hours, minutes = int(match.group(2)), int(match.group(3))
+    return minutes < 60 and hours * 60 + minutes <= 14 * 60
+
+
+def _entry(
+    raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime
+) -> tuple[Entry, list[str]]:
+    """One entry, and the texts of the dates it states that were taken as missing."""
     link = _absolute(raw.get("link"), feed_url)
     base = link or feed_link or feed_url
     contents = raw.get("content") or []
@@ -250,8 +302,13 @@ def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime)
     if not title:
         title = (summary or text)[:80] or (link or "(untitled)")
     # dict.get: feedparser's own get() maps updated to published with a deprecation warning
-    updated = _when(dict.get(raw, "updated_parsed"), fetched_at)
-    published = _when(dict.get(raw, "published_parsed"), fetched_at) or updated
+    updated, wrong_updated = _when(
+        dict.get(raw, "updated_parsed"), dict.get(raw, "updated"), fetched_at
+    )
+    published, wrong_published = _when(
+        dict.get(raw, "published_parsed"), dict.get(raw, "published"), fetched_at
+    )
+    published = published or updated
     stated = _moment(dict.get(raw, "published_parsed")) or _moment(dict.get(raw, "updated_parsed"))
     guid = (raw.get("id") or "").strip() or None
     categories = tuple(
@@ -267,7 +324,8 @@ def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime)
             [title, link or "", summary_html, content_html, author, ",".join(categories)]
         ).encode()
     ).hexdigest()
-    return Entry(
+    wrong = list(dict.fromkeys(t for t in (wrong_published, wrong_updated) if t))
+    entry = Entry(
         key=entry_key(guid, link, title, stated.isoformat() if stated else None),
         guid=guid,
         link=link,
@@ -283,6 +341,7 @@ def _entry(raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime)
         updated=updated,
         content_hash=digest,
     )
+    return entry, wrong
 
 
 def _escape_text(text: str) -> str:

@@ -4,14 +4,16 @@ The shell around the pure parts: ``schedule.after_fetch`` judges each fetch,
 ``parse.parse_feed`` runs in a process pool (both cores; feedparser is CPU-bound),
 ``decide.decide_entries`` matches items, and ``store.record`` commits each source in one
 transaction as soon as it is done, so one slow or broken source never holds up or undoes
-another's work.
+another's work. Whatever goes wrong with one source, even an exception nothing foresaw, is
+recorded as that source's failure and the run goes on: a run from cron must not die, night
+after night, on one hostile feed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import multiprocessing
 import os
 import random
 from collections.abc import Callable, Sequence
@@ -25,9 +27,10 @@ from sources.identity import normalise_link
 from sources.opml import Source
 from sources.parse import ParsedFeed, parse_feed
 from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
-from sources.schedule import after_fetch, after_parse_failure, is_due
+from sources.schedule import after_error, after_fetch, after_parse_failure, is_due
 from sources.settings import AggregateSettings
 from sources.store import Store
+from sources.workers import parser_pool
 
 log = logging.getLogger("communique.aggregate")
 
@@ -78,18 +81,6 @@ def due_sources(
     return due
 
 
-def parser_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes for parsing, started by a fork server with the parser preloaded.
-
-    Plain ``fork`` would copy a process that already runs threads (asyncio's resolver), which
-    can deadlock a child; ``spawn`` would import feedparser and nh3 once per worker. A fork
-    server imports them once, and forks clean workers from that.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["sources.parse"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
-
-
 async def run(
     store: Store,
     sources: Sequence[Source],
@@ -112,7 +103,8 @@ async def run(
     workers = settings.workers or os.cpu_count() or 1
     loop = asyncio.get_running_loop()
     done = 0
-    with parser_pool(min(workers, len(due))) as pool:
+    pool = parser_pool(min(workers, len(due)))
+    try:
         async with Fetcher(settings) as fetcher:
             requests = []
             for source in due:
@@ -121,16 +113,49 @@ async def run(
 
             async def poll(request: FetchRequest) -> None:
                 # Fetch and handle in one task, so a body lives only until its source is stored.
-                result = await fetcher.fetch(request)
-                scoring = (taxonomy, on_topic.get(request.url, False))
-                await _handle(store, result, settings, rng, pool, loop, summary, scoring)
+                try:
+                    result = await fetcher.fetch(request)
+                    scoring = (taxonomy, on_topic.get(request.url, False))
+                    await _handle(store, result, settings, rng, pool, loop, summary, scoring)
+                except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
+                    _record_error(store, request.url, exc, settings, rng, summary)
 
-            for task in asyncio.as_completed([asyncio.create_task(poll(r)) for r in requests]):
-                await task
-                done += 1
-                if progress:
-                    progress(summary, done)
+            tasks = [asyncio.create_task(poll(r)) for r in requests]
+            try:
+                for task in asyncio.as_completed(tasks):
+                    await task
+                    done += 1
+                    if progress:
+                        progress(summary, done)
+            finally:  # interrupted: stop every fetch before the client and the pool go
+                for task in tasks:
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return summary
+
+
+def _record_error(
+    store: Store,
+    url: str,
+    exc: Exception,
+    settings: AggregateSettings,
+    rng: random.Random,
+    summary: RunSummary,
+) -> None:
+    """An exception while handling one source is that source's failure, recorded and backed
+    off like any other (its transaction, if one was open, was rolled back)."""
+    log.debug("%s: unexpected error", url, exc_info=exc)
+    message = f"internal error while handling this source: {type(exc).__name__}: {exc}"
+    message = message[:500].encode("utf-8", "replace").decode("utf-8")
+    now = datetime.now(UTC)
+    outcome = after_error(store.state(url), message, now, settings, jitter=rng.random())
+    store.record(url, outcome, now, status="error")
+    summary.failed += 1
+    summary.failures.append((url, message))
+    log.info("%s: failed: %s", url, message)
 
 
 async def _handle(

@@ -6,7 +6,10 @@ The rules, each answering a failure of some aggregator people use:
 * 404, 5xx, timeouts, DNS and TLS errors back off exponentially (with jitter, so failing
   sources do not come back in lock-step) up to a cap, and recover by themselves at the next
   success: a failing feed is never dropped for good (miniflux #3220);
-* 429 and 503 with ``Retry-After`` wait exactly as long as the server asked;
+* 429 and 503 with ``Retry-After`` wait exactly as long as the server asked, up to
+  :data:`RETRY_AFTER_CAP` (7 days: a server asking for more, or for a date centuries away,
+  is polled again after a week); a value that is neither delta-seconds nor an HTTP date is
+  ignored (ordinary backoff applies);
 * 410 Gone stops polling (the entries are kept);
 * a 301/308 chain moves the source only after the same target was seen on N consecutive
   fetches (a misconfigured server should not move a subscription), and 302/307 never do
@@ -64,20 +67,26 @@ def backoff(failures: int, settings: AggregateSettings, jitter: float) -> timede
     ``jitter`` in [0, 1) comes from the caller, so this stays deterministic for tests.
     """
     exponent = min(max(failures - 1, 0), 30)
-    delay = min(settings.backoff_cap, settings.backoff_base * (2**exponent))
+    # In seconds, as a float: a long base times 2^30 would overflow timedelta before the cap.
+    seconds = min(
+        settings.backoff_cap.total_seconds(), settings.backoff_base.total_seconds() * 2**exponent
+    )
+    delay = timedelta(seconds=seconds)
     return delay / 2 + delay / 2 * jitter
 
 
 def retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """``Retry-After`` as a delay: delta-seconds or an HTTP date; None if absent or unreadable."""
+    """``Retry-After`` as a delay: delta-seconds or an HTTP date, at most
+    :data:`RETRY_AFTER_CAP`; None if absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(timedelta(seconds=int(value)), RETRY_AFTER_CAP)
+    if value.isascii() and value.isdigit():
+        # compared as a number of seconds: timedelta overflows past 999,999,999 days
+        return timedelta(seconds=min(int(value[:20]), RETRY_AFTER_CAP.total_seconds()))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         return None
@@ -155,6 +164,24 @@ def after_parse_failure(
         body_hash=None,
     )
     return Outcome("failed", state, message=error, moved_from=outcome.moved_from)
+
+
+def after_error(
+    before: SourceState, message: str, now: datetime, settings: AggregateSettings, *, jitter: float
+) -> Outcome:
+    """Something unforeseen went wrong while handling one source (a bug, or input nothing
+    else anticipated): that source failed, backs off, and is fetched afresh next time
+    (validators and body hash forgotten, in case what it sent caused the error)."""
+    failures = before.failures + 1
+    state = replace(
+        before,
+        failures=failures,
+        next_due=now + backoff(failures, settings, jitter),
+        etag=None,
+        last_modified=None,
+        body_hash=None,
+    )
+    return Outcome("failed", state, message=message)
 
 
 def _learn_redirect(

@@ -603,7 +603,8 @@ def test_parse_entry_without_title_gets_one_from_its_text():
         ("Tue, 10 Jun 2025 14:00:00 +0200", datetime(2025, 6, 10, 12, 0, tzinfo=UTC)),
         ("Tue, 10 Jun 2025 14:00:00 GMT", datetime(2025, 6, 10, 14, 0, tzinfo=UTC)),
         ("2025-06-10T14:00:00-05:00", datetime(2025, 6, 10, 19, 0, tzinfo=UTC)),
-        ("Tue, 10 Jun 2031 14:00:00 +0200", NOW),  # the future is clamped to the fetch time
+        ("Tue, 01 Jul 2025 20:00:00 +0000", NOW),  # up to a day ahead: clamped to the fetch
+        ("Tue, 10 Jun 2031 14:00:00 +0200", None),  # years ahead: no date (first seen)
         ("not a date", None),
     ],
 )
