@@ -36,7 +36,8 @@ def load_digest_settings(config_path: Path | None) -> DigestSettings:
     puts them on the site at ``<base_url>digest/``, where ``digest.atom`` says they are.
     """
     path, data, text = read_config_file(config_path)
-    static_dir = load_config(config_path).publish.static_dir
+    publish = load_config(config_path).publish
+    static_dir = publish.static_dir
     table = data.get("digest", {})
     root = path.resolve().parent
 
@@ -55,8 +56,20 @@ def load_digest_settings(config_path: Path | None) -> DigestSettings:
         except ValueError as exc:
             raise fail("base_url", str(exc)) from None
     defaults = DigestSettings()
+    out_dir = (root / table["out"]).resolve() if "out" in table else static_dir / "digest"
+    for key, folder, why in (
+        ("output", publish.output_dir, "each publish replaces that folder whole"),
+        ("articles", publish.articles_dir, "its Markdown files would be read as articles"),
+    ):
+        if out_dir.resolve().is_relative_to(folder.resolve()):
+            raise fail(
+                "out",
+                f"[digest] out ({out_dir}) is inside [publish] {key} ({folder.resolve()}): "
+                f"{why}; leave it unset (static/digest, published with the site) or choose "
+                "a folder of its own",
+            )
     return DigestSettings(
-        out_dir=(root / table["out"]).resolve() if "out" in table else static_dir / "digest",
+        out_dir=out_dir,
         title=table.get("title", defaults.title),
         base_url=base_url,
     )

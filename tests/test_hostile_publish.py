@@ -103,6 +103,21 @@ def test_an_output_folder_beside_the_articles_still_publishes(site):
     assert (articles / PRECIOUS).read_text(encoding="utf-8").endswith(PRECIOUS_TEXT[4:])
 
 
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [("public/digest", "inside [publish] output"), ("articles/digests", "inside [publish] articles")],
+)
+def test_a_digest_folder_that_publishing_would_wipe_or_read_is_refused(site, out, says):
+    site.config.write_text(CONFIG + f'\n[digest]\nout = "{out}"\n', encoding="utf-8")
+    (site.articles / PRECIOUS).write_text(PRECIOUS_TEXT, encoding="utf-8")
+    result = site.run("digest", "--now", NOW)
+    assert result.exit_code == 2, result.output
+    line = CONFIG.count("\n") + 3
+    assert result.output.startswith(f"{site.config}:{line}: [digest] out"), result.output
+    assert says in result.output
+    assert not (site.root / out).exists()
+
+
 # --- 4 and 6. importing: no hang, history and the far future do not set the year ------
 
 
