@@ -105,7 +105,10 @@ def test_an_output_folder_beside_the_articles_still_publishes(site):
 
 @pytest.mark.parametrize(
     ("out", "says"),
-    [("public/digest", "inside [publish] output"), ("articles/digests", "inside [publish] articles")],
+    [
+        ("public/digest", "inside [publish] output"),
+        ("articles/digests", "inside [publish] articles"),
+    ],
 )
 def test_a_digest_folder_that_publishing_would_wipe_or_read_is_refused(site, out, says):
     site.config.write_text(CONFIG + f'\n[digest]\nout = "{out}"\n', encoding="utf-8")
