@@ -8,12 +8,13 @@ least the threshold. Scores are explainable: every match records its term, weigh
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
+
+from sources.phrases import PhraseIndex, phrase_tokens
 
 TEXT_CHARS = 1200  # the lede: long articles mention everything somewhere
 TITLE_FACTOR = 2.0
@@ -57,73 +58,6 @@ class Relevance:
     on_topic_source: bool = False
 
 
-_TOKEN = re.compile(r"\w+|[^\w\s]")
-
-
-def _tokens(text: str) -> list[str]:
-    """Words and single punctuation marks, lower case: "EU-China" -> eu, -, china."""
-    return _TOKEN.findall(text.lower())
-
-
-class _Phrases:
-    """Finds whole-word phrases in token lists with a dictionary, not a regular expression.
-
-    One alternation of hundreds of phrases costs milliseconds per item (Python's regex
-    engine tries every alternative at every position); a lookup by first word costs
-    microseconds. A trailing ``*`` on a phrase's last word matches any ending.
-    """
-
-    def __init__(self, phrases: list[str]) -> None:
-        self._by_first: dict[str, list[tuple[tuple[str, ...], bool, str]]] = {}
-        self._by_prefix: dict[str, list[tuple[str, str]]] = {}  # one-word wildcards, by 3 letters
-        for phrase in phrases:
-            wildcard = phrase.endswith("*")
-            words = tuple(_tokens(phrase.rstrip("*")))
-            if not words:
-                continue
-            if wildcard and len(words) == 1:
-                self._by_prefix.setdefault(words[0][:3], []).append((words[0], phrase))
-            else:
-                self._by_first.setdefault(words[0], []).append((words, wildcard, phrase))
-        for candidates in self._by_first.values():
-            candidates.sort(key=lambda c: -len(c[0]))
-
-    def find(self, tokens: list[str]) -> list[tuple[int, int, str]]:
-        """``(start, end, phrase)`` of non-overlapping matches, longest first at each position."""
-        found = []
-        by_first, by_prefix = self._by_first, self._by_prefix
-        position, count = 0, len(tokens)
-        while position < count:
-            token = tokens[position]
-            if token not in by_first and token[:3] not in by_prefix:
-                position += 1
-                continue
-            best: tuple[int, str] | None = None
-            for words, wildcard, phrase in by_first.get(token, ()):
-                end = position + len(words)
-                if end > count:
-                    continue
-                last_ok = (
-                    tokens[end - 1].startswith(words[-1])
-                    if wildcard
-                    else tokens[end - 1] == words[-1]
-                )
-                if last_ok and tokens[position : end - 1] == list(words[:-1]):
-                    best = (end, phrase)
-                    break
-            if best is None:
-                for prefix, phrase in by_prefix.get(token[:3], ()):
-                    if token.startswith(prefix):
-                        best = (position + 1, phrase)
-                        break
-            if best is None:
-                position += 1
-                continue
-            found.append((position, best[0], best[1]))
-            position = best[0]
-        return found
-
-
 class Taxonomy:
     """Compiled topics: one phrase index for all terms, one for anchors, one for exclusions."""
 
@@ -143,11 +77,11 @@ class Taxonomy:
         for topic in self.topics:
             for term, weight in topic.terms.items():
                 self._owners.setdefault(term, []).append((topic.id, float(weight)))
-        self._terms = _Phrases(list(self._owners))
-        self._anchors = _Phrases(list(anchor))
-        self._not_anchors = _Phrases(list(not_anchor))
-        self._exclude = _Phrases(list(exclude))
-        self._topic_exclude = {t.id: _Phrases(list(t.exclude)) for t in self.topics if t.exclude}
+        self._terms = PhraseIndex(list(self._owners))
+        self._anchors = PhraseIndex(list(anchor))
+        self._not_anchors = PhraseIndex(list(not_anchor))
+        self._exclude = PhraseIndex(list(exclude))
+        self._topic_exclude = {t.id: PhraseIndex(list(t.exclude)) for t in self.topics if t.exclude}
 
     def name(self, topic_id: str) -> str:
         """The display name of a topic id."""
@@ -161,9 +95,9 @@ class Taxonomy:
     def score(self, title: str, summary: str, text: str, *, on_topic: bool = False) -> Relevance:
         """Score one item. ``on_topic``: its source is wholly about EU foreign policy."""
         fields = {
-            "title": _tokens(title),
-            "summary": _tokens(summary),
-            "text": _tokens(text[:TEXT_CHARS]),
+            "title": phrase_tokens(title),
+            "summary": phrase_tokens(summary),
+            "text": phrase_tokens(text[:TEXT_CHARS]),
         }
         joined = [*fields["title"], "\n", *fields["summary"], "\n", *fields["text"]]
         excluded_matches = self._exclude.find(joined)
