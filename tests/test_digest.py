@@ -678,7 +678,7 @@ def test_one_event_told_by_four_sources_is_one_story_headed_by_the_official_item
 
 
 def test_two_sanctions_decisions_sharing_many_words_stay_two_stories(digest_dir):
-    from sources.stories import tokens
+    from sources.event_identity import words as tokens
 
     shared = set(tokens(IRAN_OFFICIAL)) & set(tokens(BELARUS_OFFICIAL))
     assert len(shared) >= 4, shared  # council, sanction, individual, entities

@@ -38,7 +38,7 @@ def test_the_eu_acting_abroad_is(title):
 
 
 def test_numbers_count_as_words_in_story_grouping():
-    from sources.stories import tokens
+    from sources.event_identity import words as tokens
 
     assert "20th" in tokens("Council adopts 20th sanctions package") and "120" in tokens(
         "120 vessels"

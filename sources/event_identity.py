@@ -1,0 +1,341 @@
+"""What identifies the event an item reports, and whether two items report the same one. Pure.
+
+Outlets retell one event in their own words ("launch talks", "open negotiations"; "Kaja
+Kallas", "the EU's top diplomat"; "€1.213 billion", "€1.2bn"), while an institution drafts
+releases about different events on one template ("Belarus: Council prolongs restrictive
+measures…", "Iran: Council prolongs restrictive measures…"). Shared wording therefore says
+little; what decides is the event's identity: the place it happened to, the sums and counts
+involved, the distinctive names. So an item's :class:`Signature` holds
+
+* its words, stemmed (Snowball), from the title (counted twice) and the lede, with the places
+  it names added as one token per place (``Chisinau`` and ``Moldova`` are the same token), to
+  be weighted by how rare each is in the weeks around the period (TF-IDF);
+* the places its headline is about, and the sums of money and counted things it gives.
+
+Two items are compared by the cosine of their weighted words, and kept apart outright when
+their identities conflict: different places in the headline, or amounts that cannot be the
+same figure rounded. :func:`compare` returns the evidence, so ``communique explain`` can show
+why two items were or were not grouped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+
+from sources.places import Gazetteer, gazetteer
+from sources.store import StoredItem
+
+LEDE_CHARS = 600  # the lede tells the event; the rest of an article tells everything else
+HEADLINE_CHARS = 200  # an item whose title names no place: the start of its lede does
+AMOUNT_TOLERANCE = 0.1  # "€1.2bn" for €1.213 billion: a rounded figure is within 10 %
+PLACE_TOKEN = "@"  # prefix of the one token per place in the word vector
+
+_WORD = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
+_MULTIPLIERS = {
+    "thousand": 1e3,
+    "k": 1e3,
+    "million": 1e6,
+    "millions": 1e6,
+    "mln": 1e6,
+    "mn": 1e6,
+    "m": 1e6,
+    "billion": 1e9,
+    "billions": 1e9,
+    "bn": 1e9,
+    "b": 1e9,
+    "trillion": 1e12,
+    "tn": 1e12,
+}
+_CURRENCY_WORDS = {
+    "€": "EUR",
+    "eur": "EUR",
+    "euro": "EUR",
+    "euros": "EUR",
+    "$": "USD",
+    "us$": "USD",
+    "usd": "USD",
+    "dollar": "USD",
+    "dollars": "USD",
+    "£": "GBP",
+    "gbp": "GBP",
+    "pound": "GBP",
+    "pounds": "GBP",
+}
+_NUMBER = r"(\d{1,3}(?:[,\s]\d{3})+|\d+)(?:[.,](\d+))?"
+_MULT = r"(?:\s*-?\s*(thousand|millions?|mln|mn|m|billions?|bn|b|trillion|tn)\b)?"
+_PREFIXED = re.compile(r"(€|\$|£|\b(?:eur|usd|gbp|us\$)\s?)" + _NUMBER + _MULT, re.IGNORECASE)
+_SUFFIXED = re.compile(
+    _NUMBER + _MULT + r"\s*(euros?|eur|dollars?|usd|pounds?|gbp)\b", re.IGNORECASE
+)
+_COUNTED = re.compile(
+    r"\b(\d{1,3}(?:,\d{3})*|\d+)\s+(?:more\s+|new\s+|additional\s+|further\s+)?"
+    r"(individuals|persons|entities|companies|vessels|ships|tankers|chapters|clusters)\b",
+    re.IGNORECASE,
+)
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "that",
+        "the",
+        "their",
+        "this",
+        "to",
+        "was",
+        "were",
+        "will",
+        "with",
+        "after",
+        "over",
+        "under",
+        "about",
+        "against",
+        "between",
+        "new",
+        "also",
+        "more",
+        "than",
+        "who",
+        "which",
+        "while",
+        "would",
+        "could",
+        "should",
+        "may",
+        "said",
+        "says",
+        "say",
+        "not",
+        "no",
+        "but",
+        "if",
+        "up",
+        "out",
+        "he",
+        "she",
+        "they",
+        "we",
+        "you",
+        "our",
+        "his",
+        "her",
+        "de",
+        "la",
+        "le",
+        "les",
+        "des",
+        "et",
+        "du",
+        "en",
+        "der",
+        "die",
+        "das",
+        "und",
+        "von",
+        "zu",
+        "mit",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Amount:
+    """A sum of money or a count of things, as the item gives it."""
+
+    unit: str  # EUR, USD, GBP, or the counted noun ("individuals")
+    value: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Signature:
+    """What an item says that identifies its event."""
+
+    words: Mapping[str, int]  # stemmed words and place tokens -> count
+    places: frozenset[str]  # the countries and territories its headline is about, and
+    # the countries those are part of (Donbas: Ukraine too), so that they never conflict
+    regions: frozenset[str]  # regions its headline is about
+    amounts: tuple[Amount, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two items side by side: how alike, what they share, what keeps them apart."""
+
+    similarity: float
+    shared: tuple[tuple[str, float], ...]  # the words that contribute most, with their share
+    conflicts: tuple[str, ...]  # human-readable reasons they are two events
+
+    @property
+    def conflicting(self) -> bool:
+        return bool(self.conflicts)
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+def words(text: str) -> list[str]:
+    """Content words of ``text``, lower case and stemmed: "negotiations" -> "negoti"."""
+    out = []
+    for word in _WORD.findall(text.lower().replace("’", "'")):
+        word = word.strip("'-")
+        if len(word) < 2 or word in STOPWORDS:
+            continue
+        if word.endswith("'s"):
+            word = word[:-2]
+        out.append(_stem(word))
+    return out
+
+
+def lede(item: StoredItem) -> str:
+    """The start of what the item says beyond its title: its summary, else its text."""
+    body = item.summary or item.text
+    if item.text and len(body) < LEDE_CHARS and not item.text.startswith(body[:80]):
+        body = f"{body} {item.text}"
+    return body[:LEDE_CHARS]
+
+
+def signature(item: StoredItem, places: Gazetteer | None = None) -> Signature:
+    """The :class:`Signature` of one item."""
+    places = places or gazetteer()
+    body = lede(item)
+    counted: Counter[str] = Counter(words(item.title))
+    counted.update(counted.copy())  # the title counts twice: it names the event
+    counted.update(words(body))
+    named = places.find(f"{item.title} {body}")
+    for place in named:
+        counted[PLACE_TOKEN + place.id] += 1
+    headline = places.find(item.title) or places.find(body[:HEADLINE_CHARS])
+    return Signature(
+        words=dict(counted),
+        places=places.with_parents(frozenset(p.id for p in headline if not p.region)),
+        regions=frozenset(p.id for p in headline if p.region),
+        amounts=amounts(f"{item.title} {body}"),
+    )
+
+
+def amounts(text: str) -> tuple[Amount, ...]:
+    """Sums of money ("€1.2bn", "40 million euros") and counts ("12 individuals") in ``text``."""
+    found = []
+    for match in _PREFIXED.finditer(text):
+        unit = _CURRENCY_WORDS[match.group(1).strip().lower()]
+        found.append(
+            Amount(unit, _value(match.group(2), match.group(3), match.group(4)), match.group(0))
+        )
+    for match in _SUFFIXED.finditer(text):
+        unit = _CURRENCY_WORDS[match.group(4).lower()]
+        found.append(
+            Amount(unit, _value(match.group(1), match.group(2), match.group(3)), match.group(0))
+        )
+    for match in _COUNTED.finditer(text):
+        value = float(match.group(1).replace(",", ""))
+        found.append(Amount(match.group(2).lower(), value, match.group(0)))
+    return tuple(found)
+
+
+def _value(whole: str, fraction: str | None, multiplier: str | None) -> float:
+    number = float(re.sub(r"[,\s]", "", whole) + (f".{fraction}" if fraction else ""))
+    return number * _MULTIPLIERS.get((multiplier or "").lower(), 1.0)
+
+
+def weights(
+    signatures: Sequence[Signature], background: Iterable[Signature] = ()
+) -> tuple[list[dict[str, float]], Mapping[str, float]]:
+    """Unit TF-IDF vectors of ``signatures`` and the IDF they used.
+
+    Document frequencies count ``signatures`` and ``background`` (the weeks around the
+    period), so that in a week of Ukraine news "ukrain" weighs little and "moldova" much.
+    """
+    frequency: Counter[str] = Counter()
+    count = 0
+    for sig in (*signatures, *background):
+        frequency.update(sig.words.keys())
+        count += 1
+    idf = {w: math.log((1 + count) / (1 + n)) + 1.0 for w, n in frequency.items()}
+    return [vector(sig, idf) for sig in signatures], idf
+
+
+def vector(sig: Signature, idf: Mapping[str, float]) -> dict[str, float]:
+    """The unit TF-IDF vector of one signature."""
+    top = max(idf.values(), default=1.0)
+    raw = {w: (1 + math.log(n)) * idf.get(w, top) for w, n in sig.words.items()}
+    norm = math.sqrt(sum(v * v for v in raw.values())) or 1.0
+    return {w: v / norm for w, v in raw.items()}
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    """Cosine similarity of two unit vectors."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(value * b.get(word, 0.0) for word, value in a.items())
+
+
+def conflicts(a: Signature, b: Signature) -> tuple[str, ...]:
+    """Why ``a`` and ``b`` cannot be one event, however alike their words."""
+    reasons = []
+    if a.places and b.places and not a.places & b.places:
+        reasons.append(
+            f"different places: {', '.join(sorted(a.places))} / {', '.join(sorted(b.places))}"
+        )
+    elif not a.places and not b.places and a.regions and b.regions and not a.regions & b.regions:
+        reasons.append(
+            f"different regions: {', '.join(sorted(a.regions))} / {', '.join(sorted(b.regions))}"
+        )
+    units = {x.unit for x in a.amounts} & {x.unit for x in b.amounts}
+    for unit in sorted(units):
+        mine = [x for x in a.amounts if x.unit == unit]
+        theirs = [x for x in b.amounts if x.unit == unit]
+        if not any(_same_figure(x.value, y.value) for x in mine for y in theirs):
+            reasons.append(
+                f"different figures: {', '.join(x.text for x in mine)} / {', '.join(y.text for y in theirs)}"
+            )
+    return tuple(reasons)
+
+
+def _same_figure(x: float, y: float) -> bool:
+    return abs(x - y) <= AMOUNT_TOLERANCE * max(abs(x), abs(y))
+
+
+def compare(
+    a: Signature, b: Signature, va: Mapping[str, float], vb: Mapping[str, float], *, top: int = 8
+) -> Comparison:
+    """The evidence for and against ``a`` and ``b`` being one event."""
+    shares = sorted(
+        ((w, va[w] * vb[w]) for w in va.keys() & vb.keys()), key=lambda kv: (-kv[1], kv[0])
+    )
+    return Comparison(
+        similarity=sum(s for _, s in shares),
+        shared=tuple(shares[:top]),
+        conflicts=conflicts(a, b),
+    )
