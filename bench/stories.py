@@ -1,0 +1,287 @@
+"""Story grouping on the labelled corpus, and the time a digest takes on a busy week.
+
+Run from the repository root::
+
+    .venv/bin/python bench/stories.py [--part held-out|calibration|all] [-v] [--no-timing]
+
+Quality: the corpus's items that are about EU foreign policy (as labelled, so that grouping
+is measured alone) are grouped exactly as ``communique digest`` groups them, with every
+corpus item as the background for word weights. Printed per corpus (written, real) and
+overall: pairwise precision and recall of same-story pairs, B-cubed precision, recall and
+F1, and how many template twins (releases drafted alike about different events) were
+merged. Targets on the held-out part: pairwise recall >= 0.90, precision >= 0.98, no template
+pair merged. ``--all-items`` groups every item instead of the relevant ones (a harder test on
+real reporting: the whole day's news, not only the EU's).
+
+Speed: a digest (grouping, ranking, Markdown, HTML, JSON) over 5,000 stored items in a week,
+and over 20,000 items inside one 72-hour window (one very busy or hostile source), both
+generated from the corpus with other places, sums and words. Targets: under 3 s and 15 s.
+The exit status is 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from corpus import LabelledItem, load  # noqa: E402
+
+from sources.digest import build_digest, to_html, to_json, to_markdown  # noqa: E402
+from sources.identity import normalise_link  # noqa: E402
+from sources.places import gazetteer  # noqa: E402
+from sources.relevance import build_taxonomy  # noqa: E402
+from sources.store import StoredItem  # noqa: E402
+from sources.stories import group_stories  # noqa: E402
+
+TARGET_RECALL, TARGET_PRECISION = 0.90, 0.98
+TARGET_WEEK, TARGET_WINDOW = 3.0, 15.0
+
+
+def stored(items: Sequence[LabelledItem]) -> list[StoredItem]:
+    """Corpus items as the store hands them to the digest."""
+    return [
+        StoredItem(
+            id=number,
+            key=item.id,
+            link=item.link,
+            norm_link=normalise_link(item.link) if item.link else None,
+            title=item.title,
+            author="",
+            summary=item.summary,
+            text="",
+            published_at=item.published.astimezone(UTC),
+            updated_at=item.published.astimezone(UTC),
+            relevance=5.0,
+            relevant=item.relevant,
+            topics=(item.topic,) if item.topic else (),
+            source_url=f"corpus:{item.source}",
+            source_title=item.source,
+        )
+        for number, item in enumerate(items, start=1)
+    ]
+
+
+def pairs(groups: Sequence[Sequence[str]]) -> set[tuple[str, str]]:
+    return {
+        (a, b) if a < b else (b, a) for g in groups for i, a in enumerate(g) for b in g[i + 1 :]
+    }
+
+
+def score(items: Sequence[LabelledItem], predicted: dict[str, str]) -> dict[str, float]:
+    """Pairwise and B-cubed figures of ``predicted`` (item id -> story) against the labels."""
+    gold: dict[str, list[str]] = defaultdict(list)
+    mine: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        gold[item.story].append(item.id)
+        mine[predicted[item.id]].append(item.id)
+    gold_pairs, mine_pairs = pairs(list(gold.values())), pairs(list(mine.values()))
+    hit = len(gold_pairs & mine_pairs)
+    gold_of = {i: item.story for item in items for i in [item.id]}
+    b_precision = b_recall = 0.0
+    for item in items:
+        same_mine = mine[predicted[item.id]]
+        same_gold = gold[item.story]
+        correct = sum(1 for other in same_mine if gold_of[other] == item.story)
+        b_precision += correct / len(same_mine)
+        b_recall += correct / len(same_gold)
+    n = len(items) or 1
+    bp, br = b_precision / n, b_recall / n
+    return {
+        "gold_pairs": len(gold_pairs),
+        "found_pairs": len(mine_pairs),
+        "hit": hit,
+        "precision": hit / len(mine_pairs) if mine_pairs else 1.0,
+        "recall": hit / len(gold_pairs) if gold_pairs else 1.0,
+        "b_precision": bp,
+        "b_recall": br,
+        "b_f1": 2 * bp * br / (bp + br) if bp + br else 0.0,
+    }
+
+
+def template_merges(
+    items: Sequence[LabelledItem], predicted: dict[str, str]
+) -> list[tuple[str, str]]:
+    """Template twins (different events drafted alike) that ended up in one story."""
+    by_story: dict[str, set[str]] = defaultdict(set)
+    for item in items:
+        by_story[item.story].add(predicted[item.id])
+    merged = []
+    for item in items:
+        if (
+            item.pair
+            and item.story < item.pair
+            and by_story[item.story] & by_story.get(item.pair, set())
+        ):
+            merged.append((item.story, item.pair))
+    return sorted(set(merged))
+
+
+def group(
+    items: Sequence[LabelledItem],
+    background: Sequence[LabelledItem],
+    threshold: float | None = None,
+) -> dict[str, str]:
+    """Item id -> predicted story id, grouping ``items`` as the digest does."""
+    records = stored(items)
+    by_key = {r.key: r for r in records}
+    extra = [r for r in stored(background) if r.key not in by_key]
+    extra = [replace(r, id=r.id + len(records) + 1) for r in extra]
+    options = {} if threshold is None else {"threshold": threshold}
+    stories = group_stories(records, is_official=lambda r: False, background=extra, **options)
+    predicted = {}
+    for number, story in enumerate(stories):
+        for member in story.items:
+            predicted[member.key] = f"P{number}"
+    return predicted
+
+
+def report(
+    name: str, items: Sequence[LabelledItem], predicted: dict[str, str], verbose: bool
+) -> dict[str, float]:
+    figures = score(items, predicted)
+    merged = template_merges(items, predicted)
+    print(
+        f"  {name}: {len(items)} items, {figures['gold_pairs']} same-story pairs; "
+        f"pairwise precision {figures['precision']:.3f} recall {figures['recall']:.3f} "
+        f"({figures['hit']} of {figures['gold_pairs']} found, {figures['found_pairs']} grouped); "
+        f"B-cubed P {figures['b_precision']:.3f} R {figures['b_recall']:.3f} F1 {figures['b_f1']:.3f}; "
+        f"template pairs merged: {len(merged)}"
+    )
+    if verbose:
+        by_id = {i.id: i for i in items}
+        gold: dict[str, list[LabelledItem]] = defaultdict(list)
+        for item in items:
+            gold[item.story].append(item)
+        for story, members in sorted(gold.items()):
+            stories = {predicted[m.id] for m in members}
+            if len(members) > 1 and len(stories) > 1:
+                print(f"    split {story}:")
+                for m in members:
+                    print(f"      [{predicted[m.id]}] {m.source}: {m.title}")
+        mine: dict[str, list[str]] = defaultdict(list)
+        for item in items:
+            mine[predicted[item.id]].append(item.id)
+        for story, members in sorted(mine.items()):
+            if len({by_id[m].story for m in members}) > 1:
+                print(f"    merged {story}:")
+                for m in members:
+                    print(f"      [{by_id[m].story}] {by_id[m].source}: {by_id[m].title}")
+    figures["merged"] = len(merged)
+    return figures
+
+
+def generated(
+    base: Sequence[LabelledItem], count: int, span: timedelta, seed: int
+) -> list[StoredItem]:
+    """``count`` items in ``span`` made from the corpus with other places, sums and words."""
+    rng = random.Random(seed)
+    places = [p.name for p in gazetteer().places.values() if not p.region]
+    vocabulary = sorted({w for item in base for w in item.title.split() if w.isalpha()})
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    items = []
+    for number in range(1, count + 1):
+        model = base[rng.randrange(len(base))]
+        words = model.title.split()
+        for _ in range(3):
+            words[rng.randrange(len(words))] = rng.choice(vocabulary)
+        title = f"{rng.choice(places)}: {' '.join(words)} (€{rng.randint(1, 999)} million)"
+        when = start + timedelta(seconds=rng.uniform(0, span.total_seconds()))
+        items.append(
+            StoredItem(
+                id=number,
+                key=f"g{number}",
+                link=f"https://busy.example/{number}",
+                norm_link=f"https://busy.example/{number}",
+                title=title,
+                author="",
+                summary=model.summary,
+                text="",
+                published_at=when,
+                updated_at=when,
+                relevance=5.0,
+                relevant=True,
+                topics=(model.topic or "other",),
+                source_url=f"corpus:busy{number % 40}",
+                source_title=f"Busy {number % 40}",
+            )
+        )
+    return sorted(items, key=lambda i: (i.published_at, i.id))
+
+
+def timed_digest(items: Sequence[StoredItem]) -> float:
+    taxonomy = build_taxonomy()
+    started = time.perf_counter()
+    digest = build_digest(
+        items,
+        since=items[0].published_at,
+        until=items[-1].published_at + timedelta(seconds=1),
+        taxonomy=taxonomy,
+        zone=ZoneInfo("Europe/Brussels"),
+        title="Bench",
+        is_official=lambda item: False,
+        background=items,
+    )
+    to_markdown(digest), to_html(digest), to_json(digest)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", default="held-out", choices=["held-out", "calibration", "all"])
+    parser.add_argument(
+        "--all-items", action="store_true", help="group every item, not only the relevant ones"
+    )
+    parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--threshold", type=float, help="calibration only: try another threshold")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args()
+
+    everything = load("all")
+    part = [i for i in load(args.part) if args.all_items or i.relevant]
+    print(
+        f"stories on the {args.part} part ({'all items' if args.all_items else 'relevant items'}):"
+    )
+    ok = True
+    predicted = group(part, everything, args.threshold)
+    for name in ("written", "real"):
+        subset = [i for i in part if i.corpus == name]
+        if subset:
+            report(name, subset, predicted, args.verbose)
+    overall = report("overall", part, predicted, False)
+    ok = (
+        overall["recall"] >= TARGET_RECALL
+        and overall["precision"] >= TARGET_PRECISION
+        and not overall["merged"]
+    )
+    print(
+        f"targets (recall >= {TARGET_RECALL}, precision >= {TARGET_PRECISION}, no template pair merged): "
+        f"{'OK' if ok else 'FAIL'}"
+    )
+    if not args.no_timing:
+        base = [i for i in everything if i.relevant] or everything
+        week = timed_digest(generated(base, 5_000, timedelta(days=7), seed=1))
+        window = timed_digest(generated(base, 20_000, timedelta(hours=72), seed=2))
+        fast = week < TARGET_WEEK and window < TARGET_WINDOW
+        print(
+            f"digest time: 5,000 items in a week {week:.2f} s (target < {TARGET_WEEK:g}), "
+            f"20,000 in one 72-hour window {window:.2f} s (target < {TARGET_WINDOW:g}): "
+            f"{'OK' if fast else 'FAIL'}"
+        )
+        ok = ok and fast
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
