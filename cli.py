@@ -62,7 +62,8 @@ from sources.settings import (
     load_taxonomy,
     parse_duration,
 )
-from sources.store import Busy, Store, run_lock
+from sources.store import Busy, Store, StoredItem, run_lock
+from sources.stories import explain_pair
 from sources.subscribe import NotAFeed, find_feed
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
@@ -701,25 +702,31 @@ def rescore_command(ctx: click.Context) -> None:
 
 @main.command("explain", epilog=EXIT_CODES_HELP)
 @click.argument("item_id", metavar="ITEM", type=click.IntRange(1, 2**63 - 1))
+@click.argument("other_id", metavar="[OTHER]", required=False, type=click.IntRange(1, 2**63 - 1))
 @click.pass_context
-def explain_command(ctx: click.Context, item_id: int) -> None:
+def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> None:
     """Show why a stored item is (not) about EU foreign policy: score, topics, matched terms.
 
-    ITEM is the number `communique search --json` shows as "id".
+    With two items, show whether the digest tells them as one story and why: their
+    similarity, the words they share, and what keeps them apart (different places or
+    figures, too far apart in time, one source's two items).
+
+    ITEM and OTHER are the numbers `communique search --json` shows as "id".
     """
     settings = _aggregate_settings(ctx)
+    with Store(settings.database) as store:
+        item = _stored_item(ctx, store, item_id)
+        if other_id is not None:
+            other = _stored_item(ctx, store, other_id)
+            early = min(item.published_at, other.published_at)
+            late = max(item.published_at, other.published_at)
+            background = store.relevant_items(early - BACKGROUND, late + BACKGROUND)
+            _explain_pair(item, other, background)
+            return
     taxonomy = load_taxonomy(ctx.obj)
     on_topic = {
         s.url: is_on_topic_source(s.categories) for s in load_source_list(settings.sources_file)
     }
-    with Store(settings.database) as store:
-        item = store.item(item_id)
-    if item is None:
-        click.echo(
-            f"communique: no stored item {item_id}; find ids with `communique search --json`",
-            err=True,
-        )
-        ctx.exit(EXIT_INPUT)
     verdict = taxonomy.score(
         item.title, item.summary, item.text, on_topic=on_topic.get(item.source_url, False)
     )
@@ -741,6 +748,36 @@ def explain_command(ctx: click.Context, item_id: int) -> None:
             if match.topic == topic_id:
                 factor = " x2" if match.where == "title" else ""
                 click.echo(f"    {match.term!r} {match.weight:g}{factor} in {match.where}")
+
+
+def _stored_item(ctx: click.Context, store: Store, item_id: int) -> StoredItem:
+    item = store.item(item_id)
+    if item is None:
+        click.echo(
+            f"communique: no stored item {item_id}; find ids with `communique search --json`",
+            err=True,
+        )
+        ctx.exit(EXIT_INPUT)
+    return item
+
+
+def _explain_pair(item: StoredItem, other: StoredItem, background: list[StoredItem]) -> None:
+    verdict = explain_pair(item, other, background=background)
+    click.echo(f"one story: {'yes' if verdict.one_story else 'no'}")
+    for label, shown in (("A", item), ("B", other)):
+        click.echo(
+            f"  {label} [{shown.id}] {shown.title}  ({shown.source_title}, "
+            f"{shown.published_at.isoformat()})"
+        )
+    comparison = verdict.comparison
+    if verdict.same_link:
+        click.echo("  the same link: one story whatever the words")
+    click.echo(f"  similarity: {comparison.similarity:.2f} (a story needs {verdict.threshold:.2f})")
+    shared = ", ".join(f"{word} {share:.2f}" for word, share in comparison.shared)
+    click.echo(f"  shared words (stemmed; @ is a place): {shared or 'none'}")
+    click.echo(f"  published {verdict.apart.total_seconds() / 3600:.0f} h apart")
+    for reason in verdict.reasons_apart:
+        click.echo(f"  apart: {reason}")
 
 
 def _moment(value: str, zone: ZoneInfo, now: datetime, option: str) -> datetime:
