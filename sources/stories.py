@@ -20,7 +20,7 @@ A story's headline is its best item: an official source first, then the earliest
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,11 +38,13 @@ from sources.store import StoredItem
 
 SIMILARITY_THRESHOLD = 0.30  # a pair this alike is a candidate to join two groups
 AVERAGE_THRESHOLD = 0.15  # and the groups join if every pair across them averages this
+MIN_LINK = 0.05  # and no pair across them is unrelated (no chains through a middle item)
 SAME_SOURCE_THRESHOLD = 0.80  # one outlet's two items: an update or a repost, not a template
 WINDOW = timedelta(hours=72)
 BLOCKING_TERMS = 10  # an item's most distinctive words that find its candidates
-BLOCK_LIMIT = 300  # a word in more items than this within the window is no identity
-CANDIDATE_SHARE = 0.3  # of the threshold, reached by the blocking words alone to be compared
+BLOCK_LIMIT = 100  # a word in more items than this within the window is no identity
+CANDIDATE_SHARE = 0.5  # of the threshold, reached by the blocking words alone to be compared
+PARTNERS = 12  # an item's best candidates compared in full
 
 
 @dataclass(frozen=True)
@@ -175,35 +177,36 @@ class _Grouping:
     def candidates(self) -> list[tuple[int, int]]:
         """Pairs within the window that share distinctive words, most similar first.
 
-        Each item is indexed under its most distinctive words; the partial dot products over
-        those words are summed as the index is walked (a sparse matrix product), and only
-        pairs whose partial similarity could reach the threshold are compared in full.
+        Each item is indexed under its most distinctive words; walking the index sums, for
+        each item, its partial dot products with the earlier items it shares them with (a
+        sparse matrix product). Only an item's best few partners whose partial similarity
+        could reach the threshold are compared in full: so the cost grows with the items,
+        not with their square, even when thousands of them look alike.
         """
-        postings: dict[str, list[int]] = {}
-        partial: dict[tuple[int, int], float] = {}
+        postings: dict[str, deque[int]] = {}
+        times = [item.published_at for item in self.items]
+        scored = []
+        floor = self.threshold * CANDIDATE_SHARE
         for j, vector in enumerate(self.vectors):
-            when = self.items[j].published_at
             best = sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:BLOCKING_TERMS]
             link = self.items[j].norm_link
+            partial: dict[int, float] = {}
             for word, weight in [*best, *([("link:" + link, 1.0)] if link else [])]:
-                posting = postings.setdefault(word, [])
-                while posting and when - self.items[posting[0]].published_at > self.window:
-                    posting.pop(0)
+                posting = postings.setdefault(word, deque())
+                while posting and times[j] - times[posting[0]] > self.window:
+                    posting.popleft()
                 if len(posting) <= BLOCK_LIMIT:
                     for i in posting:
-                        key = (i, j)
-                        partial[key] = partial.get(key, 0.0) + weight * self.vectors[i].get(
-                            word, 1.0
-                        )
+                        partial[i] = partial.get(i, 0.0) + weight * self.vectors[i].get(word, 1.0)
                 posting.append(j)
-        floor = self.threshold * CANDIDATE_SHARE
-        scored = []
-        for (i, j), part in partial.items():
-            if part < floor:
-                continue
-            value = self.similarity(i, j)
-            if value >= self.threshold:
-                scored.append((-value, i, j))
+            partners = sorted(
+                (i for i, part in partial.items() if part >= floor),
+                key=lambda i: (-partial[i], i),
+            )[:PARTNERS]
+            for i in partners:
+                value = self.similarity(i, j)
+                if value >= self.threshold:
+                    scored.append((-value, i, j))
         scored.sort()
         return [(i, j) for _, i, j in scored]
 
@@ -220,7 +223,7 @@ class _Grouping:
         for x in left:
             for y in right:
                 value = self.similarity(x, y)
-                if value < 0:
+                if value < MIN_LINK:
                     return
                 total += value
         if total / (len(left) * len(right)) < self.average:
