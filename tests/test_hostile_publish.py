@@ -121,6 +121,46 @@ def test_a_digest_folder_that_publishing_would_wipe_or_read_is_refused(site, out
     assert not (site.root / out).exists()
 
 
+@pytest.mark.parametrize(
+    ("table", "blamed", "says"),
+    [
+        ('[aggregate]\ndatabase = "public/communique.db"\n', "database", "[aggregate] database"),
+        ('[aggregate]\nsources = "public/sources.opml"\n', "sources", "[aggregate] sources"),
+        ('[aggregate]\nsources = "./public/../public/s.opml"\n', "sources", "[aggregate] sources"),
+        ('[digest]\nout = "public/digest"\n', "out", "[digest] out"),
+    ],
+)
+def test_an_output_folder_holding_the_database_or_source_list_is_refused(site, table, blamed, says):
+    site.config.write_text(CONFIG + "\n" + table, encoding="utf-8")
+    site.public.mkdir()
+    kept = {
+        site.public / "communique.db": b"SQLite format 3\x00 every item ever fetched",
+        site.public
+        / "sources.opml": b"<opml><body><outline xmlUrl='https://x.example/'/></body></opml>",
+        site.public / "s.opml": b"<opml><body/></opml>",
+    }
+    for path, data in kept.items():
+        path.write_bytes(data)
+    for command in (["publish", "--now", NOW], ["aggregate"], ["run"]):
+        result = site.run(*command)
+        assert result.exit_code == 2, result.output
+        line = line_of(site, blamed)
+        assert result.output.startswith(f"{site.config}:{line}: {says} "), result.output
+        assert "is inside [publish] output" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    for path, data in kept.items():
+        assert path.read_bytes() == data
+    assert sorted(p.name for p in site.public.iterdir()) == sorted(p.name for p in kept)
+
+
+def test_a_database_and_source_list_beside_the_output_still_publish(site):
+    site.config.write_text(
+        CONFIG + '\n[aggregate]\ndatabase = "data/c.db"\nsources = "public-sources.opml"\n',
+        encoding="utf-8",
+    )
+    assert site.run("publish", "--now", NOW).exit_code == 0
+
+
 # --- 4 and 6. importing: no hang, history and the far future do not set the year ------
 
 
