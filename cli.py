@@ -93,6 +93,22 @@ Exit codes:
 class _Group(click.Group):
     """Turns errors from any command into one stderr line and a documented exit code."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: object,
+    ) -> click.Context:
+        """The group's own options (``communique --bogus``): a usage error is one line too."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)  # type: ignore[arg-type]
+        except click.UsageError as exc:
+            if isinstance(exc, _NO_ARGS_IS_HELP):
+                raise
+            click.echo(_usage_line(exc), err=True)
+            raise click.exceptions.Exit(EXIT_INPUT) from None
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             try:
@@ -110,6 +126,11 @@ class _Group(click.Group):
         except InputError as exc:
             click.echo(str(exc), err=True)  # path:line: message, as editors and CI parse it
             ctx.exit(EXIT_INPUT)
+        except click.UsageError as exc:  # a subcommand's arguments, or a check in its body
+            if isinstance(exc, _NO_ARGS_IS_HELP):  # `communique sources`: the help is the answer
+                raise
+            click.echo(_usage_line(exc), err=True)
+            ctx.exit(EXIT_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except (
@@ -125,6 +146,23 @@ class _Group(click.Group):
                 raise
             click.echo(f"communique: internal error: {type(exc).__name__}: {exc}", err=True)
             ctx.exit(EXIT_BUG)
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """``communique sources add: invalid value for URL: … (see communique sources add --help)``.
+
+    click's own form is four lines (usage, a hint, a blank line, the error); the project's
+    rule is one line for bad input, naming what to look at.
+    """
+    words = exc.ctx.command_path.split() if exc.ctx else []
+    command = " ".join(["communique", *words[1:]])  # the same name under any runner
+    message = " ".join(exc.format_message().strip().splitlines()).removesuffix(".")
+    if message[1:2].islower():  # "Invalid value" -> "invalid value", but "URL" stays
+        message = message[0].lower() + message[1:]
+    return f"{command}: {message} (see {command} --help)"
 
 
 def _now_option(function: object) -> object:

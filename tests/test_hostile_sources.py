@@ -169,7 +169,8 @@ def test_sources_add_refuses_an_invalid_url_naming_the_argument(project, url, me
     for check in ([], ["--no-check"]):
         result = project.run("sources", "add", *check, url)
         assert result.exit_code == 2, result.output
-        assert "Invalid value for URL:" in result.stderr and message in result.stderr
+        assert result.stderr.startswith("communique sources add: invalid value for URL: ")
+        assert message in result.stderr and result.stderr.count("\n") == 1
         assert "Traceback" not in result.output
     assert project.opml.read_bytes() == before
 
@@ -429,3 +430,53 @@ def test_digest_writes_its_record_where_the_help_says(project):
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in (project.root / "static" / "digest").iterdir())
     assert written == ["digest-2025-06-02.json", "digest-2025-06-02.md"]
+
+
+# --- usage errors: one line, exit 2 -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "start", "says"),
+    [
+        (["--bogus"], "communique: ", "--bogus"),
+        (["bogus"], "communique: ", "'bogus'"),
+        (
+            ["sources", "add", "http://127.0.0.1:99999/feed"],
+            "communique sources add: ",
+            "invalid value for URL: 'http://127.0.0.1:99999/feed' has an invalid port (1 to 65535)",
+        ),
+        (["sources", "add"], "communique sources add: ", "missing argument 'URL'"),
+        (["sources", "import", "nowhere.opml"], "communique sources import: ", "nowhere.opml"),
+        (
+            ["digest", "--format", "pdf"],
+            "communique digest: ",
+            "invalid value for --format: use md",
+        ),
+        (["explain", "0"], "communique explain: ", "invalid value for 'ITEM'"),
+        (["search", "--limit", "x", "eu"], "communique search: ", "'x' is not a valid integer"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_command_and_its_help(project, args, start, says):
+    result = project.run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(start) and says in line, line
+    assert line.endswith(f"(see {start.removesuffix(': ')} --help)"), line
+    assert not (project.root / "c.db").exists()
+
+
+def test_a_usage_error_is_one_line_from_the_installed_command_too(tmp_path):
+    command = Path(sys.executable).parent / "communique"
+    done = subprocess.run(
+        [str(command), "sources", "add", "--bogus"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("communique sources add: no such option")
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_a_group_without_a_command_still_shows_its_help(project):
+    result = project.run("sources")
+    assert "Commands:" in result.output and "add" in result.output
