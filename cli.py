@@ -39,7 +39,12 @@ from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server, url_host
 from sources.digest import build_digest, plural
-from sources.digest_files import load_digest_settings, next_period_start, write_digest
+from sources.digest_files import (
+    digest_folder_problem,
+    load_digest_settings,
+    next_period_start,
+    write_digest,
+)
 from sources.feed_url import BadFeedUrl, normalise_feed_url
 from sources.opml import (
     Source,
@@ -842,7 +847,11 @@ def digest_command(
         raise click.BadParameter("use md, html, atom and/or json", param_hint="--format")
     settings = _aggregate_settings(ctx)
     options = load_digest_settings(ctx.obj)
-    site = load_config(ctx.obj).site
+    config = load_config(ctx.obj)
+    site = config.site
+    problem = digest_folder_problem(out, config.publish) if out else None
+    if problem:  # the same rule as [digest] out's: publish would wipe or misread them
+        raise click.BadParameter(f"{out} {problem}", param_hint="--out")
     zone = site.tz
     clock = _clock(now)
     end = _moment(until, zone, clock, "--until") if until else clock

@@ -161,6 +161,35 @@ def test_a_database_and_source_list_beside_the_output_still_publish(site):
     assert site.run("publish", "--now", NOW).exit_code == 0
 
 
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [
+        ("public/dg", "inside [publish] output"),
+        ("public", "inside [publish] output"),
+        ("articles", "inside [publish] articles"),
+        ("articles/x/../digests", "inside [publish] articles"),
+    ],
+)
+def test_digest_out_option_gets_the_same_check_as_the_setting(site, out, says, monkeypatch):
+    monkeypatch.chdir(site.root)  # --out is relative to the working directory
+    (site.articles / PRECIOUS).write_text(PRECIOUS_TEXT, encoding="utf-8")
+    before = sorted(site.root.rglob("*"))
+    result = site.run("digest", "--now", NOW, "--out", out)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("communique digest: invalid value for --out: "), result.output
+    assert says in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert sorted(site.root.rglob("*")) == before  # nothing written
+    assert site.run("publish", "--now", NOW).exit_code == 0  # and publishing still works
+
+
+def test_digest_out_option_elsewhere_is_written(site, monkeypatch):
+    monkeypatch.chdir(site.root)
+    result = site.run("digest", "--now", NOW, "--out", "digests")
+    assert result.exit_code == 0, result.output
+    assert any((site.root / "digests").glob("digest-*.json"))
+
+
 # --- 4 and 6. importing: no hang, history and the far future do not set the year ------
 
 
