@@ -7,7 +7,8 @@ Exit codes (the same for every command):
     2  bad input, configuration or usage: one line ``path:line: what is wrong`` on stderr,
        nothing written
     3  an internal error (a bug): one line on stderr; set COMMUNIQUE_DEBUG=1 for a traceback
-  130  interrupted by Ctrl-C (``aggregate``, ``run``): one line; what was stored is kept
+  130  interrupted by Ctrl-C: one line (``communique: interrupted``); what ``aggregate``
+       and ``run`` stored is kept
   141  stdout was closed early (``communique sources list | head -1``): the command stops
        quietly, as a Unix tool killed by SIGPIPE does (a shell reports 128 + 13)
 
@@ -136,7 +137,12 @@ class _Group(click.Group):
                 raise
             click.echo(_usage_line(exc), err=True)
             ctx.exit(EXIT_INPUT)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (KeyboardInterrupt, click.Abort):
+            # Ctrl-C anywhere (a stalled `sources add`, a prompt): one line, the shell's code.
+            after_echo = "\n" if sys.stderr.isatty() else ""  # not on the line of "^C"
+            click.echo(f"{after_echo}communique: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except (
             OSError

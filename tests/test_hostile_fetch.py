@@ -517,3 +517,29 @@ def test_a_killed_run_leaves_no_worker_behind(stalled_run, sig):
         process.pid
     )
     assert project.rows()[good].entries == len(GOOD_ITEMS)
+
+
+def test_ctrl_c_during_sources_add_is_one_line_and_exit_130(server, project):
+    release = threading.Event()
+    server.route("/stall.xml", Route(handler=lambda handler: release.wait(30)))
+    project.subscribe()
+    before = project.opml.read_bytes()
+    process = subprocess.Popen(
+        project.command("sources", "add", server.url("/stall.xml")),
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert wait_until(lambda: bool(server.requests_for("/stall.xml"))), process.poll()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        release.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    assert stderr.decode().splitlines() == ["communique: interrupted"]
+    assert stdout == b""
+    assert project.opml.read_bytes() == before
