@@ -22,6 +22,7 @@ import asyncio
 import errno
 import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -74,6 +75,7 @@ from sources.subscribe import NotAFeed, find_feed
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
+MAX_WAIT = 86_400  # seconds --wait may wait for another run: a day, a cron period at most
 BACKGROUND = timedelta(days=30)  # items around a digest's period that weigh its words
 
 AGGREGATE_EXIT_CODES_HELP = """\b
@@ -433,8 +435,9 @@ def _when(moment: datetime | None) -> str:
     "--wait",
     default=600.0,
     show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds to wait for another run to finish.",
+    type=float,
+    callback=lambda ctx, param, value: _wait_seconds(value),
+    help=f"Seconds to wait for another run to finish (0 to {MAX_WAIT:,}).",
 )
 @click.option("-v", "--verbose", count=True, help="Log each source (-vv: debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
@@ -485,6 +488,16 @@ def aggregate_command(
             click.echo(f"failed: {url}: {message}", err=True)
     if summary.failed or summary.gone or listed.skipped:
         ctx.exit(EXIT_PROBLEM)
+
+
+def _wait_seconds(value: float) -> float:
+    """``--wait``: a finite number of seconds up to a day (``nan``, ``inf`` and ``1e300``
+    parse as floats, and with the database busy would wait forever)."""
+    if not math.isfinite(value) or not 0 <= value <= MAX_WAIT:
+        raise click.BadParameter(
+            f"{value!r} is not a number of seconds from 0 to {MAX_WAIT:,}", param_hint="--wait"
+        )
+    return value
 
 
 def _aggregate(

@@ -373,11 +373,22 @@ def test_an_unforeseen_error_in_one_source_is_recorded_as_its_failure(server, pr
         assert rows[broken].next_due > datetime.now(UTC)
 
 
-def test_negative_wait_is_a_usage_error(project):
+@pytest.mark.parametrize("wait", ["-1", "nan", "inf", "-inf", "1e300", "86401"])
+def test_a_wait_that_is_negative_endless_or_over_a_day_is_a_usage_error(project, wait):
     project.subscribe()
-    result = project.cli("aggregate", "--wait", "-1")
+    result = project.cli("aggregate", "--wait", wait)
     assert result.exit_code == 2, result.output
-    assert "--wait" in result.output
+    assert result.stderr.startswith("communique aggregate: invalid value for --wait: ")
+    assert "from 0 to 86,400" in result.stderr and result.stderr.count("\n") == 1
+    assert not project.db.exists()
+
+
+def test_a_wait_of_a_day_is_accepted(server, project):
+    server.route("/good.xml", Route(body=rss(GOOD_ITEMS)))
+    (url,) = project.subscribe(server.url("/good.xml"))
+    result = project.cli("aggregate", "--wait", "86400", "--json")
+    assert result.exit_code == 0, result.output
+    assert project.rows()[url].entries == len(GOOD_ITEMS)
 
 
 # --- implausible dates ----------------------------------------------------------------------
