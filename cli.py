@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from feeds.article import check_articles_dir
 from feeds.build import load_and_build, publish, stale_files
 from feeds.config import Config, load_config, normalise_base_url
 from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
@@ -920,7 +921,9 @@ def run_command(ctx: click.Context) -> None:
     Without an articles folder (someone who only follows feeds), the site is published with
     the digest alone, unless [publish] articles names a folder that is missing.
     """
-    _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
+    config = _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
+    if config.publish.articles_configured:  # and so does a configured folder that is missing
+        check_articles_dir(config.publish.articles_dir)
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -451,14 +452,36 @@ def test_run_without_articles_publishes_the_digest_night_after_night(follower):
 
 
 def test_a_configured_articles_folder_that_is_missing_is_still_an_error(follower):
-    root, _ = follower
+    root, server = follower
     config = root / "communique.toml"
     config.write_text(FOLLOWER_CONFIG + '\n[publish]\narticles = "posts"\n', encoding="utf-8")
     for command in (["run"], ["publish"]):
         result = CliRunner().invoke(main, ["--config", str(config), *command])
         assert result.exit_code == 2, result.output
-        assert f"{root / 'posts'}: articles directory not found" in result.stderr
+        assert result.stderr.startswith(f"{root / 'posts'}: articles directory not found")
+        assert len(result.stderr.splitlines()) == 1
     assert not (root / "public").exists()
+    # run stopped before doing anything: nothing fetched, stored or digested
+    assert server.requests_for("/news.xml") == []
+    assert not (root / "c.db").exists()
+    assert not (root / "static").exists()
+
+
+def test_the_shipped_config_works_for_someone_who_only_follows_feeds(follower):
+    """A follower who copies the repository's communique.toml has no articles folder: the
+    nightly run must still publish (the articles line is the default, commented out)."""
+    root, server = follower
+    shipped = (Path(__file__).resolve().parents[1] / "communique.toml").read_text("utf-8")
+    assert re.search(r"^#\s*articles = ", shipped, re.MULTILINE)
+    config = root / "communique.toml"
+    config.write_text(
+        shipped.replace('sources = "sources.opml"', 'sources = "sources.opml"\nworkers = 1', 1),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["--config", str(config), "run"])
+    assert result.exit_code == 0, (result.output, result.stderr)
+    assert server.requests_for("/news.xml")
+    assert (root / "public" / "index.html").is_file()
 
 
 def test_run_refuses_a_dangerous_output_before_fetching_anything(follower):
