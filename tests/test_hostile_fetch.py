@@ -554,3 +554,43 @@ def test_ctrl_c_during_sources_add_is_one_line_and_exit_130(server, project):
     assert stderr.decode().splitlines() == ["communique: interrupted"]
     assert stdout == b""
     assert project.opml.read_bytes() == before
+
+
+IMPOSSIBLE_DATES = {
+    "month-13": "2025-13-45T00:00:00Z",  # feedparser alone: 2026-01-01
+    "hour-25": "2025-03-03T25:61:61Z",  # feedparser alone: 2025-03-04T02:02:01
+    "february-30": "2025-02-30T10:00:00Z",
+    "day-zero": "2025-03-00T10:00:00+01:00",
+    "minute-60": "2025-03-03T10:60:00Z",
+}
+
+
+def test_impossible_feed_dates_are_first_seen_times_with_a_warning(server, project):
+    def entry(title: str, date: str) -> str:
+        return f"<entry><id>urn:{title}</id><title>Summit {title}</title><updated>{date}</updated></entry>"
+
+    dates = {**IMPOSSIBLE_DATES, "fine": "2025-03-03T23:59:59Z", "leap": "2016-12-31T23:59:60Z"}
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>Dates</title><id>urn:dates</id><updated>2025-03-03T00:00:00Z</updated>"
+        + "".join(entry(name, date) for name, date in dates.items())
+        + "</feed>"
+    ).encode()
+    server.route("/dates.atom", Route(body=body, content_type="application/atom+xml"))
+    (url,) = project.subscribe(server.url("/dates.atom"))
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = project.cli("aggregate", "--json")
+    after = datetime.now(UTC)
+    assert result.exit_code == 0, result.output
+
+    found = project.cli("search", "--json", "--limit", "50", "Summit")
+    assert found.exit_code == 0, found.output
+    stored = {hit["title"]: datetime.fromisoformat(hit["published_at"]) for hit in json.loads(found.stdout)}  # fmt: skip
+    assert stored["Summit fine"] == datetime(2025, 3, 3, 23, 59, 59, tzinfo=UTC)
+    assert stored["Summit leap"] == datetime(2017, 1, 1, tzinfo=UTC)  # a real leap second
+    for name in IMPOSSIBLE_DATES:
+        assert before <= stored[f"Summit {name}"] <= after, (name, stored[f"Summit {name}"])
+    warning = project.rows()[url].warning
+    assert warning and f"{len(IMPOSSIBLE_DATES)} implausible date(s)" in warning, warning
+    assert "month, day, time" in warning
