@@ -594,3 +594,65 @@ def test_impossible_feed_dates_are_first_seen_times_with_a_warning(server, proje
     warning = project.rows()[url].warning
     assert warning and f"{len(IMPOSSIBLE_DATES)} implausible date(s)" in warning, warning
     assert "month, day, time" in warning
+
+
+# --- many tiny items ------------------------------------------------------------------------
+
+
+def tiny_items(count: int) -> bytes:
+    """An RSS feed of ``count`` items of about 95 bytes: 105,000 of them fit under 10 MiB."""
+    item = "<item><title>t{0}</title><guid>urn:x:{0}</guid><link>https://n.example/{0}</link></item>"
+    body = "".join(item.format(i) for i in range(count))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Tiny</title>{body}</channel></rss>'.encode()  # fmt: skip
+
+
+def test_a_feed_of_100000_tiny_items_fails_without_being_parsed(server, project):
+    body = tiny_items(105_000)
+    assert 9_000_000 < len(body) < 10 * 1024 * 1024  # under the byte cap: that cap alone let it in
+    server.route("/tiny.xml", Route(body=body))
+    server.route("/good.xml", Route(body=rss(GOOD_ITEMS)))
+    tiny, good = project.subscribe(server.url("/tiny.xml"), server.url("/good.xml"))
+
+    code, peak_mb, stdout, stderr = run_child(project.command("aggregate", "--json"), project.root)
+    assert code == 1, stderr
+    assert peak_mb < 150, f"peak RSS {peak_mb} MB"  # parsed, it took over 400 MB
+    summary = json.loads(stdout)
+    assert summary["failures"] == [
+        {
+            "url": tiny,
+            "error": "feed has 105,000 entries; at most 5,000 are read "
+            "(raise [aggregate] max_items to read it)",
+        }
+    ]
+    rows = project.rows()
+    assert rows[tiny].last_status == "too many entries" and rows[tiny].entries == 0
+    assert rows[tiny].next_due > datetime.now(UTC)  # backed off like any failure
+    assert rows[good].entries == len(GOOD_ITEMS)
+
+
+def test_max_items_is_a_setting_and_sources_add_says_the_same(server, project):
+    server.route("/thirty.xml", Route(body=tiny_items(30)))
+    url = server.url("/thirty.xml")
+    project.subscribe()
+    settings = project.config.read_text(encoding="utf-8")
+
+    project.config.write_text(settings + "max_items = 29\n", encoding="utf-8")
+    added = project.cli("sources", "add", url)
+    assert added.exit_code == 2, added.output
+    assert added.stderr.startswith(f"communique: {url}: feed has 30 entries; at most 29 are read")
+    project.subscribe(url)
+    result = project.cli("aggregate", "--json")
+    assert result.exit_code == 1
+    assert "feed has 30 entries" in json.loads(result.stdout)["failures"][0]["error"]
+
+    project.config.write_text(settings + "max_items = 30\n", encoding="utf-8")
+    result = project.cli("aggregate", "--json", "--all")
+    assert result.exit_code == 0, result.output
+    assert project.rows()[url].entries == 30
+
+
+def test_max_items_of_zero_is_refused_with_its_line(project):
+    project.config.write_text(project.config.read_text() + "max_items = 0\n", encoding="utf-8")
+    result = project.cli("aggregate")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{project.config}:9: [aggregate] max_items must be at least 1")
