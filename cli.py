@@ -48,7 +48,7 @@ from sources.digest_files import (
     next_period_start,
     write_digest,
 )
-from sources.feed_url import BadFeedUrl, normalise_feed_url
+from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
 from sources.opml import (
     Source,
     SourceList,
@@ -738,10 +738,14 @@ def sources_import_command(ctx: click.Context, file: Path) -> None:
 @sources_group.command("export", epilog=EXIT_CODES_HELP)
 @click.pass_context
 def sources_export_command(ctx: click.Context) -> None:
-    """Write the source list to stdout as OPML 2.0."""
+    """Write the source list to stdout as OPML 2.0 (never an entry with a password)."""
     settings = _aggregate_settings(ctx)
     listed = read_source_list(settings.sources_file)  # entries it cannot fetch too, as written
-    sys.stdout.buffer.write(to_opml([*listed.sources, *listed.kept]))
+    for skipped in listed.skipped:
+        if has_credentials(skipped.source.url):
+            click.echo(f"warning: {skipped.problem}; left out of the export", err=True)
+    kept = [s for s in listed.kept if not has_credentials(s.url)]
+    sys.stdout.buffer.write(to_opml([*listed.sources, *kept]))
 
 
 @main.command("rescore", epilog=EXIT_CODES_HELP)

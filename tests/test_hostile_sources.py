@@ -254,6 +254,87 @@ def test_a_source_stored_under_an_older_spelling_keeps_working(project, server):
     assert project.urls() == []
 
 
+def test_a_list_already_holding_several_spellings_polls_the_feed_once(project, server):
+    """A hand-edited list (or one from an older version) with one feed three ways, and once
+    with a password: the first spelling is polled, the others are named with their line and
+    the line of the first, and no password is ever printed."""
+    server.route("/ok.xml", Route(body=rss(items("ok", 3))))
+    url = server.url("/ok.xml")
+    host = url.split("/")[2]
+    secret = url.replace("http://", "http://user:s3cret@")
+    project.opml.write_text(
+        opml(
+            feed(url),  # line 3: the one polled
+            feed(url.replace("http://", "HTTP://") + "#x"),  # line 4
+            feed(secret),  # line 5
+            feed(url.replace("/ok.xml", "/./sub/../ok.xml")),  # line 6
+            feed(url),  # line 7: the very same spelling again
+        ),
+        encoding="utf-8",
+    )
+    expected = [
+        f"warning: {project.opml}:4: the same feed as line 3 ({url}), spelled differently; "
+        "skipped (fix or remove it)",
+        f"warning: {project.opml}:5: 'http://***@{host}/ok.xml' contains a user name or "
+        "password; communique does not keep credentials in the source list (use a feed URL "
+        "that needs none); skipped (fix or remove it)",
+        f"warning: {project.opml}:6: the same feed as line 3 ({url}), spelled differently; "
+        "skipped (fix or remove it)",
+        f"warning: {project.opml}:7: the same feed as line 3 ({url}), spelled differently; "
+        "skipped (fix or remove it)",
+    ]
+    for run in range(2):
+        result = project.run("aggregate", "--json", *(["--all"] if run else []))
+        assert result.exit_code == 1, result.output  # the list needs fixing
+        assert result.stderr.splitlines() == expected
+        assert json.loads(result.stdout)["sources"] == 1
+        assert len(server.requests_for("/ok.xml")) == run + 1  # polled once a run
+        assert project.count("SELECT COUNT(*) FROM entries") == 3  # one copy of every item
+
+    listed = project.run("sources", "list")
+    assert listed.exit_code == 0
+    assert listed.stderr.splitlines() == expected
+    assert listed.stdout.count(url) == 1
+    as_json = project.run("sources", "list", "--json")
+    assert [row["url"] for row in json.loads(as_json.stdout)] == [url]
+    exported = project.run("sources", "export")
+    assert exported.exit_code == 0
+    assert exported.stderr.splitlines() == [
+        expected[1].replace("skipped (fix or remove it)", "left out of the export")
+    ]
+    for result in (listed, as_json, exported):
+        assert "s3cret" not in result.output and "user:" not in result.output
+    assert exported.stdout.count("ok.xml") == 4  # the polled one, the others as written
+
+    # the user's lines are kept when the list is rewritten, and go one by one
+    assert project.run("sources", "add", "--no-check", server.url("/new.xml")).exit_code == 0
+    assert project.opml.read_text(encoding="utf-8").count("ok.xml") == 5
+    assert project.run("sources", "remove", secret).exit_code == 0
+    assert "s3cret" not in project.opml.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("/./ok.xml", "/ok.xml"),
+        ("/a/../ok.xml", "/ok.xml"),
+        ("/a/b/../../ok.xml", "/ok.xml"),
+        ("/../ok.xml", "/ok.xml"),
+        ("/feeds/./", "/feeds/"),
+        ("/feeds/x/..", "/feeds/"),
+        ("/a/.../ok.xml", "/a/.../ok.xml"),  # not a dot segment
+        ("/a/..b/ok.xml", "/a/..b/ok.xml"),
+    ],
+)
+def test_dot_segments_are_one_spelling(project, written, canonical):
+    project.opml.write_text(opml(), encoding="utf-8")
+    result = project.run("sources", "add", "--no-check", f"http://example.org{written}")
+    assert result.exit_code == 0, result.output
+    assert project.urls() == [f"http://example.org{canonical}"]
+    again = project.run("sources", "add", "--no-check", f"http://example.org{canonical}")
+    assert again.stdout.splitlines()[-1] == f"already subscribed: http://example.org{canonical}"
+
+
 # --- autodiscovery ------------------------------------------------------------------------
 
 ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
