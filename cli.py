@@ -7,7 +7,8 @@ Exit codes (the same for every command):
     2  bad input, configuration or usage: one line ``path:line: what is wrong`` on stderr,
        nothing written
     3  an internal error (a bug): one line on stderr; set COMMUNIQUE_DEBUG=1 for a traceback
-  130  interrupted by Ctrl-C (``aggregate``, ``run``): one line; what was stored is kept
+  130  interrupted by Ctrl-C: one line (``communique: interrupted``); what ``aggregate``
+       and ``run`` stored is kept
   141  stdout was closed early (``communique sources list | head -1``): the command stops
        quietly, as a Unix tool killed by SIGPIPE does (a shell reports 128 + 13)
 
@@ -21,6 +22,7 @@ import asyncio
 import errno
 import json
 import logging
+import math
 import os
 import socket
 import sys
@@ -31,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from feeds.article import check_articles_dir
 from feeds.build import load_and_build, publish, stale_files
 from feeds.config import Config, load_config, normalise_base_url
 from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
@@ -39,8 +42,13 @@ from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server, url_host
 from sources.digest import build_digest, plural
-from sources.digest_files import load_digest_settings, next_period_start, write_digest
-from sources.feed_url import BadFeedUrl, normalise_feed_url
+from sources.digest_files import (
+    digest_folder_problem,
+    load_digest_settings,
+    next_period_start,
+    write_digest,
+)
+from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
 from sources.opml import (
     Source,
     SourceList,
@@ -69,6 +77,7 @@ from sources.subscribe import NotAFeed, find_feed
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
+MAX_WAIT = 86_400  # seconds --wait may wait for another run: a day, a cron period at most
 BACKGROUND = timedelta(days=30)  # items around a digest's period that weigh its words
 
 AGGREGATE_EXIT_CODES_HELP = """\b
@@ -94,6 +103,22 @@ Exit codes:
 class _Group(click.Group):
     """Turns errors from any command into one stderr line and a documented exit code."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: object,
+    ) -> click.Context:
+        """The group's own options (``communique --bogus``): a usage error is one line too."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)  # type: ignore[arg-type]
+        except click.UsageError as exc:
+            if isinstance(exc, _NO_ARGS_IS_HELP):
+                raise
+            click.echo(_usage_line(exc), err=True)
+            raise click.exceptions.Exit(EXIT_INPUT) from None
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             try:
@@ -111,7 +136,17 @@ class _Group(click.Group):
         except InputError as exc:
             click.echo(str(exc), err=True)  # path:line: message, as editors and CI parse it
             ctx.exit(EXIT_INPUT)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.UsageError as exc:  # a subcommand's arguments, or a check in its body
+            if isinstance(exc, _NO_ARGS_IS_HELP):  # `communique sources`: the help is the answer
+                raise
+            click.echo(_usage_line(exc), err=True)
+            ctx.exit(EXIT_INPUT)
+        except (KeyboardInterrupt, click.Abort):
+            # Ctrl-C anywhere (a stalled `sources add`, a prompt): one line, the shell's code.
+            after_echo = "\n" if sys.stderr.isatty() else ""  # not on the line of "^C"
+            click.echo(f"{after_echo}communique: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException):
             raise
         except (
             OSError
@@ -126,6 +161,23 @@ class _Group(click.Group):
                 raise
             click.echo(f"communique: internal error: {type(exc).__name__}: {exc}", err=True)
             ctx.exit(EXIT_BUG)
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """``communique sources add: invalid value for URL: … (see communique sources add --help)``.
+
+    click's own form is four lines (usage, a hint, a blank line, the error); the project's
+    rule is one line for bad input, naming what to look at.
+    """
+    words = exc.ctx.command_path.split() if exc.ctx else []
+    command = " ".join(["communique", *words[1:]])  # the same name under any runner
+    message = " ".join(exc.format_message().strip().splitlines()).removesuffix(".")
+    if message[1:2].islower():  # "Invalid value" -> "invalid value", but "URL" stays
+        message = message[0].lower() + message[1:]
+    return f"{command}: {message} (see {command} --help)"
 
 
 def _now_option(function: object) -> object:
@@ -385,8 +437,9 @@ def _when(moment: datetime | None) -> str:
     "--wait",
     default=600.0,
     show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds to wait for another run to finish.",
+    type=float,
+    callback=lambda ctx, param, value: _wait_seconds(value),
+    help=f"Seconds to wait for another run to finish (0 to {MAX_WAIT:,}).",
 )
 @click.option("-v", "--verbose", count=True, help="Log each source (-vv: debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
@@ -437,6 +490,16 @@ def aggregate_command(
             click.echo(f"failed: {url}: {message}", err=True)
     if summary.failed or summary.gone or listed.skipped:
         ctx.exit(EXIT_PROBLEM)
+
+
+def _wait_seconds(value: float) -> float:
+    """``--wait``: a finite number of seconds up to a day (``nan``, ``inf`` and ``1e300``
+    parse as floats, and with the database busy would wait forever)."""
+    if not math.isfinite(value) or not 0 <= value <= MAX_WAIT:
+        raise click.BadParameter(
+            f"{value!r} is not a number of seconds from 0 to {MAX_WAIT:,}", param_hint="--wait"
+        )
+    return value
 
 
 def _aggregate(
@@ -676,10 +739,14 @@ def sources_import_command(ctx: click.Context, file: Path) -> None:
 @sources_group.command("export", epilog=EXIT_CODES_HELP)
 @click.pass_context
 def sources_export_command(ctx: click.Context) -> None:
-    """Write the source list to stdout as OPML 2.0."""
+    """Write the source list to stdout as OPML 2.0 (never an entry with a password)."""
     settings = _aggregate_settings(ctx)
     listed = read_source_list(settings.sources_file)  # entries it cannot fetch too, as written
-    sys.stdout.buffer.write(to_opml([*listed.sources, *listed.kept]))
+    for skipped in listed.skipped:
+        if has_credentials(skipped.source.url):
+            click.echo(f"warning: {skipped.problem}; left out of the export", err=True)
+    kept = [s for s in listed.kept if not has_credentials(s.url)]
+    sys.stdout.buffer.write(to_opml([*listed.sources, *kept]))
 
 
 @main.command("rescore", epilog=EXIT_CODES_HELP)
@@ -841,7 +908,11 @@ def digest_command(
         raise click.BadParameter("use md, html, atom and/or json", param_hint="--format")
     settings = _aggregate_settings(ctx)
     options = load_digest_settings(ctx.obj)
-    site = load_config(ctx.obj).site
+    config = load_config(ctx.obj)
+    site = config.site
+    problem = digest_folder_problem(out, config.publish) if out else None
+    if problem:  # the same rule as [digest] out's: publish would wipe or misread them
+        raise click.BadParameter(f"{out} {problem}", param_hint="--out")
     zone = site.tz
     clock = _clock(now)
     end = _moment(until, zone, clock, "--until") if until else clock
@@ -891,7 +962,9 @@ def run_command(ctx: click.Context) -> None:
     Without an articles folder (someone who only follows feeds), the site is published with
     the digest alone, unless [publish] articles names a folder that is missing.
     """
-    _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
+    config = _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
+    if config.publish.articles_configured:  # and so does a configured folder that is missing
+        check_articles_dir(config.publish.articles_dir)
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)

@@ -117,12 +117,18 @@ def article_paths(directory: Path) -> list[Path]:
     ]
 
 
-def load_articles(directory: Path, site: Site, default_time: time) -> list[Article]:
-    """Every article under ``directory``, sorted by path."""
+def check_articles_dir(directory: Path) -> None:
+    """Raise :class:`InputError` unless the articles folder exists (``run`` checks it before
+    fetching anything, so a mistyped folder costs nothing)."""
     if not directory.is_dir():
         raise InputError(
             directory, None, "articles directory not found; create it or set [publish] articles"
         )
+
+
+def load_articles(directory: Path, site: Site, default_time: time) -> list[Article]:
+    """Every article under ``directory``, sorted by path."""
+    check_articles_dir(directory)
     return [load_article(p, site, default_time) for p in article_paths(directory)]
 
 

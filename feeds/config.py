@@ -345,10 +345,11 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
         # ids written during a --base-url preview must be the real site's, not the preview's
         id_host=urlsplit(configured).hostname or "",
     )
-    return Config(site=site, publish=_publish(publish_data, root, fail), path=path)
+    return Config(site=site, publish=_publish(data, root, fail), path=path)
 
 
-def _publish(data: dict[str, Any], root: Path, fail: Any) -> PublishSettings:
+def _publish(everything: dict[str, Any], root: Path, fail: Any) -> PublishSettings:
+    data = everything.get("publish", {})
     defaults = PublishSettings()
 
     def directory(key: str, default: Path) -> Path:
@@ -379,7 +380,56 @@ def _publish(data: dict[str, Any], root: Path, fail: Any) -> PublishSettings:
     if problem:
         other, message = problem  # blame the output line, else the setting it collides with
         raise fail("publish", "output" if "output" in data else other, message)
+    for section, key, kept in kept_paths(everything, root, settings.static_dir):
+        message = kept_inside_output(f"[{section}] {key}", kept, settings.output_dir)
+        if message:  # blame the line that put it there: the kept path, else the output
+            given = key in everything.get(section, {})
+            raise fail(section if given else "publish", key if given else "output", message)
     return settings
+
+
+# What other commands keep on disk, with their defaults: (table, key, default path or None
+# for <[publish] static>/digest). Read raw here because feeds/ must not import sources/; the
+# values themselves are checked by the settings that use them.
+_KEPT = (
+    ("aggregate", "database", "communique.db"),
+    ("aggregate", "sources", "sources.opml"),
+    ("digest", "out", None),
+)
+
+
+def kept_paths(data: dict[str, Any], root: Path, static_dir: Path) -> list[tuple[str, str, Path]]:
+    """``(table, key, resolved path)`` of the database, the source list and the digest folder.
+
+    These are the user's, not built: the database holds everything ever fetched, the source
+    list the subscriptions. A value that is not a path in quotes is left to the settings
+    that read it, which say so with its line.
+    """
+    kept = []
+    for section, key, default in _KEPT:
+        table = data.get(section, {})
+        value = table.get(key, default) if isinstance(table, dict) else default
+        if value is None:
+            kept.append((section, key, (static_dir / "digest").resolve()))
+        elif isinstance(value, str) and value.strip():
+            kept.append((section, key, (root / value).resolve()))
+    return kept
+
+
+def kept_inside_output(setting: str, path: Path, output_dir: Path) -> str | None:
+    """Why ``path`` (named by ``setting``) cannot be kept there, if the output folder holds it.
+
+    Every publish replaces the output folder whole, so a database, a source list or a digest
+    folder inside it would be deleted (and the source list silently recreated from the
+    shipped default at the next run).
+    """
+    path, output = path.resolve(), output_dir.resolve()
+    if not path.is_relative_to(output):
+        return None
+    return (
+        f"{setting} ({path}) is inside [publish] output ({output}): each publish replaces "
+        "that folder whole and would delete it; keep it outside the output folder"
+    )
 
 
 def output_overlap(settings: PublishSettings, root: Path) -> tuple[str, str] | None:

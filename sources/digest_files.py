@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from feeds.config import Site, load_config, normalise_base_url, read_config_file
+from feeds.config import PublishSettings, Site, load_config, normalise_base_url, read_config_file
 from feeds.errors import InputError, line_of_key
 from feeds.output import write_atomically
 from sources.digest import Digest, digest_feed, to_html, to_json, to_markdown
@@ -57,22 +57,33 @@ def load_digest_settings(config_path: Path | None) -> DigestSettings:
             raise fail("base_url", str(exc)) from None
     defaults = DigestSettings()
     out_dir = (root / table["out"]).resolve() if "out" in table else static_dir / "digest"
-    for key, folder, why in (
-        ("output", publish.output_dir, "each publish replaces that folder whole"),
-        ("articles", publish.articles_dir, "its Markdown files would be read as articles"),
-    ):
-        if out_dir.resolve().is_relative_to(folder.resolve()):
-            raise fail(
-                "out",
-                f"[digest] out ({out_dir}) is inside [publish] {key} ({folder.resolve()}): "
-                f"{why}; leave it unset (static/digest, published with the site) or choose "
-                "a folder of its own",
-            )
+    problem = digest_folder_problem(out_dir, publish)
+    if problem:
+        raise fail("out", f"[digest] out ({out_dir}) {problem}")
     return DigestSettings(
         out_dir=out_dir,
         title=table.get("title", defaults.title),
         base_url=base_url,
     )
+
+
+def digest_folder_problem(out_dir: Path, publish: PublishSettings) -> str | None:
+    """Why digests cannot be written to ``out_dir``, or None; for ``[digest] out`` and ``--out``.
+
+    Inside the output folder they would be deleted by the next publish (which replaces that
+    folder whole); inside the articles folder every later publish would read them as articles.
+    """
+    out = out_dir.resolve()
+    for key, folder, why in (
+        ("output", publish.output_dir, "each publish replaces that folder whole"),
+        ("articles", publish.articles_dir, "its Markdown files would be read as articles"),
+    ):
+        if out.is_relative_to(folder.resolve()):
+            return (
+                f"is inside [publish] {key} ({folder.resolve()}): {why}; leave it unset "
+                "(static/digest, published with the site) or choose a folder of its own"
+            )
+    return None
 
 
 def _earlier(out_dir: Path) -> list[dict[str, object]]:

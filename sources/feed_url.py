@@ -5,9 +5,10 @@ A source list is read on every run, so one unusable URL in it (a port above 6553
 line it is on, not crash the fetcher later. And the same feed written three ways
 (``HTTP://Host/feed``, ``http://host:80/feed#top``) is one subscription, so URLs are put into
 one form on the way in: lower-case scheme and host, IDNA host, no default port, no fragment,
-``/`` for an empty path. Path and query are kept exactly (servers may treat their case as
-significant). Credentials (``user:password@``) are refused: a source list is a plain file
-that is exported and shared, no place for a password. Pure.
+``/`` for an empty path, no ``.``/``..`` segments. Otherwise path and query are kept exactly
+(servers may treat their case as significant). Credentials (``user:password@``) are
+refused, in a source list already written too: a source list is a plain file that is
+exported and shared, no place for a password. Pure.
 """
 
 from __future__ import annotations
@@ -43,16 +44,37 @@ def normalise_feed_url(url: str) -> str:
             "credentials in the source list (use a feed URL that needs none)"
         )
     netloc = host if port is None or port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
-    return urlunsplit((scheme, netloc, path or "/", query, ""))
+    return urlunsplit((scheme, netloc, _without_dot_segments(path) or "/", query, ""))
 
 
 def check_feed_url(url: str) -> None:
     """Raise :class:`BadFeedUrl` unless communique can fetch ``url`` as it is written.
 
     For URLs already in a source list: they are fetched as written (the database knows each
-    source by that spelling), and credentials written before they were refused still work.
+    source by that spelling). Credentials are checked apart (:func:`has_credentials`).
     """
     _parts(url)
+
+
+def has_credentials(url: str) -> bool:
+    """True if ``url`` carries a user name or password (``http://user:pw@host/``)."""
+    return bool(_CREDENTIALS.match(url.strip()))
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4: ``/a/../ok.xml`` and ``/./ok.xml`` are ``/ok.xml``, as servers read them."""
+    segments = path.split("/")
+    if "." not in segments and ".." not in segments:
+        return path
+    kept: list[str] = []
+    for segment in segments[1:]:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    trailing = segments[-1] in {".", ".."} and kept
+    return "/" + "/".join(kept) + ("/" if trailing else "")
 
 
 def _parts(url: str) -> tuple[str, str, int | None, str, str, str]:

@@ -75,10 +75,11 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
     """Every feed outline in an OPML document, in document order, without duplicates.
 
     With ``normalise`` (a list coming in: ``sources import``) URLs are put into their canonical
-    form (:func:`normalise_feed_url`) and URLs with credentials are skipped; without it (the
-    project's own list) URLs are kept as written, because the database knows each source by
-    that spelling. Either way an outline whose URL communique cannot fetch is skipped, with
-    its line, and the rest are used. A document that is too big, has too many outlines or
+    form (:func:`normalise_feed_url`) and repeats are counted; without it (the project's own
+    list) URLs are kept as written, because the database knows each source by that spelling,
+    and a second spelling of a feed already listed is skipped with its line (it would be
+    polled twice). Either way an outline whose URL communique cannot fetch, or that carries
+    a user name or password, is skipped with its line, and the rest are used. A document that is too big, has too many outlines or
     too long a field, or declares entities, is refused whole (:class:`InputError`).
     """
     if len(data) > MAX_LIST_BYTES:
@@ -117,6 +118,7 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
                     f"{name} is {len(value):,} characters long; the limit is {MAX_FIELD_LENGTH:,}",
                 )
     found: dict[str, Source] = {}
+    lines: dict[str, int | None] = {}  # canonical URL -> the line of its first entry
     skipped: list[Skipped] = []
     duplicates = 0
 
@@ -135,16 +137,11 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
                     html_url=(outline.get("htmlUrl") or "").strip(),
                     group=group,
                 )
-                try:
-                    key = normalise_feed_url(url) if normalise else url
-                    check_feed_url(key)
-                except BadFeedUrl as exc:
-                    skipped.append(Skipped(source, InputError(path, outline.sourceline, str(exc))))
-                else:
-                    if key in found:
-                        duplicates += 1
-                    else:
-                        found[key] = replace(source, url=key)
+                problem = _add(found, lines, source, outline.sourceline, normalise=normalise)
+                if problem == "repeated":
+                    duplicates += 1
+                elif problem:
+                    skipped.append(Skipped(source, InputError(path, outline.sourceline, problem)))
             walk(
                 outline,
                 (outline.get("text") or outline.get("title") or group) if not url else group,
@@ -152,6 +149,38 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
 
     walk(body, "")
     return SourceList(tuple(found.values()), tuple(skipped), duplicates)
+
+
+def _add(
+    found: dict[str, Source],
+    lines: dict[str, int | None],
+    source: Source,
+    line: int | None,
+    *,
+    normalise: bool,
+) -> str | None:
+    """Add one feed outline to ``found`` (keyed by canonical URL); else why not.
+
+    ``"repeated"`` for a feed already there in a list coming in (counted, not named). In the
+    project's own list a second spelling of a feed would be polled again, storing every item
+    twice: it is named with the line of the first, which is the one polled (the database
+    knows the source by that spelling). An entry with a user name or password is refused
+    either way (:func:`normalise_feed_url`), so no password is fetched with, listed or
+    exported.
+    """
+    try:
+        check_feed_url(source.url)
+        canonical = normalise_feed_url(source.url)
+    except BadFeedUrl as exc:
+        return str(exc)
+    if canonical in found:
+        if normalise:
+            return "repeated"
+        first = found[canonical].url
+        return f"the same feed as line {lines[canonical]} ({first}), spelled differently"
+    found[canonical] = replace(source, url=canonical if normalise else source.url)
+    lines[canonical] = line
+    return None
 
 
 def _parser() -> etree.XMLParser:

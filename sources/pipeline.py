@@ -25,7 +25,7 @@ from sources.decide import decide_entries
 from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.identity import normalise_link
 from sources.opml import Source
-from sources.parse import ParsedFeed, parse_feed
+from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed
 from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
 from sources.schedule import after_error, after_fetch, after_parse_failure, is_due
 from sources.settings import AggregateSettings
@@ -184,6 +184,7 @@ async def _handle(
                 result.content_type,
                 result.fetched_at,
                 *scoring,
+                settings.max_items,
             )
         except Exception as exc:  # a parser crash is this source's failure, not the run's
             parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
@@ -191,7 +192,7 @@ async def _handle(
             outcome = after_parse_failure(
                 before, outcome, parsed.error, result.fetched_at, settings, jitter=rng.random()
             )
-            status = "not a feed"
+            status = parsed.status
     actions = []
     if parsed and not parsed.error:
         home = normalise_link(parsed.link) if parsed.link else None
@@ -226,11 +227,12 @@ def parse_and_score(
     fetched_at: datetime,
     taxonomy: Taxonomy,
     on_topic: bool,
+    max_items: int = MAX_ITEMS,
 ) -> tuple[ParsedFeed, dict[str, Relevance]]:
     """Parse a feed and score its entries, in a worker process: both are CPU work, and the
     main process is left to fetching and storing. Verdicts travel back without their match
     lists (``explain`` recomputes those)."""
-    parsed = parse_feed(body, url, content_type, fetched_at)
+    parsed = parse_feed(body, url, content_type, fetched_at, max_items=max_items)
     verdicts = {
         entry.key: replace(
             taxonomy.score(entry.title, entry.summary, entry.text, on_topic=on_topic),

@@ -14,6 +14,7 @@ from typing import Any
 
 from feeds.config import load_config, read_config_file
 from feeds.errors import InputError, line_of_key
+from sources.parse import MAX_ITEMS
 from sources.relevance import Taxonomy, build_taxonomy
 
 MIB = 1024 * 1024
@@ -33,6 +34,7 @@ class AggregateSettings:
     read_timeout: float = 30.0
     deadline: float = 60.0  # the whole fetch of one feed, however slowly bytes arrive
     max_bytes: int = 10 * MIB
+    max_items: int = MAX_ITEMS  # entries read from one feed; a feed with more fails
     interval: timedelta = timedelta(hours=1)
     backoff_base: timedelta = timedelta(minutes=5)
     backoff_cap: timedelta = timedelta(hours=24)
@@ -65,6 +67,7 @@ _KEYS = {
     "read_timeout": "a duration",
     "deadline": "a duration",
     "max_bytes": "a whole number",
+    "max_items": "a whole number",
     "interval": "a duration",
     "backoff_base": "a duration",
     "backoff_cap": "a duration",
@@ -108,7 +111,7 @@ def load_aggregate_settings(config_path: Path | None) -> AggregateSettings:
                 values[key] = str(value)
         except ValueError as exc:
             raise fail(key, f"[aggregate] {key} {exc}") from None
-    for key in ("concurrency", "per_host", "max_bytes"):
+    for key in ("concurrency", "per_host", "max_bytes", "max_items"):
         if values.get(key) == 0:
             raise fail(key, f"[aggregate] {key} must be at least 1")
 
@@ -127,6 +130,7 @@ def load_aggregate_settings(config_path: Path | None) -> AggregateSettings:
         read_timeout=seconds.get("read_timeout", defaults.read_timeout),
         deadline=seconds.get("deadline", defaults.deadline),
         max_bytes=values.get("max_bytes", defaults.max_bytes),
+        max_items=values.get("max_items", defaults.max_items),
         interval=values.get("interval", defaults.interval),
         backoff_base=values.get("backoff_base", defaults.backoff_base),
         backoff_cap=values.get("backoff_cap", defaults.backoff_cap),

@@ -44,7 +44,7 @@ async def _find_feed(url: str, settings: AggregateSettings) -> FoundFeed:
         body = _body(result)
         if looks_like_html(body, result.content_type):
             return await _from_page(fetcher, url, body, result)
-        title = _title(body, result)
+        title = _title(body, result, settings.max_items)
         final = _valid(result.permanent_url or url)
         note = (
             f"{url} permanently redirects to {final}; subscribed there"
@@ -77,7 +77,10 @@ async def _from_page(fetcher: Fetcher, url: str, body: bytes, result: FetchResul
         tried += 1
         feed_result = await fetcher.fetch(FetchRequest(feed_url))
         try:
-            title = _title(_body(feed_result), feed_result) or candidate.title
+            title = (
+                _title(_body(feed_result), feed_result, fetcher.settings.max_items)
+                or candidate.title
+            )
         except NotAFeed as exc:
             passed_over.append(str(exc))
             continue
@@ -112,10 +115,16 @@ def _body(result: FetchResult) -> bytes:
     return result.body
 
 
-def _title(body: bytes, result: FetchResult) -> str:
+def _title(body: bytes, result: FetchResult, max_items: int) -> str:
     parsed = parse_feed(
-        body, result.final_url or result.url, result.content_type, result.fetched_at
+        body,
+        result.final_url or result.url,
+        result.content_type,
+        result.fetched_at,
+        max_items=max_items,
     )
+    if parsed.error and parsed.status != "not a feed":  # a feed, but one not read
+        raise NotAFeed(f"{result.url}: {parsed.error}")
     if parsed.error:
         raise NotAFeed(f"{result.url} is not a feed ({parsed.error})")
     return parsed.title

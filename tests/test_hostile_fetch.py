@@ -373,11 +373,22 @@ def test_an_unforeseen_error_in_one_source_is_recorded_as_its_failure(server, pr
         assert rows[broken].next_due > datetime.now(UTC)
 
 
-def test_negative_wait_is_a_usage_error(project):
+@pytest.mark.parametrize("wait", ["-1", "nan", "inf", "-inf", "1e300", "86401"])
+def test_a_wait_that_is_negative_endless_or_over_a_day_is_a_usage_error(project, wait):
     project.subscribe()
-    result = project.cli("aggregate", "--wait", "-1")
+    result = project.cli("aggregate", "--wait", wait)
     assert result.exit_code == 2, result.output
-    assert "--wait" in result.output
+    assert result.stderr.startswith("communique aggregate: invalid value for --wait: ")
+    assert "from 0 to 86,400" in result.stderr and result.stderr.count("\n") == 1
+    assert not project.db.exists()
+
+
+def test_a_wait_of_a_day_is_accepted(server, project):
+    server.route("/good.xml", Route(body=rss(GOOD_ITEMS)))
+    (url,) = project.subscribe(server.url("/good.xml"))
+    result = project.cli("aggregate", "--wait", "86400", "--json")
+    assert result.exit_code == 0, result.output
+    assert project.rows()[url].entries == len(GOOD_ITEMS)
 
 
 # --- implausible dates ----------------------------------------------------------------------
@@ -517,3 +528,131 @@ def test_a_killed_run_leaves_no_worker_behind(stalled_run, sig):
         process.pid
     )
     assert project.rows()[good].entries == len(GOOD_ITEMS)
+
+
+def test_ctrl_c_during_sources_add_is_one_line_and_exit_130(server, project):
+    release = threading.Event()
+    server.route("/stall.xml", Route(handler=lambda handler: release.wait(30)))
+    project.subscribe()
+    before = project.opml.read_bytes()
+    process = subprocess.Popen(
+        project.command("sources", "add", server.url("/stall.xml")),
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        assert wait_until(lambda: bool(server.requests_for("/stall.xml"))), process.poll()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=20)
+    finally:
+        release.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, stderr
+    assert stderr.decode().splitlines() == ["communique: interrupted"]
+    assert stdout == b""
+    assert project.opml.read_bytes() == before
+
+
+IMPOSSIBLE_DATES = {
+    "month-13": "2025-13-45T00:00:00Z",  # feedparser alone: 2026-01-01
+    "hour-25": "2025-03-03T25:61:61Z",  # feedparser alone: 2025-03-04T02:02:01
+    "february-30": "2025-02-30T10:00:00Z",
+    "day-zero": "2025-03-00T10:00:00+01:00",
+    "minute-60": "2025-03-03T10:60:00Z",
+}
+
+
+def test_impossible_feed_dates_are_first_seen_times_with_a_warning(server, project):
+    def entry(title: str, date: str) -> str:
+        return f"<entry><id>urn:{title}</id><title>Summit {title}</title><updated>{date}</updated></entry>"
+
+    dates = {**IMPOSSIBLE_DATES, "fine": "2025-03-03T23:59:59Z", "leap": "2016-12-31T23:59:60Z"}
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        "<title>Dates</title><id>urn:dates</id><updated>2025-03-03T00:00:00Z</updated>"
+        + "".join(entry(name, date) for name, date in dates.items())
+        + "</feed>"
+    ).encode()
+    server.route("/dates.atom", Route(body=body, content_type="application/atom+xml"))
+    (url,) = project.subscribe(server.url("/dates.atom"))
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = project.cli("aggregate", "--json")
+    after = datetime.now(UTC)
+    assert result.exit_code == 0, result.output
+
+    found = project.cli("search", "--json", "--limit", "50", "Summit")
+    assert found.exit_code == 0, found.output
+    stored = {hit["title"]: datetime.fromisoformat(hit["published_at"]) for hit in json.loads(found.stdout)}  # fmt: skip
+    assert stored["Summit fine"] == datetime(2025, 3, 3, 23, 59, 59, tzinfo=UTC)
+    assert stored["Summit leap"] == datetime(2017, 1, 1, tzinfo=UTC)  # a real leap second
+    for name in IMPOSSIBLE_DATES:
+        assert before <= stored[f"Summit {name}"] <= after, (name, stored[f"Summit {name}"])
+    warning = project.rows()[url].warning
+    assert warning and f"{len(IMPOSSIBLE_DATES)} implausible date(s)" in warning, warning
+    assert "month, day, time" in warning
+
+
+# --- many tiny items ------------------------------------------------------------------------
+
+
+def tiny_items(count: int) -> bytes:
+    """An RSS feed of ``count`` items of about 95 bytes: 105,000 of them fit under 10 MiB."""
+    item = "<item><title>t{0}</title><guid>urn:x:{0}</guid><link>https://n.example/{0}</link></item>"
+    body = "".join(item.format(i) for i in range(count))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Tiny</title>{body}</channel></rss>'.encode()  # fmt: skip
+
+
+def test_a_feed_of_100000_tiny_items_fails_without_being_parsed(server, project):
+    body = tiny_items(105_000)
+    assert 9_000_000 < len(body) < 10 * 1024 * 1024  # under the byte cap: that cap alone let it in
+    server.route("/tiny.xml", Route(body=body))
+    server.route("/good.xml", Route(body=rss(GOOD_ITEMS)))
+    tiny, good = project.subscribe(server.url("/tiny.xml"), server.url("/good.xml"))
+
+    code, peak_mb, stdout, stderr = run_child(project.command("aggregate", "--json"), project.root)
+    assert code == 1, stderr
+    assert peak_mb < 150, f"peak RSS {peak_mb} MB"  # parsed, it took over 400 MB
+    summary = json.loads(stdout)
+    assert summary["failures"] == [
+        {
+            "url": tiny,
+            "error": "feed has 105,000 entries; at most 5,000 are read "
+            "(raise [aggregate] max_items to read it)",
+        }
+    ]
+    rows = project.rows()
+    assert rows[tiny].last_status == "too many entries" and rows[tiny].entries == 0
+    assert rows[tiny].next_due > datetime.now(UTC)  # backed off like any failure
+    assert rows[good].entries == len(GOOD_ITEMS)
+
+
+def test_max_items_is_a_setting_and_sources_add_says_the_same(server, project):
+    server.route("/thirty.xml", Route(body=tiny_items(30)))
+    url = server.url("/thirty.xml")
+    project.subscribe()
+    settings = project.config.read_text(encoding="utf-8")
+
+    project.config.write_text(settings + "max_items = 29\n", encoding="utf-8")
+    added = project.cli("sources", "add", url)
+    assert added.exit_code == 2, added.output
+    assert added.stderr.startswith(f"communique: {url}: feed has 30 entries; at most 29 are read")
+    project.subscribe(url)
+    result = project.cli("aggregate", "--json")
+    assert result.exit_code == 1
+    assert "feed has 30 entries" in json.loads(result.stdout)["failures"][0]["error"]
+
+    project.config.write_text(settings + "max_items = 30\n", encoding="utf-8")
+    result = project.cli("aggregate", "--json", "--all")
+    assert result.exit_code == 0, result.output
+    assert project.rows()[url].entries == 30
+
+
+def test_max_items_of_zero_is_refused_with_its_line(project):
+    project.config.write_text(project.config.read_text() + "max_items = 0\n", encoding="utf-8")
+    result = project.cli("aggregate")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{project.config}:9: [aggregate] max_items must be at least 1")

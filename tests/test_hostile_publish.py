@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -119,6 +120,75 @@ def test_a_digest_folder_that_publishing_would_wipe_or_read_is_refused(site, out
     assert result.output.startswith(f"{site.config}:{line}: [digest] out"), result.output
     assert says in result.output
     assert not (site.root / out).exists()
+
+
+@pytest.mark.parametrize(
+    ("table", "blamed", "says"),
+    [
+        ('[aggregate]\ndatabase = "public/communique.db"\n', "database", "[aggregate] database"),
+        ('[aggregate]\nsources = "public/sources.opml"\n', "sources", "[aggregate] sources"),
+        ('[aggregate]\nsources = "./public/../public/s.opml"\n', "sources", "[aggregate] sources"),
+        ('[digest]\nout = "public/digest"\n', "out", "[digest] out"),
+    ],
+)
+def test_an_output_folder_holding_the_database_or_source_list_is_refused(site, table, blamed, says):
+    site.config.write_text(CONFIG + "\n" + table, encoding="utf-8")
+    site.public.mkdir()
+    kept = {
+        site.public / "communique.db": b"SQLite format 3\x00 every item ever fetched",
+        site.public
+        / "sources.opml": b"<opml><body><outline xmlUrl='https://x.example/'/></body></opml>",
+        site.public / "s.opml": b"<opml><body/></opml>",
+    }
+    for path, data in kept.items():
+        path.write_bytes(data)
+    for command in (["publish", "--now", NOW], ["aggregate"], ["run"]):
+        result = site.run(*command)
+        assert result.exit_code == 2, result.output
+        line = line_of(site, blamed)
+        assert result.output.startswith(f"{site.config}:{line}: {says} "), result.output
+        assert "is inside [publish] output" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    for path, data in kept.items():
+        assert path.read_bytes() == data
+    assert sorted(p.name for p in site.public.iterdir()) == sorted(p.name for p in kept)
+
+
+def test_a_database_and_source_list_beside_the_output_still_publish(site):
+    site.config.write_text(
+        CONFIG + '\n[aggregate]\ndatabase = "data/c.db"\nsources = "public-sources.opml"\n',
+        encoding="utf-8",
+    )
+    assert site.run("publish", "--now", NOW).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("out", "says"),
+    [
+        ("public/dg", "inside [publish] output"),
+        ("public", "inside [publish] output"),
+        ("articles", "inside [publish] articles"),
+        ("articles/x/../digests", "inside [publish] articles"),
+    ],
+)
+def test_digest_out_option_gets_the_same_check_as_the_setting(site, out, says, monkeypatch):
+    monkeypatch.chdir(site.root)  # --out is relative to the working directory
+    (site.articles / PRECIOUS).write_text(PRECIOUS_TEXT, encoding="utf-8")
+    before = sorted(site.root.rglob("*"))
+    result = site.run("digest", "--now", NOW, "--out", out)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("communique digest: invalid value for --out: "), result.output
+    assert says in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert sorted(site.root.rglob("*")) == before  # nothing written
+    assert site.run("publish", "--now", NOW).exit_code == 0  # and publishing still works
+
+
+def test_digest_out_option_elsewhere_is_written(site, monkeypatch):
+    monkeypatch.chdir(site.root)
+    result = site.run("digest", "--now", NOW, "--out", "digests")
+    assert result.exit_code == 0, result.output
+    assert any((site.root / "digests").glob("digest-*.json"))
 
 
 # --- 4 and 6. importing: no hang, history and the far future do not set the year ------
@@ -382,14 +452,36 @@ def test_run_without_articles_publishes_the_digest_night_after_night(follower):
 
 
 def test_a_configured_articles_folder_that_is_missing_is_still_an_error(follower):
-    root, _ = follower
+    root, server = follower
     config = root / "communique.toml"
     config.write_text(FOLLOWER_CONFIG + '\n[publish]\narticles = "posts"\n', encoding="utf-8")
     for command in (["run"], ["publish"]):
         result = CliRunner().invoke(main, ["--config", str(config), *command])
         assert result.exit_code == 2, result.output
-        assert f"{root / 'posts'}: articles directory not found" in result.stderr
+        assert result.stderr.startswith(f"{root / 'posts'}: articles directory not found")
+        assert len(result.stderr.splitlines()) == 1
     assert not (root / "public").exists()
+    # run stopped before doing anything: nothing fetched, stored or digested
+    assert server.requests_for("/news.xml") == []
+    assert not (root / "c.db").exists()
+    assert not (root / "static").exists()
+
+
+def test_the_shipped_config_works_for_someone_who_only_follows_feeds(follower):
+    """A follower who copies the repository's communique.toml has no articles folder: the
+    nightly run must still publish (the articles line is the default, commented out)."""
+    root, server = follower
+    shipped = (Path(__file__).resolve().parents[1] / "communique.toml").read_text("utf-8")
+    assert re.search(r"^#\s*articles = ", shipped, re.MULTILINE)
+    config = root / "communique.toml"
+    config.write_text(
+        shipped.replace('sources = "sources.opml"', 'sources = "sources.opml"\nworkers = 1', 1),
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["--config", str(config), "run"])
+    assert result.exit_code == 0, (result.output, result.stderr)
+    assert server.requests_for("/news.xml")
+    assert (root / "public" / "index.html").is_file()
 
 
 def test_run_refuses_a_dangerous_output_before_fetching_anything(follower):

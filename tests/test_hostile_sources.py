@@ -169,7 +169,8 @@ def test_sources_add_refuses_an_invalid_url_naming_the_argument(project, url, me
     for check in ([], ["--no-check"]):
         result = project.run("sources", "add", *check, url)
         assert result.exit_code == 2, result.output
-        assert "Invalid value for URL:" in result.stderr and message in result.stderr
+        assert result.stderr.startswith("communique sources add: invalid value for URL: ")
+        assert message in result.stderr and result.stderr.count("\n") == 1
         assert "Traceback" not in result.output
     assert project.opml.read_bytes() == before
 
@@ -251,6 +252,87 @@ def test_a_source_stored_under_an_older_spelling_keeps_working(project, server):
     assert [(row["url"], row["entries"]) for row in listed] == [(old, 2)]
     assert project.run("sources", "remove", url).exit_code == 0  # any spelling removes it
     assert project.urls() == []
+
+
+def test_a_list_already_holding_several_spellings_polls_the_feed_once(project, server):
+    """A hand-edited list (or one from an older version) with one feed three ways, and once
+    with a password: the first spelling is polled, the others are named with their line and
+    the line of the first, and no password is ever printed."""
+    server.route("/ok.xml", Route(body=rss(items("ok", 3))))
+    url = server.url("/ok.xml")
+    host = url.split("/")[2]
+    secret = url.replace("http://", "http://user:s3cret@")
+    project.opml.write_text(
+        opml(
+            feed(url),  # line 3: the one polled
+            feed(url.replace("http://", "HTTP://") + "#x"),  # line 4
+            feed(secret),  # line 5
+            feed(url.replace("/ok.xml", "/./sub/../ok.xml")),  # line 6
+            feed(url),  # line 7: the very same spelling again
+        ),
+        encoding="utf-8",
+    )
+    expected = [
+        f"warning: {project.opml}:4: the same feed as line 3 ({url}), spelled differently; "
+        "skipped (fix or remove it)",
+        f"warning: {project.opml}:5: 'http://***@{host}/ok.xml' contains a user name or "
+        "password; communique does not keep credentials in the source list (use a feed URL "
+        "that needs none); skipped (fix or remove it)",
+        f"warning: {project.opml}:6: the same feed as line 3 ({url}), spelled differently; "
+        "skipped (fix or remove it)",
+        f"warning: {project.opml}:7: the same feed as line 3 ({url}), spelled differently; "
+        "skipped (fix or remove it)",
+    ]
+    for run in range(2):
+        result = project.run("aggregate", "--json", *(["--all"] if run else []))
+        assert result.exit_code == 1, result.output  # the list needs fixing
+        assert result.stderr.splitlines() == expected
+        assert json.loads(result.stdout)["sources"] == 1
+        assert len(server.requests_for("/ok.xml")) == run + 1  # polled once a run
+        assert project.count("SELECT COUNT(*) FROM entries") == 3  # one copy of every item
+
+    listed = project.run("sources", "list")
+    assert listed.exit_code == 0
+    assert listed.stderr.splitlines() == expected
+    assert listed.stdout.count(url) == 1
+    as_json = project.run("sources", "list", "--json")
+    assert [row["url"] for row in json.loads(as_json.stdout)] == [url]
+    exported = project.run("sources", "export")
+    assert exported.exit_code == 0
+    assert exported.stderr.splitlines() == [
+        expected[1].replace("skipped (fix or remove it)", "left out of the export")
+    ]
+    for result in (listed, as_json, exported):
+        assert "s3cret" not in result.output and "user:" not in result.output
+    assert exported.stdout.count("ok.xml") == 4  # the polled one, the others as written
+
+    # the user's lines are kept when the list is rewritten, and go one by one
+    assert project.run("sources", "add", "--no-check", server.url("/new.xml")).exit_code == 0
+    assert project.opml.read_text(encoding="utf-8").count("ok.xml") == 5
+    assert project.run("sources", "remove", secret).exit_code == 0
+    assert "s3cret" not in project.opml.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("written", "canonical"),
+    [
+        ("/./ok.xml", "/ok.xml"),
+        ("/a/../ok.xml", "/ok.xml"),
+        ("/a/b/../../ok.xml", "/ok.xml"),
+        ("/../ok.xml", "/ok.xml"),
+        ("/feeds/./", "/feeds/"),
+        ("/feeds/x/..", "/feeds/"),
+        ("/a/.../ok.xml", "/a/.../ok.xml"),  # not a dot segment
+        ("/a/..b/ok.xml", "/a/..b/ok.xml"),
+    ],
+)
+def test_dot_segments_are_one_spelling(project, written, canonical):
+    project.opml.write_text(opml(), encoding="utf-8")
+    result = project.run("sources", "add", "--no-check", f"http://example.org{written}")
+    assert result.exit_code == 0, result.output
+    assert project.urls() == [f"http://example.org{canonical}"]
+    again = project.run("sources", "add", "--no-check", f"http://example.org{canonical}")
+    assert again.stdout.splitlines()[-1] == f"already subscribed: http://example.org{canonical}"
 
 
 # --- autodiscovery ------------------------------------------------------------------------
@@ -429,3 +511,53 @@ def test_digest_writes_its_record_where_the_help_says(project):
     assert result.exit_code == 0, result.output
     written = sorted(p.name for p in (project.root / "static" / "digest").iterdir())
     assert written == ["digest-2025-06-02.json", "digest-2025-06-02.md"]
+
+
+# --- usage errors: one line, exit 2 -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "start", "says"),
+    [
+        (["--bogus"], "communique: ", "--bogus"),
+        (["bogus"], "communique: ", "'bogus'"),
+        (
+            ["sources", "add", "http://127.0.0.1:99999/feed"],
+            "communique sources add: ",
+            "invalid value for URL: 'http://127.0.0.1:99999/feed' has an invalid port (1 to 65535)",
+        ),
+        (["sources", "add"], "communique sources add: ", "missing argument 'URL'"),
+        (["sources", "import", "nowhere.opml"], "communique sources import: ", "nowhere.opml"),
+        (
+            ["digest", "--format", "pdf"],
+            "communique digest: ",
+            "invalid value for --format: use md",
+        ),
+        (["explain", "0"], "communique explain: ", "invalid value for 'ITEM'"),
+        (["search", "--limit", "x", "eu"], "communique search: ", "'x' is not a valid integer"),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_command_and_its_help(project, args, start, says):
+    result = project.run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(start) and says in line, line
+    assert line.endswith(f"(see {start.removesuffix(': ')} --help)"), line
+    assert not (project.root / "c.db").exists()
+
+
+def test_a_usage_error_is_one_line_from_the_installed_command_too(tmp_path):
+    command = Path(sys.executable).parent / "communique"
+    done = subprocess.run(
+        [str(command), "sources", "add", "--bogus"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("communique sources add: no such option")
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_a_group_without_a_command_still_shows_its_help(project):
+    result = project.run("sources")
+    assert "Commands:" in result.output and "add" in result.output
