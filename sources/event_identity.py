@@ -35,6 +35,7 @@ from sources.store import StoredItem
 LEDE_CHARS = 600  # the lede tells the event; the rest of an article tells everything else
 HEADLINE_CHARS = 200  # an item whose title names no place: the start of its lede does
 AMOUNT_TOLERANCE = 0.1  # "€1.2bn" for €1.213 billion: a rounded figure is within 10 %
+FIGURE_AGREEMENT = 0.1  # added to the similarity of two items giving the same figure
 PLACE_TOKEN = "@"  # prefix of the one token per place in the word vector
 
 _WORD = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
@@ -178,8 +179,10 @@ class Signature:
     """What an item says that identifies its event."""
 
     words: Mapping[str, int]  # stemmed words and place tokens -> count
-    places: frozenset[str]  # the countries and territories its headline is about, and
-    # the countries those are part of (Donbas: Ukraine too), so that they never conflict
+    place: frozenset[str]  # the place its headline is about first (the subject of "Iran:
+    # Council sanctions … transfers to Russia"), with the country it is part of
+    places: frozenset[str]  # every country and territory its headline names, and the
+    # countries those are part of (Donbas: Ukraine too), so that they never conflict
     regions: frozenset[str]  # regions its headline is about
     amounts: tuple[Amount, ...]
 
@@ -230,19 +233,30 @@ def signature(item: StoredItem, places: Gazetteer | None = None) -> Signature:
     """The :class:`Signature` of one item."""
     places = places or gazetteer()
     body = lede(item)
-    counted: Counter[str] = Counter(words(item.title))
+    counted = _bag(item.title, places)
     counted.update(counted.copy())  # the title counts twice: it names the event
-    counted.update(words(body))
-    named = places.find(f"{item.title} {body}")
-    for place in named:
-        counted[PLACE_TOKEN + place.id] += 1
+    counted.update(_bag(body, places))
     headline = places.find(item.title) or places.find(body[:HEADLINE_CHARS])
+    countries = [p.id for p in headline if not p.region]
     return Signature(
         words=dict(counted),
-        places=places.with_parents(frozenset(p.id for p in headline if not p.region)),
+        place=places.with_parents(frozenset(countries[:1])),
+        places=places.with_parents(frozenset(countries)),
         regions=frozenset(p.id for p in headline if p.region),
         amounts=amounts(f"{item.title} {body}"),
     )
+
+
+def _bag(text: str, places: Gazetteer) -> Counter[str]:
+    """Stemmed words, each place named in them counted as one place token instead of its
+    words: "Chisinau", "Moldovan" and "Republic of Moldova" all count as ``@md``."""
+    counted = Counter(words(text))
+    for place, name in places.mentions(text):
+        counted[PLACE_TOKEN + place.id] += 1
+        for word in words(name):
+            if counted[word] > 0:
+                counted[word] -= 1
+    return +counted  # without the words that were only place names
 
 
 def amounts(text: str) -> tuple[Amount, ...]:
@@ -304,14 +318,10 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
 def conflicts(a: Signature, b: Signature) -> tuple[str, ...]:
     """Why ``a`` and ``b`` cannot be one event, however alike their words."""
     reasons = []
-    if a.places and b.places and not a.places & b.places:
-        reasons.append(
-            f"different places: {', '.join(sorted(a.places))} / {', '.join(sorted(b.places))}"
-        )
+    if a.place and b.place and not (a.place & b.places or b.place & a.places):
+        reasons.append(f"different places: {_names(a.place)} / {_names(b.place)}")
     elif not a.places and not b.places and a.regions and b.regions and not a.regions & b.regions:
-        reasons.append(
-            f"different regions: {', '.join(sorted(a.regions))} / {', '.join(sorted(b.regions))}"
-        )
+        reasons.append(f"different regions: {_names(a.regions)} / {_names(b.regions)}")
     units = {x.unit for x in a.amounts} & {x.unit for x in b.amounts}
     for unit in sorted(units):
         mine = [x for x in a.amounts if x.unit == unit]
@@ -321,6 +331,21 @@ def conflicts(a: Signature, b: Signature) -> tuple[str, ...]:
                 f"different figures: {', '.join(x.text for x in mine)} / {', '.join(y.text for y in theirs)}"
             )
     return tuple(reasons)
+
+
+def agreement(a: Signature, b: Signature) -> float:
+    """Extra similarity when both give the same figure (€61.5 million and "about €60m"):
+    a sum or a count is the most specific thing two reports of one event share, and
+    outlets round it, so its words rarely match."""
+    for x in a.amounts:
+        for y in b.amounts:
+            if x.unit == y.unit and _same_figure(x.value, y.value):
+                return FIGURE_AGREEMENT
+    return 0.0
+
+
+def _names(place_ids: frozenset[str]) -> str:
+    return ", ".join(sorted(place_ids))
 
 
 def _same_figure(x: float, y: float) -> bool:
@@ -335,7 +360,7 @@ def compare(
         ((w, va[w] * vb[w]) for w in va.keys() & vb.keys()), key=lambda kv: (-kv[1], kv[0])
     )
     return Comparison(
-        similarity=sum(s for _, s in shares),
+        similarity=sum(s for _, s in shares) + agreement(a, b),
         shared=tuple(shares[:top]),
         conflicts=conflicts(a, b),
     )

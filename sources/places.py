@@ -50,12 +50,18 @@ class Gazetteer:
         parents = {self.places[p].part_of for p in place_ids if p in self.places}
         return place_ids | frozenset(p for p in parents if p)
 
+    def mentions(self, text: str) -> list[tuple[Place, str]]:
+        """Every mention of a place in ``text``, in order: ``(place, the name used)``."""
+        return [
+            (self.places[self._by_alias[phrase]], phrase)
+            for _, _, phrase in self._index.find(phrase_tokens(text))
+        ]
+
     def find(self, text: str) -> tuple[Place, ...]:
         """The places ``text`` names, in order of first mention, each once."""
         found: dict[str, Place] = {}
-        for _, _, phrase in self._index.find(phrase_tokens(text)):
-            place_id = self._by_alias[phrase]
-            found.setdefault(place_id, self.places[place_id])
+        for place, _ in self.mentions(text):
+            found.setdefault(place.id, place)
         return tuple(found.values())
 
 

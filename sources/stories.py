@@ -28,6 +28,7 @@ from datetime import timedelta
 from sources.event_identity import (
     Comparison,
     Signature,
+    agreement,
     compare,
     conflicts,
     cosine,
@@ -43,7 +44,7 @@ SAME_SOURCE_THRESHOLD = 0.80  # one outlet's two items: an update or a repost, n
 WINDOW = timedelta(hours=72)
 BLOCKING_TERMS = 10  # an item's most distinctive words that find its candidates
 BLOCK_LIMIT = 100  # a word in more items than this within the window is no identity
-CANDIDATE_SHARE = 0.5  # of the threshold, reached by the blocking words alone to be compared
+CANDIDATE_SHARE = 0.25  # of the threshold, reached by the blocking words alone to be compared
 PARTNERS = 12  # an item's best candidates compared in full
 
 
@@ -167,6 +168,7 @@ class _Grouping:
                 value = 1.0
             else:
                 value = cosine(self.vectors[i], self.vectors[j])
+                value += agreement(self.signatures[i], self.signatures[j])
                 if value >= self.average and conflicts(self.signatures[i], self.signatures[j]):
                     value = -1.0  # alike in words, not in identity: vetoes any group with both
                 elif a.source_url == b.source_url and value < SAME_SOURCE_THRESHOLD:

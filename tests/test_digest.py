@@ -1361,3 +1361,130 @@ def test_aggregate_on_a_terminal_scores_with_the_configured_topics(tmp_path, ser
     os.close(primary)
     assert process.returncode == 0, b"".join(drained)
     assert project.query("SELECT topics FROM entries") == [('["neighbours"]',)]
+
+
+# --- stories by event identity: paraphrases join, templates and chains do not ------------------
+
+
+def test_one_event_retold_in_other_words_is_one_story():
+    # Different verbs and nouns, an office for a name, a capital for a country, a rounded sum.
+    items = [
+        stored(
+            1,
+            "European Peace Facility: Council adopts €61.5 million assistance measure for Moldova",
+            T0,
+            source="eeas",
+            summary="The Council today adopted an assistance measure worth €61.5 million to "
+            "support the Moldovan armed forces with air-surveillance radars.",
+        ),
+        stored(
+            2,
+            "Brussels approves about €60m in military aid for Chisinau",
+            T0 + timedelta(hours=3),
+            summary="EU governments signed off on some €60 million from their joint "
+            "defence fund to buy air-surveillance radars for Moldova's army, the bloc's "
+            "foreign policy chief said.",
+        ),
+        stored(
+            3,
+            "Moldova to Get Air-Defence Radars in New EU Package",
+            T0 + timedelta(hours=20),
+            source="journal",
+            summary="Chisinau will receive radars worth €61.5 million from the European Peace "
+            "Facility as Brussels steps up support for the country.",
+        ),
+        *fillers(),
+    ]
+    assert (1, 2, 3) in groups(items)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (  # one template, two countries, published hours apart
+            "Belarus: Council prolongs restrictive measures for a further year",
+            "Iran: Council prolongs restrictive measures for a further year",
+        ),
+        (  # one template, one country, two sums
+            "Humanitarian aid: EU allocates €25 million to Sudan",
+            "Humanitarian aid: EU allocates €70 million to Sudan",
+        ),
+        (  # one template, two missions in two countries
+            "Council extends the mandate of EUCAP Sahel Niger until 30 September 2027",
+            "Council extends the mandate of EUCAP Somalia until 30 September 2027",
+        ),
+    ],
+)
+def test_template_releases_about_different_events_are_two_stories(first, second):
+    items = [
+        stored(1, first, T0, source="eeas", summary="The Council today took this decision."),
+        stored(
+            2,
+            second,
+            T0 + timedelta(hours=4),
+            source="eeas",
+            summary="The Council today took this decision.",
+        ),
+        *fillers(),
+    ]
+    found = groups(items)
+    assert (1,) in found and (2,) in found, found
+
+
+def test_template_twins_stay_apart_even_when_a_paper_reports_one_of_them():
+    belarus = "Belarus: Council prolongs restrictive measures for a further year"
+    iran = "Iran: Council prolongs restrictive measures for a further year"
+    items = [
+        stored(1, belarus, T0, source="eeas", summary="Asset freezes and travel bans stay."),
+        stored(2, iran, T0 + timedelta(hours=2), source="eeas", summary="Asset freezes stay."),
+        stored(
+            3,
+            "EU keeps sanctions on Minsk for another year",
+            T0 + timedelta(hours=5),
+            summary="The bloc rolled over its restrictive measures against Belarusian officials.",
+        ),
+        *fillers(),
+    ]
+    found = groups(items)
+    assert (1, 3) in found and (2,) in found, found
+
+
+def test_a_chain_of_neighbours_is_not_one_story():
+    # A and B are alike, B and C are alike, A and C have nothing in common: single-link
+    # grouping made one story of all three.
+    a = stored(1, "Alpha bravo charlie delta", T0, summary="kilo lima")
+    b = stored(
+        2,
+        "Alpha bravo charlie delta echo foxtrot golf hotel",
+        T0 + timedelta(hours=1),
+        source="wire",
+        summary="kilo lima mike november",
+    )
+    c = stored(
+        3,
+        "Echo foxtrot golf hotel",
+        T0 + timedelta(hours=2),
+        source="journal",
+        summary="mike november",
+    )
+    found = groups([a, b, c, *fillers()])
+    assert (1, 2, 3) not in found, found
+    assert (1, 2) in found, found  # the closer pair still joins
+
+
+def test_explain_two_items_says_whether_they_are_one_story_and_why(corpus):
+    iran, belarus = corpus.item_id(IRAN_OFFICIAL), corpus.item_id(BELARUS_OFFICIAL)
+    paper = corpus.item_id("EU sanctions Iranian firms for sending drones and missiles to Russia")
+
+    apart = corpus.ok("explain", str(iran), str(belarus)).output
+    assert apart.startswith("one story: no"), apart
+    assert "apart: different places: ir / by" in apart
+    assert f"A [{iran}] {IRAN_OFFICIAL}" in apart
+
+    together = corpus.ok("explain", str(iran), str(paper)).output
+    assert together.startswith("one story: yes"), together
+    assert "@ir" in together  # "Iranian" and "Iran" are one place
+    assert "apart:" not in together
+
+    missing = corpus.run("explain", str(iran), "999999")
+    assert missing.exit_code == 2 and "no stored item 999999" in missing.output
