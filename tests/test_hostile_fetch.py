@@ -601,7 +601,9 @@ def test_impossible_feed_dates_are_first_seen_times_with_a_warning(server, proje
 
 def tiny_items(count: int) -> bytes:
     """An RSS feed of ``count`` items of about 95 bytes: 105,000 of them fit under 10 MiB."""
-    item = "<item><title>t{0}</title><guid>urn:x:{0}</guid><link>https://n.example/{0}</link></item>"
+    item = (
+        "<item><title>t{0}</title><guid>urn:x:{0}</guid><link>https://n.example/{0}</link></item>"
+    )
     body = "".join(item.format(i) for i in range(count))
     return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Tiny</title>{body}</channel></rss>'.encode()  # fmt: skip
 
