@@ -185,7 +185,7 @@ class _Grouping:
         could reach the threshold are compared in full: so the cost grows with the items,
         not with their square, even when thousands of them look alike.
         """
-        postings: dict[str, deque[int]] = {}
+        postings: dict[str, deque[tuple[int, float]]] = {}
         times = [item.published_at for item in self.items]
         scored = []
         floor = self.threshold * CANDIDATE_SHARE
@@ -195,12 +195,12 @@ class _Grouping:
             partial: dict[int, float] = {}
             for word, weight in [*best, *([("link:" + link, 1.0)] if link else [])]:
                 posting = postings.setdefault(word, deque())
-                while posting and times[j] - times[posting[0]] > self.window:
+                while posting and times[j] - times[posting[0][0]] > self.window:
                     posting.popleft()
                 if len(posting) <= BLOCK_LIMIT:
-                    for i in posting:
-                        partial[i] = partial.get(i, 0.0) + weight * self.vectors[i].get(word, 1.0)
-                posting.append(j)
+                    for i, other in posting:
+                        partial[i] = partial.get(i, 0.0) + weight * other
+                posting.append((j, weight))
             partners = sorted(
                 (i for i, part in partial.items() if part >= floor),
                 key=lambda i: (-partial[i], i),
