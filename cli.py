@@ -805,10 +805,30 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
     if verdict.on_topic_source:
         click.echo("  the source is marked wholly on-topic (category foreign-policy)")
     click.echo(
-        f"  EU anchors: {', '.join(verdict.anchors) or 'none (an item must mention the EU)'}"
+        f"  EU anchors: {', '.join(verdict.anchors) or 'none (an item must mention the EU in its title or lede)'}"
     )
+    if verdict.distant_anchors:
+        click.echo(
+            f"  past the lede, not counted: {', '.join(verdict.distant_anchors)} "
+            "(an item is about what its title and lede are about)"
+        )
     if verdict.excluded_by:
         click.echo(f"  excluded by: {verdict.excluded_by!r}")
+    if verdict.roundup:
+        click.echo(
+            f"  roundup: {verdict.roundup!r} (a newsletter, live blog or roundup is judged "
+            "on its title alone)"
+        )
+    if verdict.anchors and not verdict.roundup:
+        click.echo(
+            f"  without place names: {verdict.substance:g} (must reach the threshold too "
+            "when the EU is named only below the title)"
+        )
+    if verdict.partners:
+        click.echo(
+            f"  partner in the title: {', '.join(verdict.partners)} "
+            f"(the EU acting with a country outside it: +{verdict.partner_score:g})"
+        )
     for topic_id, value in verdict.topic_scores.items():
         click.echo(f"  {taxonomy.name(topic_id)}: {value:g}")
         for match in verdict.matches:

@@ -2,8 +2,15 @@
 
 General news feeds carry sport and domestic politics; official EU sources carry nothing
 else. So an item from a source marked wholly on-topic is always kept, and every other item
-is kept only if it mentions the EU itself (an *anchor* term) and its best topic scores at
-least the threshold. Scores are explainable: every match records its term, weight and field.
+is kept only if it mentions the EU itself (an *anchor* term: the EU, its institutions, its
+missions and instruments, its office-holders by office or name) in its title or lede, and
+its best topic scores at least the threshold. An item is about what its title and lede are
+about: an EU mention far down a long text does not count, and a newsletter, live blog or
+roundup (a *roundup* phrase in its title or lede) that lists the EU among ten other things
+is judged on its title alone. A headline in which the EU acts with a country outside it
+("EU and Madagascar sign...", "Colombia votes under the gaze of EU observers") is external
+action even when no topic term names what the EU does: the partner country adds to the score.
+Scores are explainable: every match records its term, weight and field.
 """
 
 from __future__ import annotations
@@ -11,13 +18,17 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
 from sources.phrases import PhraseIndex, phrase_tokens
+from sources.places import Gazetteer, gazetteer
 
-TEXT_CHARS = 1200  # the lede: long articles mention everything somewhere
+TEXT_CHARS = 1200  # where topic terms count: long articles mention everything somewhere
+LEDE_CHARS = 400  # where the EU must be named: the summary's and the text's first sentences
 TITLE_FACTOR = 2.0
+TITLE_END = "$"  # a roundup phrase ending in " $" matches only at the end of a title
 OTHER_TOPIC = "other"
 OTHER_NAME = "Other EU external action"
 ON_TOPIC_CATEGORIES = frozenset({"foreign-policy", "on-topic"})
@@ -56,6 +67,11 @@ class Relevance:
     anchors: tuple[str, ...] = ()
     excluded_by: str | None = None
     on_topic_source: bool = False
+    roundup: str | None = None  # the phrase that makes the item a newsletter/live blog/roundup
+    partners: tuple[str, ...] = ()  # countries outside the EU that the title names with the EU
+    partner_score: float = 0.0
+    substance: float = 0.0  # the score of the terms that are not place names
+    distant_anchors: tuple[str, ...] = ()  # EU mentions past the lede, which do not count
 
 
 class Taxonomy:
@@ -69,6 +85,13 @@ class Taxonomy:
         anchor: list[str],
         exclude: list[str],
         not_anchor: list[str] = (),  # type: ignore[assignment]
+        roundup: list[str] = (),  # type: ignore[assignment]
+        roundup_lede: list[str] = (),  # type: ignore[assignment]
+        partner_weight: float = 0.0,
+        members: frozenset[str] = frozenset(),
+        places: Gazetteer | None = None,
+        weak_anchor: list[str] = (),  # type: ignore[assignment]
+        place_names: frozenset[str] | None = None,
     ) -> None:
         self.topics = sorted(topics, key=lambda t: (t.order, t.id))
         self.threshold = threshold
@@ -81,6 +104,17 @@ class Taxonomy:
         self._anchors = PhraseIndex(list(anchor))
         self._not_anchors = PhraseIndex(list(not_anchor))
         self._exclude = PhraseIndex(list(exclude))
+        self._roundup = PhraseIndex(list(roundup))
+        self._roundup_lede = PhraseIndex(list(roundup_lede))
+        self.partner_weight = partner_weight
+        self._members = members
+        self._places = places if partner_weight else None
+        self._weak_anchors = frozenset(weak_anchor)
+        self._place_terms = frozenset(
+            term
+            for term in self._owners
+            if " ".join(phrase_tokens(term.rstrip("*"))) in (place_names or frozenset())
+        )
         self._topic_exclude = {t.id: PhraseIndex(list(t.exclude)) for t in self.topics if t.exclude}
 
     def name(self, topic_id: str) -> str:
@@ -113,30 +147,65 @@ class Taxonomy:
                 if term not in found or factor > found[term][0]:
                     found[term] = (factor, where)
         scores: dict[str, float] = {}
+        title_scores: dict[str, float] = {}
         matches = []
         for term, (factor, where) in found.items():
             for topic_id, weight in self._owners[term]:
                 scores[topic_id] = scores.get(topic_id, 0.0) + weight * factor
+                if where == "title":
+                    title_scores[topic_id] = title_scores.get(topic_id, 0.0) + weight * factor
                 matches.append(Match(topic_id, term, weight, where))
         for topic_id, phrases in self._topic_exclude.items():
             if topic_id in scores and phrases.find(joined):
                 del scores[topic_id]
+                title_scores.pop(topic_id, None)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self.order(kv[0])))
         best = ranked[0][1] if ranked else 0.0
         total = best + 0.25 * sum(value for _, value in ranked[1:])
-        # "Security Council" or "city council" is not the EU: those phrases never anchor
-        covered = {i for start, end, _ in self._not_anchors.find(joined) for i in range(start, end)}
-        anchors = tuple(
-            sorted(
-                {phrase for start, _, phrase in self._anchors.find(joined) if start not in covered}
-            )
+
+        below_title = [
+            *phrase_tokens(summary[:LEDE_CHARS]),
+            "\n",
+            *phrase_tokens(text[:LEDE_CHARS]),
+        ]
+        anchors = self._anchors_in([*fields["title"], "\n", *below_title])
+        title_anchors = self._anchors_in(fields["title"])
+        distant = tuple(sorted(set(self._anchors_in(joined)) - set(anchors)))
+        roundup_found = self._roundup.find([*fields["title"], TITLE_END]) or (
+            self._roundup_lede.find(below_title)
         )
-        relevant = excluded is None and (on_topic or (bool(anchors) and best >= self.threshold))
+        roundup = roundup_found[0][2] if roundup_found else None
+        partners: tuple[str, ...] = ()
+        if self._places is not None and set(title_anchors) - self._weak_anchors:
+            partners = tuple(
+                place.name
+                for place in self._places.find(title)
+                if not place.region and place.id not in self._members
+            )
+        partner_score = self.partner_weight * TITLE_FACTOR if partners else 0.0
+
+        # what the item says happened, beyond where: the place names' weight left out
+        substance = sum(
+            max(w for _, w in self._owners[term]) * factor
+            for term, (factor, _) in found.items()
+            if term not in self._place_terms
+        )
+        if roundup:
+            # a roundup is about what its title says, not about the ten things it lists
+            title_best = max(title_scores.values(), default=0.0)
+            about_eu = bool(title_anchors) and title_best + partner_score >= self.threshold
+        elif title_anchors:
+            about_eu = best + partner_score >= self.threshold
+        else:
+            # the EU named only below the title: news from a place that mentions the EU in
+            # passing ("Japan's new leader will meet EU envoys") is not the EU acting
+            about_eu = bool(anchors) and best >= self.threshold and substance >= self.threshold
+        relevant = excluded is None and (on_topic or about_eu)
         topics = tuple(t for t, value in ranked if value >= max(self.threshold / 2, best / 2))
         if relevant and not topics:
             topics = (OTHER_TOPIC,)
         return Relevance(
-            score=round(total, 2),
+            score=round(total + partner_score, 2),
             relevant=relevant,
             topics=topics if relevant else (),
             topic_scores=dict(ranked),
@@ -144,6 +213,21 @@ class Taxonomy:
             anchors=anchors,
             excluded_by=excluded,
             on_topic_source=on_topic,
+            roundup=roundup,
+            partners=partners,
+            partner_score=partner_score,
+            substance=substance,
+            distant_anchors=distant,
+        )
+
+    def _anchors_in(self, tokens: list[str]) -> tuple[str, ...]:
+        """The EU's names in ``tokens``, except inside phrases that are not the EU."""
+        # "Security Council" or "city council" is not the EU: those phrases never anchor
+        covered = {i for start, end, _ in self._not_anchors.find(tokens) for i in range(start, end)}
+        return tuple(
+            sorted(
+                {phrase for start, _, phrase in self._anchors.find(tokens) if start not in covered}
+            )
         )
 
 
@@ -169,7 +253,15 @@ def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
     settings = dict(config.get("relevance", {}))
     if not isinstance(settings.get("replace", False), bool):
         raise ValueError("[relevance] replace must be true or false")
-    for key in ("anchor", "exclude", "not_anchor"):
+    for key in (
+        "anchor",
+        "exclude",
+        "not_anchor",
+        "roundup",
+        "roundup_lede",
+        "members",
+        "weak_anchor",
+    ):
         if key in settings and not _strings(settings[key]):
             raise ValueError(f"[relevance] {key} must be a list of phrases in quotes")
     base = {} if settings.get("replace") else default_taxonomy_data()
@@ -217,12 +309,38 @@ def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
     threshold = merged_relevance.get("threshold", 4.0)
     if not isinstance(threshold, int | float) or threshold <= 0:
         raise ValueError("[relevance] threshold must be a number above zero")
+    partner_weight = merged_relevance.get("partner_weight", 0.0)
+    if (
+        isinstance(partner_weight, bool)
+        or not isinstance(partner_weight, int | float)
+        or partner_weight < 0
+    ):
+        raise ValueError("[relevance] partner_weight must be a number, zero or above")
     return Taxonomy(
         topics,
         threshold=float(threshold),
         anchor=[str(a).lower() for a in merged_relevance.get("anchor", [])],
         exclude=[str(x).lower() for x in merged_relevance.get("exclude", [])],
         not_anchor=[str(x).lower() for x in merged_relevance.get("not_anchor", [])],
+        roundup=[str(x).lower() for x in merged_relevance.get("roundup", [])],
+        roundup_lede=[str(x).lower() for x in merged_relevance.get("roundup_lede", [])],
+        partner_weight=float(partner_weight),
+        members=frozenset(str(x).lower() for x in merged_relevance.get("members", [])),
+        places=gazetteer() if partner_weight else None,
+        place_names=place_names(),
+        weak_anchor=[str(x).lower() for x in merged_relevance.get("weak_anchor", [])],
+    )
+
+
+@cache
+def place_names() -> frozenset[str]:
+    """Every name of a place in ``places.toml`` (countries, capitals, demonyms, regions)."""
+    data = tomllib.loads(files("sources").joinpath("places.toml").read_text(encoding="utf-8"))
+    return frozenset(
+        " ".join(phrase_tokens(str(name)))
+        for entry in data.values()
+        for name in [entry.get("name", ""), *entry.get("aliases", [])]
+        if name
     )
 
 

@@ -510,7 +510,7 @@ def test_explain_prints_score_anchors_and_matched_terms(corpus):
         str(corpus.item_id("Champions League: Bayern hold Real Madrid to a draw in Munich")),
     )
     assert "  relevant: no  score: 0  threshold: 4" in sport.output
-    assert "  EU anchors: none (an item must mention the EU)" in sport.output
+    assert "  EU anchors: none (an item must mention the EU in its title or lede)" in sport.output
     assert "  excluded by: 'champions league'" in sport.output
 
     official = corpus.ok("explain", str(corpus.item_id(MOLDOVA_OFFICIAL)))
