@@ -50,6 +50,11 @@ class Gazetteer:
         parents = {self.places[p].part_of for p in place_ids if p in self.places}
         return place_ids | frozenset(p for p in parents if p)
 
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name of every place, as whole-word phrases ("republic of moldova")."""
+        return frozenset(self._by_alias)
+
     def mentions(self, text: str) -> list[tuple[Place, str]]:
         """Every mention of a place in ``text``, in order: ``(place, the name used)``."""
         return [

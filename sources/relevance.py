@@ -18,7 +18,6 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from importlib.resources import files
 from typing import Any
 
@@ -327,20 +326,8 @@ def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
         partner_weight=float(partner_weight),
         members=frozenset(str(x).lower() for x in merged_relevance.get("members", [])),
         places=gazetteer() if partner_weight else None,
-        place_names=place_names(),
+        place_names=gazetteer().names,
         weak_anchor=[str(x).lower() for x in merged_relevance.get("weak_anchor", [])],
-    )
-
-
-@cache
-def place_names() -> frozenset[str]:
-    """Every name of a place in ``places.toml`` (countries, capitals, demonyms, regions)."""
-    data = tomllib.loads(files("sources").joinpath("places.toml").read_text(encoding="utf-8"))
-    return frozenset(
-        " ".join(phrase_tokens(str(name)))
-        for entry in data.values()
-        for name in [entry.get("name", ""), *entry.get("aliases", [])]
-        if name
     )
 
 
