@@ -247,6 +247,10 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, help="calibration only: try another threshold")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
+    if args.part != "calibration" and (args.verbose or args.threshold is not None):
+        parser.error(
+            "-v and --threshold are for the calibration part: nothing is tuned on held-out"
+        )
 
     everything = load("all")
     part = [i for i in load(args.part) if args.all_items or i.relevant]
