@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from corpus import LabelledItem, load  # noqa: E402
 
+from feeds.text import html_to_text  # noqa: E402
 from sources.digest import build_digest, to_html, to_json, to_markdown  # noqa: E402
 from sources.identity import normalise_link  # noqa: E402
 from sources.places import gazetteer  # noqa: E402
@@ -57,9 +58,9 @@ def stored(items: Sequence[LabelledItem]) -> list[StoredItem]:
             key=item.id,
             link=item.link,
             norm_link=normalise_link(item.link) if item.link else None,
-            title=item.title,
+            title=html_to_text(item.title),  # as the parser stores them
             author="",
-            summary=item.summary,
+            summary=html_to_text(item.summary),
             text="",
             published_at=item.published.astimezone(UTC),
             updated_at=item.published.astimezone(UTC),

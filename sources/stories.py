@@ -40,7 +40,7 @@ from sources.store import StoredItem
 SIMILARITY_THRESHOLD = 0.30  # a pair this alike is a candidate to join two groups
 AVERAGE_THRESHOLD = 0.15  # and the groups join if every pair across them averages this
 MIN_LINK = 0.05  # and no pair across them is unrelated (no chains through a middle item)
-SAME_SOURCE_THRESHOLD = 0.65  # one outlet's two items: an update or a repost, not a template
+SAME_SOURCE_THRESHOLD = 0.6  # one outlet's two items: an update or a repost, not a template
 WINDOW = timedelta(hours=72)
 BLOCKING_TERMS = 10  # an item's most distinctive words that find its candidates
 BLOCK_LIMIT = 100  # a word in more items than this within the window is no identity
