@@ -573,7 +573,9 @@ def _logging(verbose: int, quiet: bool) -> None:
         if quiet
         else (logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
     )
-    logging.basicConfig(level=level, format="%(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(message)s", stream=sys.stderr, force=True
+    )
     if verbose < 2:
         logging.getLogger("httpx").setLevel(logging.WARNING)
 

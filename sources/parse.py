@@ -17,7 +17,7 @@ import calendar
 import hashlib
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -27,6 +27,7 @@ import nh3
 
 from feeds.render import sanitise
 from feeds.text import clean_text, html_to_text
+from sources.feed_items import split_items
 from sources.identity import entry_key, normalise_link
 
 _DAY_FIRST = re.compile(
@@ -89,6 +90,7 @@ class Entry:
     published: datetime | None  # None: the store uses the time the item was first seen
     updated: datetime | None
     content_hash: str
+    item_hash: str | None = None  # the hash of the item's bytes (sources.feed_items), if split
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class ParsedFeed:
     warning: str | None = None
     error: str | None = None  # not a feed at all, or too big to read: nothing to store
     status: str = "not a feed"  # what the source's status says when there is an error
+    unchanged: int = 0  # items recognised by the hash of their bytes, not parsed again
 
 
 MAX_ITEMS = 5_000  # entries read from one feed ([aggregate] max_items)
@@ -129,12 +132,15 @@ def parse_feed(
     fetched_at: datetime,
     *,
     max_items: int = MAX_ITEMS,
+    known: frozenset[str] | None = None,
 ) -> ParsedFeed:
     """Parse one response body fetched from ``url`` at ``fetched_at``.
 
     A body with more than ``max_items`` entries is not parsed at all (see
     :func:`count_entries`): that is the source's failure, with a message saying how to
-    read it anyway.
+    read it anyway. With ``known`` (the item hashes stored for the source), the body is
+    split into items first (:mod:`sources.feed_items`) and only items whose hash is not
+    known are parsed; every entry carries its item's hash, to be stored with it.
     """
     entries_in_body = count_entries(body)
     if entries_in_body > max_items:
@@ -151,7 +157,22 @@ def parse_feed(
     # No content-location: feedparser would resolve guids ("4711") against the feed URL, and
     # give every entry the feed URL as its base; links are resolved here instead.
     headers = {"content-type": content_type or "application/xml"}
-    parsed = _feedparser(body, headers)
+    split = split_items(body, url) if known is not None else None
+    hashes: list[str | None] = []
+    unchanged = 0
+    if split is not None:
+        changed = [i for i, h in enumerate(split.hashes) if h not in (known or ())]
+        hashes = [split.hashes[i] for i in changed]
+        unchanged = len(split.hashes) - len(changed)
+    if unchanged:
+        # lxml wrote the document as UTF-8; its original charset no longer applies
+        parsed = _feedparser(split.document(changed), {"content-type": "application/xml"})  # type: ignore[union-attr]
+    else:
+        parsed = _feedparser(body, headers)
+    if len(parsed.entries) != len(hashes):  # feedparser saw other items than lxml did
+        if unchanged:
+            parsed = _feedparser(body, headers)
+        hashes, unchanged = [None] * len(parsed.entries), 0
     if parsed.get("bozo") and not parsed.entries:
         repaired = _repair(body)
         if repaired != body:
@@ -177,8 +198,10 @@ def parse_feed(
     feed_link = _absolute(feed.get("link"), url)
     entries: dict[str, Entry] = {}
     rejected: list[str] = []
-    for raw in parsed.entries:
+    for raw, item_hash in zip(parsed.entries, hashes or [None] * len(parsed.entries), strict=True):
         entry, wrong_dates = _entry(raw, url, feed_link, fetched_at)
+        if item_hash:
+            entry = replace(entry, item_hash=item_hash)
         entries.setdefault(entry.key, entry)  # a feed listing one item twice stores it once
         rejected.extend(wrong_dates)
     if rejected:
@@ -194,6 +217,7 @@ def parse_feed(
         link=feed_link,
         entries=tuple(entries.values()),
         warning=warning,
+        unchanged=unchanged,
     )
 
 

@@ -47,6 +47,8 @@ class RunSummary:
     gone: int = 0
     new: int = 0
     updated: int = 0
+    items_parsed: int = 0  # entries parsed and scored (new, edited, or not yet hashed)
+    items_unchanged: int = 0  # items recognised by the hash of their bytes, not parsed
     moved: list[tuple[str, str]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -185,6 +187,7 @@ async def _handle(
                 result.fetched_at,
                 *scoring,
                 settings.max_items,
+                store.known_item_hashes(url),
             )
         except Exception as exc:  # a parser crash is this source's failure, not the run's
             parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
@@ -209,6 +212,9 @@ async def _handle(
     )
     summary.new += new
     summary.updated += updated
+    if parsed and not parsed.error:
+        summary.items_parsed += len(parsed.entries)
+        summary.items_unchanged += parsed.unchanged
     kind = outcome.kind
     setattr(summary, kind, getattr(summary, kind) + 1)
     if outcome.moved_from:
@@ -217,7 +223,15 @@ async def _handle(
         summary.failures.append((url, outcome.message or status))
         log.info("%s: failed: %s", url, outcome.message or status)
     else:
-        log.info("%s: %s, %d new, %d updated", url, status, new, updated)
+        log.info(
+            "%s: %s, %d new, %d updated; %d parsed, %d unchanged by hash",
+            url,
+            status,
+            new,
+            updated,
+            len(parsed.entries) if parsed else 0,
+            parsed.unchanged if parsed else 0,
+        )
 
 
 def parse_and_score(
@@ -228,11 +242,13 @@ def parse_and_score(
     taxonomy: Taxonomy,
     on_topic: bool,
     max_items: int = MAX_ITEMS,
+    known: frozenset[str] | None = None,
 ) -> tuple[ParsedFeed, dict[str, Relevance]]:
     """Parse a feed and score its entries, in a worker process: both are CPU work, and the
     main process is left to fetching and storing. Verdicts travel back without their match
-    lists (``explain`` recomputes those)."""
-    parsed = parse_feed(body, url, content_type, fetched_at, max_items=max_items)
+    lists (``explain`` recomputes those). Items whose hash is in ``known`` (stored for the
+    source) are neither parsed nor scored: only what changed costs anything."""
+    parsed = parse_feed(body, url, content_type, fetched_at, max_items=max_items, known=known)
     verdicts = {
         entry.key: replace(
             taxonomy.score(entry.title, entry.summary, entry.text, on_topic=on_topic),

@@ -113,6 +113,16 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE entries ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
     CREATE INDEX entries_relevant_by_date ON entries (relevant, published_at);
     """,
+    # 5: the hash of each item's bytes in its feed, so an unchanged item is not parsed again
+    """
+    CREATE TABLE item_hashes (
+        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        hash TEXT NOT NULL,
+        entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+        PRIMARY KEY (source_id, hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_hashes_by_entry ON item_hashes (entry_id);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -278,6 +288,14 @@ class Store:
         )
         return [StoredEntry(r["id"], r["key"], r["norm_link"], r["content_hash"]) for r in rows]
 
+    def known_item_hashes(self, url: str) -> frozenset[str]:
+        """The hashes of a source's stored items as its feed last listed them."""
+        rows = self.db.execute(
+            "SELECT h.hash FROM item_hashes h JOIN sources s ON s.id = h.source_id WHERE s.url = ?",
+            (url,),
+        )
+        return frozenset(r[0] for r in rows)
+
     def record(
         self,
         url: str,
@@ -340,6 +358,7 @@ class Store:
                 )
             for action in actions:
                 if action.kind == "same":
+                    _remember_hash(db, source_id, action.stored_id, action.entry.item_hash)
                     continue
                 entry = action.entry
                 values = (
@@ -361,6 +380,8 @@ class Store:
                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                         (*values, source_id, published, _iso(entry.updated) or published, now, now),
                     )
+                    inserted = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+                    _remember_hash(db, source_id, inserted, entry.item_hash)
                     new += 1
                     self._write_relevance(
                         db, source_id, entry.key, (relevance or {}).get(entry.key)
@@ -380,6 +401,7 @@ class Store:
                             action.stored_id,
                         ),
                     )
+                    _remember_hash(db, source_id, action.stored_id, entry.item_hash)
                     updated += 1
                     self._write_relevance(
                         db, source_id, entry.key, (relevance or {}).get(entry.key)
@@ -552,6 +574,20 @@ class Store:
         sources = self.db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
         items = self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
         return sources, items
+
+
+def _remember_hash(
+    db: sqlite3.Connection, source_id: int, entry_id: int | None, item_hash: str | None
+) -> None:
+    """Keep ``item_hash`` as the one hash of stored item ``entry_id`` (the next fetch of its
+    feed recognises the item by it, unchanged, without parsing it)."""
+    if not item_hash or entry_id is None:
+        return
+    db.execute("DELETE FROM item_hashes WHERE entry_id = ? AND hash != ?", (entry_id, item_hash))
+    db.execute(
+        "INSERT OR REPLACE INTO item_hashes (source_id, hash, entry_id) VALUES (?, ?, ?)",
+        (source_id, item_hash, entry_id),
+    )
 
 
 def _statements(script: str) -> list[str]:
