@@ -125,8 +125,16 @@ class Taxonomy:
         topic = self.by_id.get(topic_id)
         return (topic.order, topic.id) if topic else (10**6, topic_id)
 
-    def score(self, title: str, summary: str, text: str, *, on_topic: bool = False) -> Relevance:
-        """Score one item. ``on_topic``: its source is wholly about EU foreign policy."""
+    def score(
+        self, title: str, summary: str, text: str, *, on_topic: bool = False, explain: bool = True
+    ) -> Relevance:
+        """Score one item. ``on_topic``: its source is wholly about EU foreign policy.
+
+        ``explain=False`` leaves out what only explains the verdict (the matches, every
+        topic's score, the EU mentions past the lede): the aggregate run stores the score,
+        the verdict and the topics, and computing the rest for every item costs a third of
+        scoring. Score, verdict and topics are the same either way.
+        """
         fields = {
             "title": phrase_tokens(title),
             "summary": phrase_tokens(summary),
@@ -153,7 +161,8 @@ class Taxonomy:
                 scores[topic_id] = scores.get(topic_id, 0.0) + weight * factor
                 if where == "title":
                     title_scores[topic_id] = title_scores.get(topic_id, 0.0) + weight * factor
-                matches.append(Match(topic_id, term, weight, where))
+                if explain:
+                    matches.append(Match(topic_id, term, weight, where))
         for topic_id, phrases in self._topic_exclude.items():
             if topic_id in scores and phrases.find(joined):
                 del scores[topic_id]
@@ -162,14 +171,18 @@ class Taxonomy:
         best = ranked[0][1] if ranked else 0.0
         total = best + 0.25 * sum(value for _, value in ranked[1:])
 
-        below_title = [
-            *phrase_tokens(summary[:LEDE_CHARS]),
+        below_title = [  # a short summary or text is its own lede: not tokenised again
+            *(
+                fields["summary"]
+                if len(summary) <= LEDE_CHARS
+                else phrase_tokens(summary[:LEDE_CHARS])
+            ),
             "\n",
-            *phrase_tokens(text[:LEDE_CHARS]),
+            *(fields["text"] if len(text) <= LEDE_CHARS else phrase_tokens(text[:LEDE_CHARS])),
         ]
         anchors = self._anchors_in([*fields["title"], "\n", *below_title])
         title_anchors = self._anchors_in(fields["title"])
-        distant = tuple(sorted(set(self._anchors_in(joined)) - set(anchors)))
+        distant = tuple(sorted(set(self._anchors_in(joined)) - set(anchors))) if explain else ()
         roundup_found = self._roundup.find([*fields["title"], TITLE_END]) or (
             self._roundup_lede.find(below_title)
         )
@@ -207,7 +220,7 @@ class Taxonomy:
             score=round(total + partner_score, 2),
             relevant=relevant,
             topics=topics if relevant else (),
-            topic_scores=dict(ranked),
+            topic_scores=dict(ranked) if explain else {},
             matches=tuple(sorted(matches, key=lambda m: (m.topic, -m.weight, m.term))),
             anchors=anchors,
             excluded_by=excluded,
