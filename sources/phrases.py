@@ -46,10 +46,15 @@ class PhraseIndex:
         by_first, by_prefix = self._by_first, self._by_prefix
         count = len(tokens)
         # Most tokens start no phrase: one comprehension finds the few that may, far faster
-        # than stepping through every token in a loop.
-        candidates = [
-            i for i, token in enumerate(tokens) if token in by_first or token[:3] in by_prefix
-        ]
+        # than stepping through every token in a loop (and most lists hold none at all).
+        if by_prefix:
+            candidates = [
+                i for i, token in enumerate(tokens) if token in by_first or token[:3] in by_prefix
+            ]
+        elif by_first.keys().isdisjoint(tokens):
+            return found
+        else:
+            candidates = [i for i, token in enumerate(tokens) if token in by_first]
         after = 0  # where the last match ended
         for start in candidates:
             if start < after:  # inside the last match

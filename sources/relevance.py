@@ -135,10 +135,14 @@ class Taxonomy:
         the verdict and the topics, and computing the rest for every item costs a third of
         scoring. Score, verdict and topics are the same either way.
         """
+        summary_tokens = phrase_tokens(summary)
         fields = {
             "title": phrase_tokens(title),
-            "summary": phrase_tokens(summary),
-            "text": phrase_tokens(text[:TEXT_CHARS]),
+            "summary": summary_tokens,
+            # the text of an item without content is its summary: tokenised once
+            "text": summary_tokens
+            if text == summary and len(text) <= TEXT_CHARS
+            else phrase_tokens(text[:TEXT_CHARS]),
         }
         joined = [*fields["title"], "\n", *fields["summary"], "\n", *fields["text"]]
         excluded_matches = self._exclude.find(joined)
@@ -149,6 +153,8 @@ class Taxonomy:
         )
         found: dict[str, tuple[float, str]] = {}  # term -> (factor, where)
         for where, tokens in fields.items():
+            if where == "text" and tokens is summary_tokens:
+                continue  # the summary's terms, already found there (and found there first)
             factor = TITLE_FACTOR if where == "title" else 1.0
             for _, _, term in self._terms.find(tokens):
                 if term not in found or factor > found[term][0]:
@@ -180,8 +186,11 @@ class Taxonomy:
             "\n",
             *(fields["text"] if len(text) <= LEDE_CHARS else phrase_tokens(text[:LEDE_CHARS])),
         ]
-        anchors = self._anchors_in([*fields["title"], "\n", *below_title])
-        title_anchors = self._anchors_in(fields["title"])
+        # no phrase spans the "\n" between fields: the title's anchors are those found in it
+        spans = self._anchor_spans([*fields["title"], "\n", *below_title])
+        anchors = tuple(sorted({phrase for _, phrase in spans}))
+        title_length = len(fields["title"])
+        title_anchors = tuple(sorted({phrase for start, phrase in spans if start < title_length}))
         distant = tuple(sorted(set(self._anchors_in(joined)) - set(anchors))) if explain else ()
         roundup_found = self._roundup.find([*fields["title"], TITLE_END]) or (
             self._roundup_lede.find(below_title)
@@ -234,13 +243,16 @@ class Taxonomy:
 
     def _anchors_in(self, tokens: list[str]) -> tuple[str, ...]:
         """The EU's names in ``tokens``, except inside phrases that are not the EU."""
+        return tuple(sorted({phrase for _, phrase in self._anchor_spans(tokens)}))
+
+    def _anchor_spans(self, tokens: list[str]) -> list[tuple[int, str]]:
+        """``(start, phrase)`` of the EU's names in ``tokens``, as :meth:`_anchors_in`."""
+        found = self._anchors.find(tokens)
+        if not found:
+            return []
         # "Security Council" or "city council" is not the EU: those phrases never anchor
         covered = {i for start, end, _ in self._not_anchors.find(tokens) for i in range(start, end)}
-        return tuple(
-            sorted(
-                {phrase for start, _, phrase in self._anchors.find(tokens) if start not in covered}
-            )
-        )
+        return [(start, phrase) for start, _, phrase in found if start not in covered]
 
 
 def is_on_topic_source(categories: tuple[str, ...]) -> bool:
