@@ -40,7 +40,9 @@ def parser_pool(
     pickled again with every task.
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["sources.parse"])
+    # the whole pipeline module, not just the parser: each worker unpickles parse_and_score
+    # from it, and would otherwise import it (and httpx, sqlite3, ...) once more on its own
+    context.set_forkserver_preload(["sources.pipeline"])
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
