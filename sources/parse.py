@@ -378,15 +378,17 @@ def _entry(
     summary_source = raw.get("summary", "") or ""
     if summary_source and "html" not in (summary_detail.get("type") or "text/html"):
         summary_source = _escape_text(summary_source)
-    summary_html = (
-        sanitise(summary_source, _base(summary_detail.get("base"), feed_url, base))
-        if summary_source
-        else ""
-    )
-    content_html = sanitise(content_source, content_base) if content_source else summary_html
+    summary_base = _base(summary_detail.get("base"), feed_url, base)
+    summary_html = sanitise(summary_source, summary_base) if summary_source else ""
+    if not content_source:
+        content_html = summary_html
+    elif content_source == summary_source and content_base == summary_base:
+        content_html = summary_html  # content:encoded repeating the description: cleaned once
+    else:
+        content_html = sanitise(content_source, content_base)
     title = _plain(raw.get("title_detail")) or clean_text(raw.get("title", "")).strip()
     summary = html_to_text(summary_html)
-    text = html_to_text(content_html)
+    text = summary if content_html == summary_html else html_to_text(content_html)
     if not title:
         title = (summary or text)[:80] or (link or "(untitled)")
     # dict.get: feedparser's own get() maps updated to published with a deprecation warning

@@ -42,17 +42,27 @@ class PhraseIndex:
 
     def find(self, tokens: list[str]) -> list[tuple[int, int, str]]:
         """``(start, end, phrase)`` of non-overlapping matches, longest first at each position."""
-        found = []
+        found: list[tuple[int, int, str]] = []
         by_first, by_prefix = self._by_first, self._by_prefix
-        position, count = 0, len(tokens)
-        while position < count:
-            token = tokens[position]
-            if token not in by_first and token[:3] not in by_prefix:
-                position += 1
+        count = len(tokens)
+        # Most tokens start no phrase: one comprehension finds the few that may, far faster
+        # than stepping through every token in a loop (and most lists hold none at all).
+        if by_prefix:
+            candidates = [
+                i for i, token in enumerate(tokens) if token in by_first or token[:3] in by_prefix
+            ]
+        elif by_first.keys().isdisjoint(tokens):
+            return found
+        else:
+            candidates = [i for i, token in enumerate(tokens) if token in by_first]
+        after = 0  # where the last match ended
+        for start in candidates:
+            if start < after:  # inside the last match
                 continue
+            token = tokens[start]
             best: tuple[int, str] | None = None
             for words, wildcard, phrase in by_first.get(token, ()):
-                end = position + len(words)
+                end = start + len(words)
                 if end > count:
                     continue
                 last_ok = (
@@ -60,17 +70,16 @@ class PhraseIndex:
                     if wildcard
                     else tokens[end - 1] == words[-1]
                 )
-                if last_ok and tokens[position : end - 1] == list(words[:-1]):
+                if last_ok and tokens[start : end - 1] == list(words[:-1]):
                     best = (end, phrase)
                     break
             if best is None:
                 for prefix, phrase in by_prefix.get(token[:3], ()):
                     if token.startswith(prefix):
-                        best = (position + 1, phrase)
+                        best = (start + 1, phrase)
                         break
             if best is None:
-                position += 1
                 continue
-            found.append((position, best[0], best[1]))
-            position = best[0]
+            found.append((start, best[0], best[1]))
+            after = best[0]
         return found

@@ -18,7 +18,7 @@ import os
 import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sources.decide import decide_entries
@@ -105,7 +105,8 @@ async def run(
     workers = settings.workers or os.cpu_count() or 1
     loop = asyncio.get_running_loop()
     done = 0
-    pool = parser_pool(min(workers, len(due)))
+    # The taxonomy (120 kB pickled) goes to each worker once, not with every feed.
+    pool = parser_pool(min(workers, len(due)), use_taxonomy, (taxonomy,))
     try:
         async with Fetcher(settings) as fetcher:
             requests = []
@@ -117,7 +118,7 @@ async def run(
                 # Fetch and handle in one task, so a body lives only until its source is stored.
                 try:
                     result = await fetcher.fetch(request)
-                    scoring = (taxonomy, on_topic.get(request.url, False))
+                    scoring = (None, on_topic.get(request.url, False))
                     await _handle(store, result, settings, rng, pool, loop, summary, scoring)
                 except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
                     _record_error(store, request.url, exc, settings, rng, summary)
@@ -168,7 +169,7 @@ async def _handle(
     pool: ProcessPoolExecutor,
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
-    scoring: tuple[Taxonomy, bool],
+    scoring: tuple[Taxonomy | None, bool],
 ) -> None:
     url = result.url
     before = store.state(url)
@@ -234,26 +235,38 @@ async def _handle(
         )
 
 
+_worker_taxonomy: Taxonomy | None = None  # set once per worker process by use_taxonomy
+
+
+def use_taxonomy(taxonomy: Taxonomy) -> None:
+    """Install the taxonomy that :func:`parse_and_score` uses when given none: run once in
+    each worker, so the taxonomy is not pickled again with every feed."""
+    global _worker_taxonomy
+    _worker_taxonomy = taxonomy
+
+
 def parse_and_score(
     body: bytes,
     url: str,
     content_type: str | None,
     fetched_at: datetime,
-    taxonomy: Taxonomy,
+    taxonomy: Taxonomy | None,
     on_topic: bool,
     max_items: int = MAX_ITEMS,
     known: frozenset[str] | None = None,
 ) -> tuple[ParsedFeed, dict[str, Relevance]]:
     """Parse a feed and score its entries, in a worker process: both are CPU work, and the
-    main process is left to fetching and storing. Verdicts travel back without their match
-    lists (``explain`` recomputes those). Items whose hash is in ``known`` (stored for the
-    source) are neither parsed nor scored: only what changed costs anything."""
+    main process is left to fetching and storing. ``taxonomy`` None: the one installed by
+    :func:`use_taxonomy`. Verdicts travel back without their match lists (``explain``
+    recomputes those). Items whose hash is in ``known`` (stored for the source) are neither
+    parsed nor scored: only what changed costs anything."""
+    taxonomy = taxonomy if taxonomy is not None else _worker_taxonomy
+    if taxonomy is None:
+        raise RuntimeError("parse_and_score needs a taxonomy: none given or installed")
     parsed = parse_feed(body, url, content_type, fetched_at, max_items=max_items, known=known)
     verdicts = {
-        entry.key: replace(
-            taxonomy.score(entry.title, entry.summary, entry.text, on_topic=on_topic),
-            matches=(),
-            topic_scores={},
+        entry.key: taxonomy.score(
+            entry.title, entry.summary, entry.text, on_topic=on_topic, explain=False
         )
         for entry in parsed.entries
     }

@@ -125,12 +125,24 @@ class Taxonomy:
         topic = self.by_id.get(topic_id)
         return (topic.order, topic.id) if topic else (10**6, topic_id)
 
-    def score(self, title: str, summary: str, text: str, *, on_topic: bool = False) -> Relevance:
-        """Score one item. ``on_topic``: its source is wholly about EU foreign policy."""
+    def score(
+        self, title: str, summary: str, text: str, *, on_topic: bool = False, explain: bool = True
+    ) -> Relevance:
+        """Score one item. ``on_topic``: its source is wholly about EU foreign policy.
+
+        ``explain=False`` leaves out what only explains the verdict (the matches, every
+        topic's score, the EU mentions past the lede): the aggregate run stores the score,
+        the verdict and the topics, and computing the rest for every item costs a third of
+        scoring. Score, verdict and topics are the same either way.
+        """
+        summary_tokens = phrase_tokens(summary)
         fields = {
             "title": phrase_tokens(title),
-            "summary": phrase_tokens(summary),
-            "text": phrase_tokens(text[:TEXT_CHARS]),
+            "summary": summary_tokens,
+            # the text of an item without content is its summary: tokenised once
+            "text": summary_tokens
+            if text == summary and len(text) <= TEXT_CHARS
+            else phrase_tokens(text[:TEXT_CHARS]),
         }
         joined = [*fields["title"], "\n", *fields["summary"], "\n", *fields["text"]]
         excluded_matches = self._exclude.find(joined)
@@ -141,6 +153,8 @@ class Taxonomy:
         )
         found: dict[str, tuple[float, str]] = {}  # term -> (factor, where)
         for where, tokens in fields.items():
+            if where == "text" and tokens is summary_tokens:
+                continue  # the summary's terms, already found there (and found there first)
             factor = TITLE_FACTOR if where == "title" else 1.0
             for _, _, term in self._terms.find(tokens):
                 if term not in found or factor > found[term][0]:
@@ -153,7 +167,8 @@ class Taxonomy:
                 scores[topic_id] = scores.get(topic_id, 0.0) + weight * factor
                 if where == "title":
                     title_scores[topic_id] = title_scores.get(topic_id, 0.0) + weight * factor
-                matches.append(Match(topic_id, term, weight, where))
+                if explain:
+                    matches.append(Match(topic_id, term, weight, where))
         for topic_id, phrases in self._topic_exclude.items():
             if topic_id in scores and phrases.find(joined):
                 del scores[topic_id]
@@ -162,14 +177,21 @@ class Taxonomy:
         best = ranked[0][1] if ranked else 0.0
         total = best + 0.25 * sum(value for _, value in ranked[1:])
 
-        below_title = [
-            *phrase_tokens(summary[:LEDE_CHARS]),
+        below_title = [  # a short summary or text is its own lede: not tokenised again
+            *(
+                fields["summary"]
+                if len(summary) <= LEDE_CHARS
+                else phrase_tokens(summary[:LEDE_CHARS])
+            ),
             "\n",
-            *phrase_tokens(text[:LEDE_CHARS]),
+            *(fields["text"] if len(text) <= LEDE_CHARS else phrase_tokens(text[:LEDE_CHARS])),
         ]
-        anchors = self._anchors_in([*fields["title"], "\n", *below_title])
-        title_anchors = self._anchors_in(fields["title"])
-        distant = tuple(sorted(set(self._anchors_in(joined)) - set(anchors)))
+        # no phrase spans the "\n" between fields: the title's anchors are those found in it
+        spans = self._anchor_spans([*fields["title"], "\n", *below_title])
+        anchors = tuple(sorted({phrase for _, phrase in spans}))
+        title_length = len(fields["title"])
+        title_anchors = tuple(sorted({phrase for start, phrase in spans if start < title_length}))
+        distant = tuple(sorted(set(self._anchors_in(joined)) - set(anchors))) if explain else ()
         roundup_found = self._roundup.find([*fields["title"], TITLE_END]) or (
             self._roundup_lede.find(below_title)
         )
@@ -207,7 +229,7 @@ class Taxonomy:
             score=round(total + partner_score, 2),
             relevant=relevant,
             topics=topics if relevant else (),
-            topic_scores=dict(ranked),
+            topic_scores=dict(ranked) if explain else {},
             matches=tuple(sorted(matches, key=lambda m: (m.topic, -m.weight, m.term))),
             anchors=anchors,
             excluded_by=excluded,
@@ -221,13 +243,16 @@ class Taxonomy:
 
     def _anchors_in(self, tokens: list[str]) -> tuple[str, ...]:
         """The EU's names in ``tokens``, except inside phrases that are not the EU."""
+        return tuple(sorted({phrase for _, phrase in self._anchor_spans(tokens)}))
+
+    def _anchor_spans(self, tokens: list[str]) -> list[tuple[int, str]]:
+        """``(start, phrase)`` of the EU's names in ``tokens``, as :meth:`_anchors_in`."""
+        found = self._anchors.find(tokens)
+        if not found:
+            return []
         # "Security Council" or "city council" is not the EU: those phrases never anchor
         covered = {i for start, end, _ in self._not_anchors.find(tokens) for i in range(start, end)}
-        return tuple(
-            sorted(
-                {phrase for start, _, phrase in self._anchors.find(tokens) if start not in covered}
-            )
-        )
+        return [(start, phrase) for start, _, phrase in found if start not in covered]
 
 
 def is_on_topic_source(categories: tuple[str, ...]) -> bool:

@@ -23,31 +23,43 @@ import select
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 
-def parser_pool(workers: int) -> ProcessPoolExecutor:
+def parser_pool(
+    workers: int, setup: Callable[..., None] | None = None, setup_args: tuple[Any, ...] = ()
+) -> ProcessPoolExecutor:
     """Worker processes for parsing, started by a fork server with the parser preloaded.
 
     Plain ``fork`` would copy a process that already runs threads (asyncio's resolver), which
     can deadlock a child; ``spawn`` would import feedparser and nh3 once per worker. A fork
-    server imports them once, and forks clean workers from that.
+    server imports them once, and forks clean workers from that. ``setup(*setup_args)`` runs
+    once in each worker: what every task needs (the taxonomy) is sent once per worker, not
+    pickled again with every task.
     """
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["sources.parse"])
+    # the whole pipeline module, not just the parser: each worker unpickles parse_and_score
+    # from it, and would otherwise import it (and httpx, sqlite3, ...) once more on its own
+    context.set_forkserver_preload(["sources.pipeline"])
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
         initializer=start_worker,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), setup, setup_args),
     )
 
 
-def start_worker(run: int) -> None:
-    """Run in each worker before any task: ignore Ctrl-C, and exit when the run ``run``
-    (a process id) has ended."""
+def start_worker(
+    run: int, setup: Callable[..., None] | None = None, setup_args: tuple[Any, ...] = ()
+) -> None:
+    """Run in each worker before any task: ignore Ctrl-C, exit when the run ``run`` (a
+    process id) has ended, then ``setup(*setup_args)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(run,), daemon=True).start()
+    if setup is not None:
+        setup(*setup_args)
 
 
 def _exit_with(run: int) -> None:
