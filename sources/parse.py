@@ -27,7 +27,7 @@ import nh3
 
 from feeds.render import sanitise
 from feeds.text import clean_text, html_to_text
-from sources.feed_items import split_items
+from sources.feed_items import FeedItems, split_items
 from sources.identity import entry_key, normalise_link
 
 _DAY_FIRST = re.compile(
@@ -125,6 +125,12 @@ def count_entries(body: bytes) -> int:
     return sum(1 for _ in _ENTRY_TAG.finditer(body))
 
 
+def split_feed(body: bytes, url: str) -> FeedItems | None:
+    """The body's items with their hashes (:mod:`sources.feed_items`), read with the same
+    encoding repair as :func:`parse_feed`, so both see the same text and the same hashes."""
+    return split_items(_trust_utf8(body), url)
+
+
 def parse_feed(
     body: bytes,
     url: str,
@@ -133,6 +139,7 @@ def parse_feed(
     *,
     max_items: int = MAX_ITEMS,
     known: frozenset[str] | None = None,
+    items: FeedItems | None = None,
 ) -> ParsedFeed:
     """Parse one response body fetched from ``url`` at ``fetched_at``.
 
@@ -157,7 +164,7 @@ def parse_feed(
     # No content-location: feedparser would resolve guids ("4711") against the feed URL, and
     # give every entry the feed URL as its base; links are resolved here instead.
     headers = {"content-type": content_type or "application/xml"}
-    split = split_items(body, url) if known is not None else None
+    split = items or (split_items(body, url) if known is not None else None)
     hashes: list[str | None] = []
     unchanged = 0
     if split is not None:

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sources.decide import decide_entries
+from sources.feed_items import FeedItems
 from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.identity import normalise_link
 from sources.opml import Source
-from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed
+from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
 from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
 from sources.schedule import after_error, after_fetch, after_parse_failure, is_due
 from sources.settings import AggregateSettings
@@ -33,6 +34,7 @@ from sources.store import Store
 from sources.workers import parser_pool
 
 log = logging.getLogger("communique.aggregate")
+INLINE_ITEMS = 5  # a changed feed with at most this many new or edited items is parsed here
 
 
 @dataclass
@@ -118,7 +120,7 @@ async def run(
                 # Fetch and handle in one task, so a body lives only until its source is stored.
                 try:
                     result = await fetcher.fetch(request)
-                    scoring = (None, on_topic.get(request.url, False))
+                    scoring = (taxonomy, on_topic.get(request.url, False))
                     await _handle(store, result, settings, rng, pool, loop, summary, scoring)
                 except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
                     _record_error(store, request.url, exc, settings, rng, summary)
@@ -169,7 +171,7 @@ async def _handle(
     pool: ProcessPoolExecutor,
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
-    scoring: tuple[Taxonomy | None, bool],
+    scoring: tuple[Taxonomy, bool],
 ) -> None:
     url = result.url
     before = store.state(url)
@@ -178,18 +180,20 @@ async def _handle(
     parsed: ParsedFeed | None = None
     verdicts: dict[str, Relevance] = {}
     if outcome.parse and result.body is not None:
+        known = store.known_item_hashes(url)
+        feed_url = result.final_url or url
+        taxonomy, on_topic = scoring
+        arguments = (result.body, feed_url, result.content_type, result.fetched_at)
         try:
-            parsed, verdicts = await loop.run_in_executor(
-                pool,
-                parse_and_score,
-                result.body,
-                result.final_url or url,
-                result.content_type,
-                result.fetched_at,
-                *scoring,
-                settings.max_items,
-                store.known_item_hashes(url),
-            )
+            items = _small_change(result.body, feed_url, known)
+            if items is not None:  # a few new or edited items: cheaper here than in a worker
+                parsed, verdicts = parse_and_score(
+                    *arguments, taxonomy, on_topic, settings.max_items, known, items
+                )
+            else:  # the worker's own taxonomy (installed once), not this one pickled again
+                parsed, verdicts = await loop.run_in_executor(
+                    pool, parse_and_score, *arguments, None, on_topic, settings.max_items, known
+                )
         except Exception as exc:  # a parser crash is this source's failure, not the run's
             parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
         if parsed.error:
@@ -254,6 +258,7 @@ def parse_and_score(
     on_topic: bool,
     max_items: int = MAX_ITEMS,
     known: frozenset[str] | None = None,
+    items: FeedItems | None = None,
 ) -> tuple[ParsedFeed, dict[str, Relevance]]:
     """Parse a feed and score its entries, in a worker process: both are CPU work, and the
     main process is left to fetching and storing. ``taxonomy`` None: the one installed by
@@ -263,7 +268,9 @@ def parse_and_score(
     taxonomy = taxonomy if taxonomy is not None else _worker_taxonomy
     if taxonomy is None:
         raise RuntimeError("parse_and_score needs a taxonomy: none given or installed")
-    parsed = parse_feed(body, url, content_type, fetched_at, max_items=max_items, known=known)
+    parsed = parse_feed(
+        body, url, content_type, fetched_at, max_items=max_items, known=known, items=items
+    )
     verdicts = {
         entry.key: taxonomy.score(
             entry.title, entry.summary, entry.text, on_topic=on_topic, explain=False
@@ -271,6 +278,18 @@ def parse_and_score(
         for entry in parsed.entries
     }
     return parsed, verdicts
+
+
+def _small_change(body: bytes, url: str, known: frozenset[str]) -> FeedItems | None:
+    """The feed split into items, if it is one seen before with at most
+    :data:`INLINE_ITEMS` items new or edited: parsing those few in the run's own process
+    costs milliseconds, where starting the parser processes costs tenths of a second."""
+    if not known:
+        return None
+    items = split_feed(body, url)
+    if items is None or sum(h not in known for h in items.hashes) > INLINE_ITEMS:
+        return None
+    return items
 
 
 def _status(result: FetchResult) -> str:
