@@ -92,13 +92,11 @@ def split_items(body: bytes, url: str) -> FeedItems | None:
             )
         ).encode()
     ).digest()
-    hashes = []
-    for item, parent in zip(items, parents, strict=True):
-        scope = sorted((k or "", v) for k, v in item.nsmap.items() if parent.nsmap.get(k) != v)
-        digest = hashlib.sha256(context)
-        digest.update(repr(scope).encode())
-        digest.update(etree.tostring(item, with_tail=False))
-        hashes.append(digest.hexdigest()[:32])
+    # An item's serialisation declares every namespace it uses, inherited or its own.
+    hashes = [
+        hashlib.sha256(context + etree.tostring(item, with_tail=False)).hexdigest()[:32]
+        for item in items
+    ]
     return FeedItems(tree=tree, items=items, parents=parents, hashes=hashes)
 
 
