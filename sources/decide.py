@@ -8,7 +8,7 @@ not change is left alone, so re-running a fetch changes nothing that did not cha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sources.parse import Entry
@@ -34,7 +34,11 @@ class Action:
 
 
 def decide_entries(
-    stored: Sequence[StoredEntry], parsed: Sequence[Entry], *, home_link: str | None = None
+    stored: Sequence[StoredEntry],
+    parsed: Sequence[Entry],
+    *,
+    home_link: str | None = None,
+    unchanged: Collection[int] = (),
 ) -> list[Action]:
     """One action per parsed entry, in feed order.
 
@@ -42,11 +46,17 @@ def decide_entries(
     guid is never taken by a newer item that merely shares its link. A link identifies an item
     only if it is unique (among stored items and in the batch) and is not the feed's home
     page: feeds whose every item links to the home page would otherwise merge their items.
+
+    ``unchanged``: stored items the feed still lists byte for byte (recognised by hash, not
+    parsed). They are part of the batch: claimed, so no new item takes them by link, and an
+    entry with the key of one of them is that item listed twice, kept as stored.
     """
     by_key = {s.key: s for s in stored}
+    listed = set(unchanged)
     matches: list[StoredEntry | None] = [by_key.get(entry.key) for entry in parsed]
-    claimed = {m.id for m in matches if m is not None}
-    shared = _repeated([s.norm_link for s in stored]) | _repeated([e.norm_link for e in parsed])
+    claimed = {m.id for m in matches if m is not None} | listed
+    batch_links = [e.norm_link for e in parsed] + [s.norm_link for s in stored if s.id in listed]
+    shared = _repeated([s.norm_link for s in stored]) | _repeated(batch_links)
     if home_link:
         shared.add(home_link)
     by_link: dict[str, StoredEntry] = {}
@@ -58,6 +68,9 @@ def decide_entries(
     for entry, match in zip(parsed, matches, strict=True):
         if match is None and entry.norm_link and entry.norm_link in by_link:  # a changed guid
             match = by_link.pop(entry.norm_link)
+        if match is not None and match.id in listed:  # listed twice: the stored one stands
+            actions.append(Action("same", entry, match.id))
+            continue
         if match is None or match.id in seen:
             actions.append(Action("new", entry))
             continue

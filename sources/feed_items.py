@@ -19,10 +19,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from importlib import metadata
 
 from lxml import etree
 
-ATOM = "http://www.w3.org/2005/Atom"
+# What reads an item once it is parsed: a new version of any of these may read the same
+# bytes differently, so the hashes of a new version are new and every item is read again.
+READER = (
+    "communique-items-1",
+    metadata.version("feedparser"),
+    metadata.version("nh3"),
+)
 _ROOTS = {"rss", "feed", "RDF"}
 _PARSER_OPTIONS = {
     "resolve_entities": False,
@@ -43,24 +50,24 @@ class FeedItems:
     parents: list[etree._Element]
     hashes: list[str]
 
+    sizes: list[int]  # bytes of each item as serialised
+
     def document(self, keep: list[int]) -> bytes:
         """The document with only the items at positions ``keep`` (in document order).
 
-        The items are detached for this and put back afterwards, so the same split can
-        serve again.
+        Each container's children are replaced in one step (linear, whatever the number of
+        items) and restored afterwards, so the same split can serve again.
         """
-        wanted = set(keep)
-        positions = [(item.getparent(), item.getparent().index(item)) for item in self.items]
-        for index, item in enumerate(self.items):
-            if index not in wanted:
-                item.getparent().remove(item)
+        dropped = {id(self.items[i]) for i in set(range(len(self.items))) - set(keep)}
+        containers = {id(p): p for p in self.parents}
+        children = {key: list(parent) for key, parent in containers.items()}
+        for key, parent in containers.items():
+            parent[:] = [c for c in children[key] if id(c) not in dropped]
         try:
             return etree.tostring(self.tree, xml_declaration=True, encoding="utf-8")
         finally:
-            for index, item in enumerate(self.items):
-                if index not in wanted:
-                    parent, position = positions[index]
-                    parent.insert(position, item)
+            for key, parent in containers.items():
+                parent[:] = children[key]
 
 
 def split_items(body: bytes, url: str) -> FeedItems | None:
@@ -72,6 +79,8 @@ def split_items(body: bytes, url: str) -> FeedItems | None:
     except (etree.XMLSyntaxError, ValueError):
         return None
     root = tree.getroot()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        return None  # a DOCTYPE in any encoding (UTF-16 hides it from the byte check)
     if not isinstance(root.tag, str) or etree.QName(root).localname not in _ROOTS:
         return None
     containers = [root, *(c for c in root if _local(c) == "channel")]
@@ -85,6 +94,7 @@ def split_items(body: bytes, url: str) -> FeedItems | None:
     context = hashlib.sha256(
         repr(
             (
+                READER,
                 url,
                 sorted((k or "", v) for k, v in root.nsmap.items()),
                 [sorted(c.attrib.items()) for c in containers],
@@ -93,11 +103,16 @@ def split_items(body: bytes, url: str) -> FeedItems | None:
         ).encode()
     ).digest()
     # An item's serialisation declares every namespace it uses, inherited or its own.
-    hashes = [
-        hashlib.sha256(context + etree.tostring(item, with_tail=False)).hexdigest()[:32]
-        for item in items
-    ]
-    return FeedItems(tree=tree, items=items, parents=parents, hashes=hashes)
+    serialised = [etree.tostring(item, with_tail=False) for item in items]
+    hashes = [hashlib.sha256(context + raw).hexdigest()[:32] for raw in serialised]
+    return FeedItems(
+        tree=tree, items=items, parents=parents, hashes=hashes, sizes=[len(r) for r in serialised]
+    )
+
+
+def encoding(items: FeedItems) -> str:
+    """The encoding the document declared (or UTF-8), as lxml read it."""
+    return (items.tree.docinfo.encoding or "utf-8").lower()
 
 
 def _local(element: etree._Element) -> str:

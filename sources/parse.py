@@ -14,6 +14,7 @@ time the item was first seen, and the feed's warning says so.
 from __future__ import annotations
 
 import calendar
+import codecs
 import hashlib
 import html
 import re
@@ -27,7 +28,7 @@ import nh3
 
 from feeds.render import sanitise
 from feeds.text import clean_text, html_to_text
-from sources.feed_items import FeedItems, split_items
+from sources.feed_items import FeedItems, encoding, split_items
 from sources.identity import entry_key, normalise_link
 
 _DAY_FIRST = re.compile(
@@ -103,7 +104,7 @@ class ParsedFeed:
     warning: str | None = None
     error: str | None = None  # not a feed at all, or too big to read: nothing to store
     status: str = "not a feed"  # what the source's status says when there is an error
-    unchanged: int = 0  # items recognised by the hash of their bytes, not parsed again
+    unchanged: tuple[str, ...] = ()  # hashes of items recognised unchanged, not parsed again
 
 
 MAX_ITEMS = 5_000  # entries read from one feed ([aggregate] max_items)
@@ -125,10 +126,36 @@ def count_entries(body: bytes) -> int:
     return sum(1 for _ in _ENTRY_TAG.finditer(body))
 
 
-def split_feed(body: bytes, url: str) -> FeedItems | None:
+def split_feed(body: bytes, url: str, content_type: str | None) -> FeedItems | None:
     """The body's items with their hashes (:mod:`sources.feed_items`), read with the same
     encoding repair as :func:`parse_feed`, so both see the same text and the same hashes."""
-    return split_items(_trust_utf8(body), url)
+    body = _trust_utf8(body)
+    items = split_items(body, url)
+    if items is None or not _same_charset(_trust_utf8_header(content_type, body), items):
+        return None
+    return items
+
+
+def _same_charset(content_type: str | None, items: FeedItems) -> bool:
+    """Whether the HTTP charset, if any, is the encoding lxml read the document in: if not,
+    feedparser (which obeys the header) would read other text than the items were hashed by."""
+    match = _CHARSET.search(content_type or "")
+    if not match:
+        return True
+    declared = match.group(3).lower().replace("_", "-")
+    return (
+        codecs.lookup(declared).name == codecs.lookup(encoding(items)).name
+        if _known(declared)
+        else False
+    )
+
+
+def _known(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
 
 
 def parse_feed(
@@ -165,12 +192,14 @@ def parse_feed(
     # give every entry the feed URL as its base; links are resolved here instead.
     headers = {"content-type": content_type or "application/xml"}
     split = items or (split_items(body, url) if known is not None else None)
+    if split is not None and not _same_charset(content_type, split):
+        split = None  # feedparser would decode the body otherwise than lxml did: read it whole
     hashes: list[str | None] = []
-    unchanged = 0
+    unchanged: tuple[str, ...] = ()
     if split is not None:
         changed = [i for i, h in enumerate(split.hashes) if h not in (known or ())]
         hashes = [split.hashes[i] for i in changed]
-        unchanged = len(split.hashes) - len(changed)
+        unchanged = tuple(h for h in split.hashes if h in (known or ()))
     if unchanged:
         # lxml wrote the document as UTF-8; its original charset no longer applies
         parsed = _feedparser(split.document(changed), {"content-type": "application/xml"})  # type: ignore[union-attr]
@@ -179,7 +208,7 @@ def parse_feed(
     if len(parsed.entries) != len(hashes):  # feedparser saw other items than lxml did
         if unchanged:
             parsed = _feedparser(body, headers)
-        hashes, unchanged = [None] * len(parsed.entries), 0
+        hashes, unchanged = [None] * len(parsed.entries), ()
     if parsed.get("bozo") and not parsed.entries:
         repaired = _repair(body)
         if repaired != body:
@@ -197,7 +226,7 @@ def parse_feed(
             warning = exception or "malformed feed"
         else:
             warning = f"{type(exception).__name__}: {exception}"
-    if not parsed.get("version") and not parsed.entries:
+    if not parsed.get("version") and not parsed.entries and not unchanged:
         return ParsedFeed(
             title="", link=None, entries=(), error=f"not a feed ({warning or 'unknown format'})"
         )

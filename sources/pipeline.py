@@ -26,7 +26,7 @@ from sources.feed_items import FeedItems
 from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.identity import normalise_link
 from sources.opml import Source
-from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
+from sources.parse import MAX_ITEMS, ParsedFeed, count_entries, parse_feed, split_feed
 from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
 from sources.schedule import after_error, after_fetch, after_parse_failure, is_due
 from sources.settings import AggregateSettings
@@ -34,7 +34,9 @@ from sources.store import Store
 from sources.workers import parser_pool
 
 log = logging.getLogger("communique.aggregate")
-INLINE_ITEMS = 5  # a changed feed with at most this many new or edited items is parsed here
+INLINE_ITEMS = 5  # a changed feed with at most this many new or edited items is parsed here,
+INLINE_BYTES = 64 * 1024  # if they come to no more than this
+INLINE_BODY = 2 * 1024 * 1024  # and the whole body to no more (it is split here first)
 
 
 @dataclass
@@ -180,12 +182,13 @@ async def _handle(
     parsed: ParsedFeed | None = None
     verdicts: dict[str, Relevance] = {}
     if outcome.parse and result.body is not None:
-        known = store.known_item_hashes(url)
+        hashes = store.known_item_hashes(url)
+        known = frozenset(hashes)
         feed_url = result.final_url or url
         taxonomy, on_topic = scoring
         arguments = (result.body, feed_url, result.content_type, result.fetched_at)
         try:
-            items = _small_change(result.body, feed_url, known)
+            items = _small_change(result, feed_url, known, settings.max_items)
             if items is not None:  # a few new or edited items: cheaper here than in a worker
                 parsed, verdicts = parse_and_score(
                     *arguments, taxonomy, on_topic, settings.max_items, known, items
@@ -204,7 +207,10 @@ async def _handle(
     actions = []
     if parsed and not parsed.error:
         home = normalise_link(parsed.link) if parsed.link else None
-        actions = decide_entries(store.stored_entries(url), parsed.entries, home_link=home)
+        listed = {hashes[h] for h in parsed.unchanged if h in hashes}
+        actions = decide_entries(
+            store.stored_entries(url), parsed.entries, home_link=home, unchanged=listed
+        )
     new, updated = store.record(
         url,
         outcome,
@@ -219,7 +225,7 @@ async def _handle(
     summary.updated += updated
     if parsed and not parsed.error:
         summary.items_parsed += len(parsed.entries)
-        summary.items_unchanged += parsed.unchanged
+        summary.items_unchanged += len(parsed.unchanged)
     kind = outcome.kind
     setattr(summary, kind, getattr(summary, kind) + 1)
     if outcome.moved_from:
@@ -235,7 +241,7 @@ async def _handle(
             new,
             updated,
             len(parsed.entries) if parsed else 0,
-            parsed.unchanged if parsed else 0,
+            len(parsed.unchanged) if parsed else 0,
         )
 
 
@@ -280,14 +286,21 @@ def parse_and_score(
     return parsed, verdicts
 
 
-def _small_change(body: bytes, url: str, known: frozenset[str]) -> FeedItems | None:
-    """The feed split into items, if it is one seen before with at most
-    :data:`INLINE_ITEMS` items new or edited: parsing those few in the run's own process
-    costs milliseconds, where starting the parser processes costs tenths of a second."""
-    if not known:
+def _small_change(
+    result: FetchResult, url: str, known: frozenset[str], max_items: int
+) -> FeedItems | None:
+    """The feed split into items, if it is one seen before whose new or edited items are few
+    and small (:data:`INLINE_ITEMS`, :data:`INLINE_BYTES`): parsing those in the run's own
+    process costs milliseconds, where starting the parser processes costs tenths of a second.
+    Anything bigger goes to a worker, as does a body too large to split here cheaply."""
+    body = result.body or b""
+    if not known or len(body) > INLINE_BODY or count_entries(body) > max_items:
         return None
-    items = split_feed(body, url)
-    if items is None or sum(h not in known for h in items.hashes) > INLINE_ITEMS:
+    items = split_feed(body, url, result.content_type)
+    if items is None:
+        return None
+    changed = [i for i, h in enumerate(items.hashes) if h not in known]
+    if len(changed) > INLINE_ITEMS or sum(items.sizes[i] for i in changed) > INLINE_BYTES:
         return None
     return items
 

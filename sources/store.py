@@ -288,13 +288,14 @@ class Store:
         )
         return [StoredEntry(r["id"], r["key"], r["norm_link"], r["content_hash"]) for r in rows]
 
-    def known_item_hashes(self, url: str) -> frozenset[str]:
-        """The hashes of a source's stored items as its feed last listed them."""
+    def known_item_hashes(self, url: str) -> dict[str, int]:
+        """The hashes of a source's stored items as its feed last listed them -> item id."""
         rows = self.db.execute(
-            "SELECT h.hash FROM item_hashes h JOIN sources s ON s.id = h.source_id WHERE s.url = ?",
+            "SELECT h.hash, h.entry_id FROM item_hashes h JOIN sources s ON s.id = h.source_id "
+            "WHERE s.url = ?",
             (url,),
         )
-        return frozenset(r[0] for r in rows)
+        return {r[0]: r[1] for r in rows}
 
     def record(
         self,
@@ -357,8 +358,10 @@ class Store:
                     (source_id, now, outcome.message or status),
                 )
             for action in actions:
-                if action.kind == "same":
-                    _remember_hash(db, source_id, action.stored_id, action.entry.item_hash)
+                if action.kind == "same":  # kept as stored; the feed may list it twice
+                    _remember_hash(
+                        db, source_id, action.stored_id, action.entry.item_hash, only=False
+                    )
                     continue
                 entry = action.entry
                 values = (
@@ -577,13 +580,23 @@ class Store:
 
 
 def _remember_hash(
-    db: sqlite3.Connection, source_id: int, entry_id: int | None, item_hash: str | None
+    db: sqlite3.Connection,
+    source_id: int,
+    entry_id: int | None,
+    item_hash: str | None,
+    *,
+    only: bool = True,
 ) -> None:
-    """Keep ``item_hash`` as the one hash of stored item ``entry_id`` (the next fetch of its
-    feed recognises the item by it, unchanged, without parsing it)."""
+    """Keep ``item_hash`` for stored item ``entry_id``: the next fetch of its feed recognises
+    the item by it, unchanged, without parsing it. ``only``: the item was just written from
+    these bytes, so the hashes of its earlier versions go (bytes that return to an earlier
+    version must be read again)."""
     if not item_hash or entry_id is None:
         return
-    db.execute("DELETE FROM item_hashes WHERE entry_id = ? AND hash != ?", (entry_id, item_hash))
+    if only:
+        db.execute(
+            "DELETE FROM item_hashes WHERE entry_id = ? AND hash != ?", (entry_id, item_hash)
+        )
     db.execute(
         "INSERT OR REPLACE INTO item_hashes (source_id, hash, entry_id) VALUES (?, ?, ?)",
         (source_id, item_hash, entry_id),

@@ -120,3 +120,46 @@ def test_a_malformed_feed_still_yields_its_recoverable_entries(feed):
     rows = project.rows()
     assert rows["urn:item:7"][1] == "Item 7 & more"
     assert len(rows) == 6
+
+
+def test_a_new_item_sharing_the_link_of_an_unchanged_one_is_a_new_item(feed):
+    # Live blogs: every update links to one page. The unchanged item is still in the feed,
+    # so the newcomer cannot be it with a changed guid.
+    route, project = feed
+    live = {"title": "Live: day 1", "link": "https://news.example/live", "guid": "urn:live:1"}
+    route.body = rss([live, *ITEMS])
+    project.aggregate()
+    update = {"title": "Live: day 2", "link": "https://news.example/live", "guid": "urn:live:2"}
+    route.body = rss([update, live, *ITEMS])
+    assert project.aggregate() == (1, 6)
+    rows = project.rows()
+    assert rows["urn:live:1"][1] == "Live: day 1" and rows["urn:live:2"][1] == "Live: day 2"
+
+
+def test_an_item_listed_twice_keeps_the_first_as_stored_run_after_run(feed):
+    route, project = feed
+    first = {"title": "First", "guid": "urn:same", "link": "https://news.example/same"}
+    second = {"title": "Second", "guid": "urn:same", "link": "https://news.example/same"}
+    for run in range(3):  # the header changes every run; the two items do not
+        route.body = rss([first, second, *ITEMS], title=f"Feed, edition {run}")
+        project.aggregate()
+        assert project.rows()["urn:same"][1] == "First", run
+    route.body = rss([first, second, *ITEMS], title="Feed, edition 3")
+    assert project.aggregate() == (0, 7)  # both listings recognised by now
+
+
+def test_an_rdf_feed_whose_items_are_all_unchanged_is_still_a_feed(tmp_path):
+    def rdf(channel_title: str) -> bytes:
+        return (
+            '<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f"<channel><title>{channel_title}</title><link>https://r.example/</link></channel>"
+            "<item><title>One</title><link>https://r.example/1</link></item>"
+            "<item><title>Two</title><link>https://r.example/2</link></item></rdf:RDF>"
+        ).encode()
+
+    with FeedServer() as server:
+        route = server.route("/rdf.xml", Route(body=rdf("a"), etag=False, last_modified=False))
+        project = Project(tmp_path, server.url("/rdf.xml"))
+        assert project.aggregate() == (2, 0)
+        route.body = rdf("b")  # a changed header, no changed item
+        assert project.aggregate() == (0, 2)
