@@ -218,6 +218,7 @@ async def _handle(
         actions,
         status=status,
         warning=parsed.warning if parsed else None,
+        keep_warning=bool(parsed and parsed.unchanged),
         feed_title=parsed.title if parsed and not parsed.error else "",
         relevance={a.entry.key: verdicts[a.entry.key] for a in actions if a.kind != "same"},
     )

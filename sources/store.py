@@ -307,9 +307,14 @@ class Store:
         status: str,
         warning: str | None = None,
         feed_title: str = "",
+        keep_warning: bool = False,
         relevance: Mapping[str, Relevance] | None = None,
     ) -> tuple[int, int]:
-        """Store one fetch: new state and every item, in one transaction. ``(new, updated)``."""
+        """Store one fetch: new state and every item, in one transaction. ``(new, updated)``.
+
+        ``keep_warning``: only some items were parsed, so a warning about the feed as a whole
+        (its content type, its encoding) is kept unless this fetch brings one of its own.
+        """
         state = outcome.state
         now = _iso(fetched_at)
         new = updated = 0
@@ -343,13 +348,14 @@ class Store:
                    last_fetch_at = ?, last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
                    last_error = CASE WHEN ? THEN NULL ELSE ? END,
                    last_error_at = CASE WHEN ? THEN last_error_at ELSE ? END,
-                   warning = CASE WHEN ? THEN ? ELSE warning END
+                   warning = CASE WHEN ? THEN COALESCE(?, CASE WHEN ? THEN warning END)
+                                  ELSE warning END
                    WHERE id = ?""",
                 (
                     state.url, state.etag, state.last_modified, state.body_hash, state.failures,
                     _iso(state.next_due), int(state.gone), state.redirect_target, state.redirect_seen,
                     status, now, success, now, success, outcome.message, success, now,
-                    outcome.kind == "ok", warning, source_id,
+                    outcome.kind == "ok", warning, keep_warning, source_id,
                 ),
             )  # fmt: skip
             if not success:

@@ -163,3 +163,19 @@ def test_an_rdf_feed_whose_items_are_all_unchanged_is_still_a_feed(tmp_path):
         assert project.aggregate() == (2, 0)
         route.body = rdf("b")  # a changed header, no changed item
         assert project.aggregate() == (0, 2)
+
+
+def test_a_warning_about_the_whole_feed_survives_a_run_that_parses_only_some_items(feed):
+    route, project = feed
+    route.content_type = "text/html"  # not a feed's media type: feedparser warns
+    project.aggregate()
+
+    def warning() -> str | None:
+        with contextlib.closing(sqlite3.connect(project.db)) as db:
+            return db.execute("SELECT warning FROM sources").fetchone()[0]
+
+    first = warning()
+    assert first and "NonXMLContentType" in first
+    route.body = rss(ITEMS, title="A new edition")
+    assert project.aggregate() == (0, 5)
+    assert warning() == first
