@@ -776,9 +776,10 @@ def rescore_command(ctx: click.Context) -> None:
 def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> None:
     """Show why a stored item is (not) about EU foreign policy: score, topics, matched terms.
 
-    With two items, show whether the digest tells them as one story and why: their
-    similarity, the words they share, and what keeps them apart (different places or
-    figures, too far apart in time, one source's two items).
+    With two items, show whether they are one story when compared side by side, and why:
+    their similarity, the words they share, and what keeps them apart (different places or
+    figures, too far apart in time, one source's two items). In a digest, the rest of a
+    story counts too: every pair across two groups must be alike on average.
 
     ITEM and OTHER are the numbers `communique search --json` shows as "id".
     """

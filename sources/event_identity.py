@@ -34,6 +34,8 @@ from sources.store import StoredItem
 
 LEDE_CHARS = 600  # the lede tells the event; the rest of an article tells everything else
 HEADLINE_CHARS = 200  # an item whose title names no place: the start of its lede does
+MAX_FIGURE = 1e24
+TITLE_CHARS = 300  # a longer title is no headline: the rest is not read
 AMOUNT_TOLERANCE = 0.1  # "€1.2bn" for €1.213 billion: a rounded figure is within 10 %
 FIGURE_AGREEMENT = 0.1  # added to the similarity of two items giving the same figure
 PLACE_TOKEN = "@"  # prefix of the one token per place in the word vector
@@ -69,7 +71,11 @@ _CURRENCY_WORDS = {
     "pound": "GBP",
     "pounds": "GBP",
 }
-_NUMBER = r"(\d{1,3}(?:[,\s]\d{3})+|\d+)(?:[.,](\d+))?"
+# A number as news writes it: "1,213,000", "1 213 000", "1.213.000", "1.2", "61,5"; never
+# starting or ending inside a longer run of digits (which also keeps matching linear).
+_NUMBER = (
+    r"(?<![\d.,])(\d{1,3}(?:[,\s]\d{3})+(?!\d)|\d{1,3}(?:\.\d{3}){2,}(?!\d)|\d+)(?:[.,](\d+))?"
+)
 _MULT = r"(?:\s*-?\s*(thousand|millions?|mln|mn|m|billions?|bn|b|trillion|tn)\b)?"
 _PREFIXED = re.compile(r"(€|\$|£|\b(?:eur|usd|gbp|us\$)\s?)" + _NUMBER + _MULT, re.IGNORECASE)
 _SUFFIXED = re.compile(
@@ -233,17 +239,18 @@ def signature(item: StoredItem, places: Gazetteer | None = None) -> Signature:
     """The :class:`Signature` of one item."""
     places = places or gazetteer()
     body = lede(item)
-    counted = _bag(item.title, places)
+    title = item.title[:TITLE_CHARS]
+    counted = _bag(title, places)
     counted.update(counted.copy())  # the title counts twice: it names the event
     counted.update(_bag(body, places))
-    headline = places.find(item.title) or places.find(body[:HEADLINE_CHARS])
+    headline = places.find(title) or places.find(body[:HEADLINE_CHARS])
     countries = [p.id for p in headline if not p.region]
     return Signature(
         words=dict(counted),
         place=places.with_parents(frozenset(countries[:1])),
         places=places.with_parents(frozenset(countries)),
         regions=frozenset(p.id for p in headline if p.region),
-        amounts=amounts(f"{item.title} {body}"),
+        amounts=amounts(f"{title} {body}"),
     )
 
 
@@ -275,11 +282,13 @@ def amounts(text: str) -> tuple[Amount, ...]:
     for match in _COUNTED.finditer(text):
         value = float(match.group(1).replace(",", ""))
         found.append(Amount(match.group(2).lower(), value, match.group(0)))
-    return tuple(found)
+    # A figure beyond a trillion trillions is no event's; it would only make the comparison
+    # meaningless (inf - inf).
+    return tuple(a for a in found if a.value < MAX_FIGURE)
 
 
 def _value(whole: str, fraction: str | None, multiplier: str | None) -> float:
-    number = float(re.sub(r"[,\s]", "", whole) + (f".{fraction}" if fraction else ""))
+    number = float(re.sub(r"[,.\s]", "", whole) + (f".{fraction}" if fraction else ""))
     return number * _MULTIPLIERS.get((multiplier or "").lower(), 1.0)
 
 

@@ -87,7 +87,9 @@ def group_stories(
 
 @dataclass(frozen=True)
 class PairVerdict:
-    """Whether two items would be joined, and the evidence (``communique explain A B``)."""
+    """Whether two items, side by side, would be joined, and the evidence (``communique
+    explain A B``). In a digest, a pair that would be joined can still be told apart when the
+    other items of its story are unlike one of them (average linkage)."""
 
     comparison: Comparison
     apart: timedelta
@@ -99,11 +101,12 @@ class PairVerdict:
     @property
     def reasons_apart(self) -> tuple[str, ...]:
         """Why the pair is not one story; empty when it is."""
-        if self.same_link:
-            return ()
-        reasons = list(self.comparison.conflicts)
+        reasons = []
         if self.apart > self.window:
             reasons.append(f"published {_hours(self.apart)} apart (window {_hours(self.window)})")
+        if self.same_link:
+            return tuple(reasons)
+        reasons.extend(self.comparison.conflicts)
         needed = SAME_SOURCE_THRESHOLD if self.same_source else self.threshold
         if self.comparison.similarity < needed:
             what = "same source: needs" if self.same_source else "needs"

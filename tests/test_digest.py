@@ -1488,3 +1488,31 @@ def test_explain_two_items_says_whether_they_are_one_story_and_why(corpus):
 
     missing = corpus.run("explain", str(iran), "999999")
     assert missing.exit_code == 2 and "no stored item 999999" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("text", "figures"),
+    [
+        ("Council adopts €61.5 million measure", [("EUR", 61.5e6)]),
+        ("about €60m in aid", [("EUR", 60e6)]),
+        ("€1.213.000 for 12 individuals", [("EUR", 1.213e6), ("individuals", 12)]),
+        ("€5 2024 grants", [("EUR", 5)]),  # a year after a sum is not part of it
+        ("40 million euros and $1.2bn", [("USD", 1.2e9), ("EUR", 40e6)]),
+        ("€" + "9" * 400 + " billion", []),  # no event's figure: ignored, not infinite
+    ],
+)
+def test_figures_are_read_as_news_writes_them(text, figures):
+    from sources.event_identity import amounts
+
+    assert [(a.unit, a.value) for a in amounts(text)] == figures
+
+
+def test_explain_keeps_a_shared_link_apart_beyond_the_window():
+    from sources.stories import explain_pair
+
+    link = "https://wire.example/story"
+    a = stored(1, "Alpha", T0, link=link)
+    b = stored(2, "Bravo", T0 + WINDOW + timedelta(hours=1), source="other", link=link)
+    verdict = explain_pair(a, b)
+    assert not verdict.one_story
+    assert verdict.reasons_apart[0].startswith("published 73 h apart")
