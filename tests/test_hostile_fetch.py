@@ -403,6 +403,18 @@ BAD_DATES = {
 }
 
 
+def aggregated_dates(project) -> tuple[datetime, dict[str, datetime], datetime]:
+    """Aggregate, then ``(time before, stored date of each "Summit" item, time after)``."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = project.cli("aggregate", "--json")
+    after = datetime.now(UTC)
+    assert result.exit_code == 0, result.output
+    found = project.cli("search", "--json", "--limit", "50", "Summit")
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.stdout)
+    return before, {h["title"]: datetime.fromisoformat(h["published_at"]) for h in hits}, after
+
+
 def test_implausible_dates_are_first_seen_times_with_a_warning(server, project):
     items = [
         {"title": f"Summit {name}", "guid": f"urn:{name}", "pubDate": date}
@@ -412,14 +424,7 @@ def test_implausible_dates_are_first_seen_times_with_a_warning(server, project):
     server.route("/dates.xml", Route(body=rss(items)))
     (url,) = project.subscribe(server.url("/dates.xml"))
 
-    before = datetime.now(UTC).replace(microsecond=0)
-    result = project.cli("aggregate", "--json")
-    after = datetime.now(UTC)
-    assert result.exit_code == 0, result.output
-
-    found = project.cli("search", "--json", "--limit", "50", "Summit")
-    assert found.exit_code == 0, found.output
-    dates = {hit["title"]: datetime.fromisoformat(hit["published_at"]) for hit in json.loads(found.stdout)}  # fmt: skip
+    before, dates, after = aggregated_dates(project)
     assert dates["Summit fine"] == datetime(2025, 2, 2, 20, 0, tzinfo=UTC)  # +14:00 is real
     for name in BAD_DATES:
         assert before <= dates[f"Summit {name}"] <= after, (name, dates[f"Summit {name}"])
@@ -579,14 +584,7 @@ def test_impossible_feed_dates_are_first_seen_times_with_a_warning(server, proje
     server.route("/dates.atom", Route(body=body, content_type="application/atom+xml"))
     (url,) = project.subscribe(server.url("/dates.atom"))
 
-    before = datetime.now(UTC).replace(microsecond=0)
-    result = project.cli("aggregate", "--json")
-    after = datetime.now(UTC)
-    assert result.exit_code == 0, result.output
-
-    found = project.cli("search", "--json", "--limit", "50", "Summit")
-    assert found.exit_code == 0, found.output
-    stored = {hit["title"]: datetime.fromisoformat(hit["published_at"]) for hit in json.loads(found.stdout)}  # fmt: skip
+    before, stored, after = aggregated_dates(project)
     assert stored["Summit fine"] == datetime(2025, 3, 3, 23, 59, 59, tzinfo=UTC)
     assert stored["Summit leap"] == datetime(2017, 1, 1, tzinfo=UTC)  # a real leap second
     for name in IMPOSSIBLE_DATES:
