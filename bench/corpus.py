@@ -13,7 +13,12 @@ Two parts, one format:
 ``labels.tsv`` gives every item its relevance (1/0), topic, story (items with one story id
 report one event; an empty story is an item alone) and split: ``calibration`` (what
 thresholds and term lists may be tuned on) or ``held-out`` (what the benchmarks report).
-Splits go by story, so the retellings of one event are never on both sides.
+Splits go by story, so the retellings of one event are never on both sides: an item's
+split is ``calibration`` when the first byte of the SHA-1 of its story id is even, else
+``held-out``. The id hashed is the event's (``E042``, without ``w:``) for written events, the
+lower of the two for template twins (so both fall on one side), and the full id otherwise
+(``real:S001``, or an item's own id when it is alone). The labels were made before any threshold was tuned, by
+people (helpers) who saw neither the code nor each other's work.
 """
 
 from __future__ import annotations
