@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from corpus import load  # noqa: E402
+from corpus import load
 
 
 def test_no_story_is_on_both_sides_of_the_split_and_the_rule_is_the_documented_one():
