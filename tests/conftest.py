@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from feedserver import FeedServer
 
 from cli import main
 
@@ -132,3 +133,10 @@ def published(sample_site: Site) -> Site:
 
 
 RunFn = Callable[..., Result]
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A loopback feed server for one test (modules that need another kind override it)."""
+    with FeedServer() as feeds:
+        yield feeds

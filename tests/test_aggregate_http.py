@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
@@ -29,7 +29,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner, Result
-from feedserver import FIXTURES, FeedServer, Route, rss
+from feedserver import FIXTURES, Route, rss
 
 from cli import main
 from sources.opml import Source, parse_opml, save_source_list
@@ -151,12 +151,6 @@ class Run:
 def counts(**values: int) -> dict[str, int]:
     base = dict.fromkeys(("sources", "ok", "not_modified", "unchanged", "failed", "gone"), 0)
     return base | {"new": 0, "updated": 0} | values
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feeds:
-        yield feeds
 
 
 @pytest.fixture

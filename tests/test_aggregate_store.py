@@ -103,12 +103,6 @@ class Project:
 
 
 @pytest.fixture
-def server():
-    with FeedServer() as feed_server:
-        yield feed_server
-
-
-@pytest.fixture
 def project(tmp_path: Path, server: FeedServer) -> Project:
     return Project(tmp_path, server)
 

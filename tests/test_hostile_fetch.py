@@ -93,12 +93,6 @@ class Project:
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feeds:
-        yield feeds
-
-
-@pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path)
 
