@@ -191,6 +191,8 @@ class Signature:
     # countries those are part of (Donbas: Ukraine too), so that they never conflict
     regions: frozenset[str]  # regions its headline is about
     amounts: tuple[Amount, ...]
+    mentioned: frozenset[str] = frozenset()  # every place its title and lede name, with the
+    # places those are part of: a report that names another's subject anywhere is no conflict
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,9 @@ def signature(item: StoredItem, places: Gazetteer | None = None) -> Signature:
         places=places.with_parents(frozenset(countries)),
         regions=frozenset(p.id for p in headline if p.region),
         amounts=amounts(f"{title} {body}"),
+        mentioned=places.with_parents(
+            frozenset(w[len(PLACE_TOKEN) :] for w in counted if w.startswith(PLACE_TOKEN))
+        ),
     )
 
 
@@ -329,7 +334,13 @@ def conflicts(a: Signature, b: Signature) -> tuple[str, ...]:
     reasons = []
     if a.place and b.place and not (a.place & b.places or b.place & a.places):
         reasons.append(f"different places: {_names(a.place)} / {_names(b.place)}")
-    elif not a.places and not b.places and a.regions and b.regions and not a.regions & b.regions:
+    elif (
+        not (a.place and b.place)
+        and a.regions
+        and b.regions
+        and not a.regions & b.regions
+        and not (a.place & b.mentioned or b.place & a.mentioned)
+    ):
         reasons.append(f"different regions: {_names(a.regions)} / {_names(b.regions)}")
     units = {x.unit for x in a.amounts} & {x.unit for x in b.amounts}
     for unit in sorted(units):

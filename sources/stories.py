@@ -9,8 +9,9 @@ Stories are built by **average linkage**: candidate pairs are merged best first,
 groups become one only when the *average* similarity over every pair across them reaches the
 threshold, no pair across them conflicts, and the whole story fits in the window (72 h). So a
 chain A~B~C where A and C are unlike does not make one story, as single-link grouping did.
-Items of one source are one story only when nearly identical (an outlet does not report one
-event twice; it does publish many releases on one template).
+Two items of one source join on their own only when nearly identical (an institution
+publishes many releases on one template); an outlet's report and its analysis or live blog of
+one event, less alike, join only within a story that other outlets' reports hold together.
 
 Candidates come from an index of each item's most distinctive words (blocking), not from
 every pair, so 20,000 items in one window cost seconds, not the square of their number.
@@ -38,9 +39,10 @@ from sources.event_identity import (
 from sources.store import StoredItem
 
 SIMILARITY_THRESHOLD = 0.30  # a pair this alike is a candidate to join two groups
-AVERAGE_THRESHOLD = 0.15  # and the groups join if every pair across them averages this
+AVERAGE_THRESHOLD = 0.25  # and the groups join if every pair across them averages this
 MIN_LINK = 0.05  # and no pair across them is unrelated (no chains through a middle item)
-SAME_SOURCE_THRESHOLD = 0.6  # one outlet's two items: an update or a repost, not a template
+SAME_SOURCE_THRESHOLD = 0.6  # one outlet's two items alone: an update or a repost
+SAME_SOURCE_FLOOR = 0.45  # or its report and its analysis, in a story other outlets tell
 WINDOW = timedelta(hours=72)
 BLOCKING_TERMS = 10  # an item's most distinctive words that find its candidates
 BLOCK_LIMIT = 100  # a word in more items than this within the window is no identity
@@ -109,8 +111,13 @@ class PairVerdict:
         reasons.extend(self.comparison.conflicts)
         needed = SAME_SOURCE_THRESHOLD if self.same_source else self.threshold
         if self.comparison.similarity < needed:
-            what = "same source: needs" if self.same_source else "needs"
-            reasons.append(f"similarity {self.comparison.similarity:.2f} ({what} {needed:.2f})")
+            what = f"needs {needed:.2f}"
+            if self.same_source:
+                what = (
+                    f"same source: needs {needed:.2f} alone, "
+                    f"{SAME_SOURCE_FLOOR:.2f} in a story that other sources' reports join"
+                )
+            reasons.append(f"similarity {self.comparison.similarity:.2f} ({what})")
         return tuple(reasons)
 
     @property
@@ -174,7 +181,7 @@ class _Grouping:
                 value += agreement(self.signatures[i], self.signatures[j])
                 if value >= self.average and conflicts(self.signatures[i], self.signatures[j]):
                     value = -1.0  # alike in words, not in identity: vetoes any group with both
-                elif a.source_url == b.source_url and value < SAME_SOURCE_THRESHOLD:
+                elif a.source_url == b.source_url and value < SAME_SOURCE_FLOOR:
                     value = -1.0
             self._similar[key] = value
         return self._similar[key]
@@ -210,7 +217,8 @@ class _Grouping:
             )[:PARTNERS]
             for i in partners:
                 value = self.similarity(i, j)
-                if value >= self.threshold:
+                same_source = self.items[i].source_url == self.items[j].source_url
+                if value >= (SAME_SOURCE_THRESHOLD if same_source else self.threshold):
                     scored.append((-value, i, j))
         scored.sort()
         return [(i, j) for _, i, j in scored]

@@ -32,7 +32,7 @@ from cli import main
 from sources.opml import Source, save_source_list
 from sources.relevance import build_taxonomy
 from sources.store import Store, StoredItem
-from sources.stories import WINDOW, group_stories, rank
+from sources.stories import WINDOW, explain_pair, group_stories, rank
 
 CONFIG = """\
 [site]
@@ -1449,6 +1449,76 @@ def test_template_twins_stay_apart_even_when_a_paper_reports_one_of_them():
     assert (1, 3) in found and (2,) in found, found
 
 
+def test_an_outlets_report_and_its_analysis_join_the_story_other_outlets_tell():
+    # Real outlets cover one event twice (a report, then an analysis or a live blog): less
+    # alike than a repost, so the pair alone is not a story, but the other outlets' reports
+    # hold all four together.
+    items = [
+        stored(
+            1,
+            "Shadow minister quits Labour front bench over Gaza ceasefire stance",
+            T0,
+            source="broadcaster",
+            summary="Imran Hussain resigned from Keir Starmer's front bench to call for a "
+            "ceasefire in Gaza.",
+        ),
+        stored(
+            2,
+            "All eyes on Starmer's front bench after Hussain quits over Gaza",
+            T0 + timedelta(hours=3),
+            source="broadcaster",
+            summary="Analysis: Imran Hussain's resignation leaves Keir Starmer facing more "
+            "pressure over a Gaza ceasefire.",
+        ),
+        stored(
+            3,
+            "Labour MP Imran Hussain resigns from front bench over Gaza",
+            T0 + timedelta(hours=1),
+            source="wire",
+            summary="Hussain quit Keir Starmer's shadow team, saying he wanted to argue for a "
+            "ceasefire in Gaza.",
+        ),
+        stored(
+            4,
+            "Starmer loses a frontbencher as Hussain quits over Gaza ceasefire",
+            T0 + timedelta(hours=2),
+            source="journal",
+            summary="Imran Hussain stepped down from the shadow cabinet to press for a Gaza "
+            "ceasefire.",
+        ),
+        *fillers(),
+    ]
+    assert (1, 3, 4, 2) in groups(items)
+    alone = groups([items[0], items[1], *fillers()])
+    assert (1,) in alone and (2,) in alone, alone
+    verdict = explain_pair(items[0], items[1], background=items)
+    assert not verdict.one_story
+    assert "same source: needs 0.60 alone" in " ".join(verdict.reasons_apart)
+
+
+def test_releases_about_two_regions_are_two_stories():
+    items = [
+        stored(
+            1,
+            "Council appoints new EU Special Representative for the South Caucasus and the "
+            "crisis in Georgia",
+            T0,
+            source="eeas",
+            summary="The Council today appointed a new EU Special Representative.",
+        ),
+        stored(
+            2,
+            "Council appoints new EU Special Representative for Central Asia",
+            T0 + timedelta(hours=2),
+            source="wire",
+            summary="The Council today appointed a new EU Special Representative.",
+        ),
+        *fillers(),
+    ]
+    found = groups(items)
+    assert (1,) in found and (2,) in found, found
+
+
 def test_a_chain_of_neighbours_is_not_one_story():
     # A and B are alike, B and C are alike, A and C have nothing in common: single-link
     # grouping made one story of all three.
@@ -1508,8 +1578,6 @@ def test_figures_are_read_as_news_writes_them(text, figures):
 
 
 def test_explain_keeps_a_shared_link_apart_beyond_the_window():
-    from sources.stories import explain_pair
-
     link = "https://wire.example/story"
     a = stored(1, "Alpha", T0, link=link)
     b = stored(2, "Bravo", T0 + WINDOW + timedelta(hours=1), source="other", link=link)
