@@ -17,7 +17,7 @@ import logging
 import os
 import random
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -28,7 +28,14 @@ from sources.identity import normalise_link
 from sources.opml import Source
 from sources.parse import MAX_ITEMS, ParsedFeed, count_entries, parse_feed, split_feed
 from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
-from sources.schedule import after_error, after_fetch, after_parse_failure, is_due
+from sources.schedule import (
+    Outcome,
+    SourceState,
+    after_error,
+    after_fetch,
+    after_parse_failure,
+    is_due,
+)
 from sources.settings import AggregateSettings
 from sources.store import Store
 from sources.workers import parser_pool
@@ -111,6 +118,9 @@ async def run(
     done = 0
     # The taxonomy (120 kB pickled) goes to each worker once, not with every feed.
     pool = parser_pool(min(workers, len(due)), use_taxonomy, (taxonomy,))
+    # One thread does all the run's database work, in the order it is asked for: the event
+    # loop, which only fetches, is never held up by a transaction or a small parse.
+    storing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="communique-store")
     try:
         async with Fetcher(settings) as fetcher:
             requests = []
@@ -123,9 +133,12 @@ async def run(
                 try:
                     result = await fetcher.fetch(request)
                     scoring = (taxonomy, on_topic.get(request.url, False))
-                    await _handle(store, result, settings, rng, pool, loop, summary, scoring)
+                    pools = (pool, storing)
+                    await _handle(store, result, settings, rng, pools, loop, summary, scoring)
                 except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
-                    _record_error(store, request.url, exc, settings, rng, summary)
+                    await loop.run_in_executor(
+                        storing, _record_error, store, request.url, exc, settings, rng, summary
+                    )
 
             tasks = [asyncio.create_task(poll(r)) for r in requests]
             try:
@@ -140,6 +153,7 @@ async def run(
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(*tasks, return_exceptions=True)
     finally:
+        storing.shutdown(wait=True, cancel_futures=True)  # before the store is closed
         pool.shutdown(wait=True, cancel_futures=True)
     return summary
 
@@ -165,52 +179,111 @@ def _record_error(
     log.info("%s: failed: %s", url, message)
 
 
+@dataclass
+class _Fetched:
+    """One source's fetch as judged and, when it changed a little, parsed on the storing
+    thread; what the worker pool must still parse is ``pool_arguments``."""
+
+    before: SourceState
+    outcome: Outcome
+    status: str
+    hashes: dict[str, int] = field(default_factory=dict)
+    parsed: ParsedFeed | None = None
+    verdicts: dict[str, Relevance] = field(default_factory=dict)
+    pool_arguments: tuple[object, ...] | None = None
+
+
 async def _handle(
     store: Store,
     result: FetchResult,
     settings: AggregateSettings,
     rng: random.Random,
-    pool: ProcessPoolExecutor,
+    pools: tuple[ProcessPoolExecutor, ThreadPoolExecutor],
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
     scoring: tuple[Taxonomy, bool],
 ) -> None:
+    """Judge, parse, decide and store one fetch. The database work and the parsing of a small
+    change run on the storing thread, a big parse in the worker pool: the event loop only
+    fetches, so a feed being parsed or stored never holds up the requests of the others."""
+    pool, storing = pools
+    fetched = await loop.run_in_executor(
+        storing, _prepare, store, result, settings, rng, scoring, summary
+    )
+    if fetched.pool_arguments is None:
+        return  # stored already: not modified, failed, or parsed on the storing thread
+    try:  # the worker's own taxonomy (installed once), not this one pickled again
+        fetched.parsed, fetched.verdicts = await loop.run_in_executor(
+            pool, parse_and_score, *fetched.pool_arguments
+        )
+    except Exception as exc:  # a parser crash is this source's failure, not the run's
+        fetched.parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
+    await loop.run_in_executor(storing, _finish, store, result, settings, rng, summary, fetched)
+
+
+def _prepare(
+    store: Store,
+    result: FetchResult,
+    settings: AggregateSettings,
+    rng: random.Random,
+    scoring: tuple[Taxonomy, bool],
+    summary: RunSummary,
+) -> _Fetched:
+    """On the storing thread: judge the fetch, parse it here if only a few items changed, and
+    store it unless the worker pool must parse it first (``pool_arguments`` set)."""
     url = result.url
     before = store.state(url)
-    outcome = after_fetch(before, result, settings, jitter=rng.random())
-    status = _status(result)
-    parsed: ParsedFeed | None = None
-    verdicts: dict[str, Relevance] = {}
-    if outcome.parse and result.body is not None:
-        hashes = store.known_item_hashes(url)
-        known = frozenset(hashes)
-        feed_url = result.final_url or url
-        taxonomy, on_topic = scoring
-        arguments = (result.body, feed_url, result.content_type, result.fetched_at)
-        try:
-            items = _small_change(result, feed_url, known, settings.max_items)
-            if items is not None:  # a few new or edited items: cheaper here than in a worker
-                parsed, verdicts = parse_and_score(
-                    *arguments, taxonomy, on_topic, settings.max_items, known, items
-                )
-            else:  # the worker's own taxonomy (installed once), not this one pickled again
-                parsed, verdicts = await loop.run_in_executor(
-                    pool, parse_and_score, *arguments, None, on_topic, settings.max_items, known
-                )
-        except Exception as exc:  # a parser crash is this source's failure, not the run's
-            parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
-        if parsed.error:
-            outcome = after_parse_failure(
-                before, outcome, parsed.error, result.fetched_at, settings, jitter=rng.random()
+    fetched = _Fetched(
+        before, after_fetch(before, result, settings, jitter=rng.random()), _status(result)
+    )
+    if not (fetched.outcome.parse and result.body is not None):
+        _finish(store, result, settings, rng, summary, fetched)
+        return fetched
+    fetched.hashes = store.known_item_hashes(url)
+    known = frozenset(fetched.hashes)
+    feed_url = result.final_url or url
+    taxonomy, on_topic = scoring
+    arguments = (result.body, feed_url, result.content_type, result.fetched_at)
+    try:
+        items = _small_change(result, feed_url, known, settings.max_items)
+        if items is not None:  # a few new or edited items: cheaper here than in a worker
+            fetched.parsed, fetched.verdicts = parse_and_score(
+                *arguments, taxonomy, on_topic, settings.max_items, known, items
             )
-            status = parsed.status
+        else:
+            fetched.pool_arguments = (*arguments, None, on_topic, settings.max_items, known)
+    except Exception as exc:  # a parser crash is this source's failure, not the run's
+        fetched.parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
+    if fetched.pool_arguments is None:
+        _finish(store, result, settings, rng, summary, fetched)
+    return fetched
+
+
+def _finish(
+    store: Store,
+    result: FetchResult,
+    settings: AggregateSettings,
+    rng: random.Random,
+    summary: RunSummary,
+    fetched: _Fetched,
+) -> None:
+    """On the storing thread: decide what the parsed entries are and store them."""
+    url = result.url
+    parsed, outcome, status = fetched.parsed, fetched.outcome, fetched.status
+    if parsed is not None and parsed.error:
+        outcome = after_parse_failure(
+            fetched.before, outcome, parsed.error, result.fetched_at, settings, jitter=rng.random()
+        )
+        status = parsed.status
     actions = []
     if parsed and not parsed.error:
         home = normalise_link(parsed.link) if parsed.link else None
+        hashes = fetched.hashes
         listed = {hashes[h] for h in parsed.unchanged if h in hashes}
         actions = decide_entries(
             store.stored_entries(url), parsed.entries, home_link=home, unchanged=listed
         )
+    verdicts = fetched.verdicts
     new, updated = store.record(
         url,
         outcome,
