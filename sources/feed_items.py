@@ -81,7 +81,7 @@ def split_items(body: bytes, url: str) -> FeedItems | None:
     root = tree.getroot()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         return None  # a DOCTYPE in any encoding (UTF-16 hides it from the byte check)
-    if not isinstance(root.tag, str) or etree.QName(root).localname not in _ROOTS:
+    if _local(root) not in _ROOTS:
         return None
     containers = [root, *(c for c in root if _local(c) == "channel")]
     items: list[etree._Element] = []
@@ -116,7 +116,10 @@ def encoding(items: FeedItems) -> str:
 
 
 def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+    """The tag without its namespace ("{http://www.w3.org/2005/Atom}entry" -> "entry");
+    comments and processing instructions have none."""
+    tag = element.tag
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
 def _links(container: etree._Element) -> list[tuple[str, str]]:

@@ -176,7 +176,8 @@ def parse_feed(
     split into items first (:mod:`sources.feed_items`) and only items whose hash is not
     known are parsed; every entry carries its item's hash, to be stored with it.
     """
-    entries_in_body = count_entries(body)
+    # a document already split into its items was parsed by lxml: its items are counted
+    entries_in_body = len(items.items) if items is not None else count_entries(body)
     if entries_in_body > max_items:
         return ParsedFeed(
             title="",

@@ -26,7 +26,7 @@ from sources.feed_items import FeedItems
 from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.identity import normalise_link
 from sources.opml import Source
-from sources.parse import MAX_ITEMS, ParsedFeed, count_entries, parse_feed, split_feed
+from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
 from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
 from sources.schedule import (
     Outcome,
@@ -368,11 +368,11 @@ def _small_change(
     process costs milliseconds, where starting the parser processes costs tenths of a second.
     Anything bigger goes to a worker, as does a body too large to split here cheaply."""
     body = result.body or b""
-    if not known or len(body) > INLINE_BODY or count_entries(body) > max_items:
+    if not known or len(body) > INLINE_BODY:
         return None
     items = split_feed(body, url, result.content_type)
-    if items is None:
-        return None
+    if items is None or len(items.items) > max_items:
+        return None  # too many: the worker says so, as for any feed
     changed = [i for i, h in enumerate(items.hashes) if h not in known]
     if len(changed) > INLINE_ITEMS or sum(items.sizes[i] for i in changed) > INLINE_BYTES:
         return None

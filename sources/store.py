@@ -386,19 +386,21 @@ class Store:
                     ).fetchone():
                         continue  # pruned with --keep-days: not new, and not to be kept
                     published = _iso(entry.published) or now
-                    db.execute(
+                    verdict = (relevance or {}).get(entry.key)
+                    inserted = db.execute(
                         """INSERT INTO entries (key, guid, link, norm_link, title, author, summary, text,
                            summary_html, content_html, categories, content_hash, source_id,
-                           published_at, updated_at, first_seen_at, last_seen_at)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (*values, source_id, published, _iso(entry.updated) or published, now, now),
-                    )
-                    inserted = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-                    _remember_hash(db, source_id, inserted, entry.item_hash)
+                           published_at, updated_at, first_seen_at, last_seen_at,
+                           relevance, relevant, topics)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        (
+                            *values, source_id, published, _iso(entry.updated) or published,
+                            now, now, *_verdict_columns(verdict),
+                        ),
+                    ).lastrowid  # fmt: skip
+                    # a new row has no earlier hashes (a deleted row's went with it)
+                    _remember_hash(db, source_id, inserted, entry.item_hash, only=False)
                     new += 1
-                    self._write_relevance(
-                        db, source_id, entry.key, (relevance or {}).get(entry.key)
-                    )
                 else:
                     db.execute(
                         """UPDATE entries SET key = ?, guid = ?, link = ?, norm_link = ?, title = ?, author = ?,
@@ -587,6 +589,13 @@ class Store:
         sources = self.db.execute("SELECT COUNT(*) FROM sources").fetchone()[0]
         items = self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
         return sources, items
+
+
+def _verdict_columns(verdict: Relevance | None) -> tuple[float, int, str]:
+    """The relevance, relevant and topics columns of a new item (unscored: the defaults)."""
+    if verdict is None:
+        return 0.0, 0, "[]"
+    return verdict.score, int(verdict.relevant), json.dumps(list(verdict.topics))
 
 
 def _remember_hash(
