@@ -1,10 +1,12 @@
 """One aggregate run: due sources -> fetch -> judge -> parse -> decide -> store.
 
 The shell around the pure parts: ``schedule.after_fetch`` judges each fetch,
-``parse.parse_feed`` runs in a process pool (both cores; feedparser is CPU-bound),
-``decide.decide_entries`` matches items, and ``store.record`` commits each source in one
-transaction as soon as it is done, so one slow or broken source never holds up or undoes
-another's work. Whatever goes wrong with one source, even an exception nothing foresaw, is
+``parse.parse_feed`` runs in a process pool (both cores; feedparser is CPU-bound) unless only
+a few items changed, ``decide.decide_entries`` matches items, and ``store.record`` commits
+each source in one transaction as soon as it is done, so one slow or broken source never
+holds up or undoes another's work. The event loop only fetches: the database work and the
+parsing of small changes run on one storing thread, so a transaction or a parse never delays
+the other sources' requests. Whatever goes wrong with one source, even an exception nothing foresaw, is
 recorded as that source's failure and the run goes on: a run from cron must not die, night
 after night, on one hostile feed.
 """
