@@ -46,6 +46,7 @@ class FetchRequest:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    accept: str | None = None  # another Accept header than a feed's (an article page's)
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ class Fetcher:
         problem = _url_problem(url)
         if problem:
             return _failure(request, fetched_at, "url", f"invalid URL {_clip(url)!r} ({problem})")
-        headers = {}
+        headers = {"Accept": request.accept} if request.accept else {}
         if request.etag:
             headers["If-None-Match"] = request.etag
         if request.last_modified:

@@ -23,6 +23,11 @@ from feeds.output import write_atomically
 from sources.feed_url import BadFeedUrl, check_feed_url, normalise_feed_url
 
 DEFAULT_LIST = "default-sources.opml"
+# communique's own outline attributes (``communique:fullText``) live in this namespace, so
+# other readers ignore them and an export round-trips them
+NAMESPACE = "urn:communique:opml"
+ET.register_namespace("communique", NAMESPACE)
+_FULL_TEXT_VALUES = {"on": "on", "auto": "auto", "off": "off", "true": "on", "false": "off"}
 MAX_LIST_BYTES = 2 * 1024 * 1024  # bytes of an OPML file, read or written
 MAX_OUTLINES = 10_000
 MAX_FIELD_LENGTH = 2048  # characters in any attribute (title, text, xmlUrl, htmlUrl, ...)
@@ -37,6 +42,7 @@ class Source:
     category: str = ""  # OPML's comma-separated category attribute
     html_url: str = ""
     group: str = ""  # the parent outline's text, kept so export round-trips
+    full_text: str = ""  # read items' pages: "on", "auto", "off"; "" follows [aggregate]
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -136,6 +142,7 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
                     category=(outline.get("category") or "").strip(),
                     html_url=(outline.get("htmlUrl") or "").strip(),
                     group=group,
+                    full_text=_full_text(outline),
                 )
                 problem = _add(found, lines, source, outline.sourceline, normalise=normalise)
                 if problem == "repeated":
@@ -183,6 +190,13 @@ def _add(
     return None
 
 
+def _full_text(outline: etree._Element) -> str:
+    """The outline's ``communique:fullText`` ("on", "auto", "off"; "true"/"false" too), or ""
+    when it has none or one communique does not know (then ``[aggregate] full_text`` rules)."""
+    value = (outline.get(f"{{{NAMESPACE}}}fullText") or "").strip().lower()
+    return _FULL_TEXT_VALUES.get(value, "")
+
+
 def _parser() -> etree.XMLParser:
     """libxml2 with every door shut: no entities, no DTD, no network, no huge documents."""
     return etree.XMLParser(
@@ -228,6 +242,8 @@ def to_opml(sources: Sequence[Source], title: str = "communique sources") -> byt
             attributes["htmlUrl"] = source.html_url
         if source.category:
             attributes["category"] = source.category
+        if source.full_text:
+            attributes[f"{{{NAMESPACE}}}fullText"] = source.full_text
         ET.SubElement(parent, "outline", attributes)
     ET.indent(opml, space="  ")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(opml, encoding="utf-8") + b"\n"

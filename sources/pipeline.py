@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import random
@@ -22,10 +23,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sources.decide import decide_entries
 from sources.feed_items import FeedItems
 from sources.fetch import Fetcher, FetchRequest, FetchResult
+from sources.full_text import PagesSummary, page_mode, read_pages, score_with_page, wants_page
 from sources.identity import normalise_link
 from sources.opml import Source
 from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
@@ -64,6 +67,7 @@ class RunSummary:
     items_unchanged: int = 0  # items recognised by the hash of their bytes, not parsed
     moved: list[tuple[str, str]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    pages: PagesSummary = field(default_factory=PagesSummary)
 
     def as_dict(self) -> dict[str, object]:
         """The summary as plain data (``--json``)."""
@@ -78,6 +82,7 @@ class RunSummary:
             "items_updated": self.updated,
             "moved": [{"from": a, "to": b} for a, b in self.moved],
             "failures": [{"url": u, "error": m} for u, m in self.failures],
+            "pages": self.pages.as_dict(),
         }
 
 
@@ -110,6 +115,7 @@ async def run(
     rng = rng or random.Random()
     taxonomy = taxonomy or build_taxonomy()
     on_topic = {s.url: is_on_topic_source(s.categories) for s in sources}
+    modes = {s.url: page_mode(s.full_text, settings.full_text) for s in sources}
     store.sync_sources([(s.url, s.title) for s in sources])
     due = due_sources(store, sources, datetime.now(UTC), force=force)
     summary = RunSummary(sources=len(due))
@@ -134,7 +140,9 @@ async def run(
                 # Fetch and handle in one task, so a body lives only until its source is stored.
                 try:
                     result = await fetcher.fetch(request)
-                    scoring = (taxonomy, on_topic.get(request.url, False))
+                    scoring = _Scoring(
+                        taxonomy, on_topic.get(request.url, False), modes.get(request.url, "off")
+                    )
                     pools = (pool, storing)
                     await _handle(store, result, settings, rng, pools, loop, summary, scoring)
                 except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
@@ -154,6 +162,23 @@ async def run(
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(*tasks, return_exceptions=True)
+
+            def run_on(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+                return loop.run_in_executor(storing, functools.partial(function, *args, **kwargs))
+
+            def extract_on(function: Callable[..., Any], *args: Any) -> Any:
+                return loop.run_in_executor(pool, function, *args)
+
+            # the items' article pages, once every feed is stored (sources.full_text)
+            summary.pages = await read_pages(
+                store,
+                fetcher.fetch,
+                run_on,
+                extract_on,
+                settings,
+                score_with_page(taxonomy, on_topic),
+                datetime.now(UTC),
+            )
     finally:
         storing.shutdown(wait=True, cancel_futures=True)  # before the store is closed
         pool.shutdown(wait=True, cancel_futures=True)
@@ -181,6 +206,16 @@ def _record_error(
     log.info("%s: failed: %s", url, message)
 
 
+@dataclass(frozen=True)
+class _Scoring:
+    """How one source's items are judged: the topics, whether the source is wholly about EU
+    foreign policy, and whether its items' pages are read (off, auto, on)."""
+
+    taxonomy: Taxonomy
+    on_topic: bool
+    page_mode: str
+
+
 @dataclass
 class _Fetched:
     """One source's fetch as judged and, when it changed a little, parsed on the storing
@@ -193,6 +228,7 @@ class _Fetched:
     parsed: ParsedFeed | None = None
     verdicts: dict[str, Relevance] = field(default_factory=dict)
     pool_arguments: tuple[object, ...] | None = None
+    page_mode: str = "off"  # whether new items' pages are to be read (sources.full_text)
 
 
 async def _handle(
@@ -203,7 +239,7 @@ async def _handle(
     pools: tuple[ProcessPoolExecutor, ThreadPoolExecutor],
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
-    scoring: tuple[Taxonomy, bool],
+    scoring: _Scoring,
 ) -> None:
     """Judge, parse, decide and store one fetch. The database work and the parsing of a small
     change run on the storing thread, a big parse in the worker pool: the event loop only
@@ -228,7 +264,7 @@ def _prepare(
     result: FetchResult,
     settings: AggregateSettings,
     rng: random.Random,
-    scoring: tuple[Taxonomy, bool],
+    scoring: _Scoring,
     summary: RunSummary,
 ) -> _Fetched:
     """On the storing thread: judge the fetch, parse it here if only a few items changed, and
@@ -236,7 +272,10 @@ def _prepare(
     url = result.url
     before = store.state(url)
     fetched = _Fetched(
-        before, after_fetch(before, result, settings, jitter=rng.random()), _status(result)
+        before,
+        after_fetch(before, result, settings, jitter=rng.random()),
+        _status(result),
+        page_mode=scoring.page_mode,
     )
     if not (fetched.outcome.parse and result.body is not None):
         _finish(store, result, settings, rng, summary, fetched)
@@ -244,7 +283,7 @@ def _prepare(
     fetched.hashes = store.known_item_hashes(url)
     known = frozenset(fetched.hashes)
     feed_url = result.final_url or url
-    taxonomy, on_topic = scoring
+    taxonomy, on_topic = scoring.taxonomy, scoring.on_topic
     arguments = (result.body, feed_url, result.content_type, result.fetched_at)
     try:
         items = _small_change(result, feed_url, known, settings.max_items)
@@ -278,13 +317,29 @@ def _finish(
         )
         status = parsed.status
     actions = []
+    pages_wanted: set[str] = set()
     if parsed and not parsed.error:
         home = normalise_link(parsed.link) if parsed.link else None
         hashes = fetched.hashes
         listed = {hashes[h] for h in parsed.unchanged if h in hashes}
-        actions = decide_entries(
-            store.stored_entries(url), parsed.entries, home_link=home, unchanged=listed
-        )
+        stored = store.stored_entries(url)
+        actions = decide_entries(stored, parsed.entries, home_link=home, unchanged=listed)
+        if fetched.page_mode != "off":
+            links = {s.id: s.norm_link for s in stored}
+            pages_wanted = {
+                a.entry.key
+                for a in actions
+                if (
+                    a.kind == "new"
+                    or (a.kind == "updated" and links[a.stored_id] != a.entry.norm_link)
+                )
+                and wants_page(
+                    fetched.page_mode,
+                    a.entry.link,
+                    a.entry.text or a.entry.summary,
+                    settings.full_text_below,
+                )
+            }
     verdicts = fetched.verdicts
     new, updated = store.record(
         url,
@@ -296,6 +351,7 @@ def _finish(
         keep_warning=bool(parsed and parsed.unchanged),
         feed_title=parsed.title if parsed and not parsed.error else "",
         relevance={a.entry.key: verdicts[a.entry.key] for a in actions if a.kind != "same"},
+        pages_wanted=pages_wanted,
     )
     summary.new += new
     summary.updated += updated

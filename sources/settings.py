@@ -42,6 +42,9 @@ class AggregateSettings:
     keep_days: int = 0  # 0 keeps everything
     workers: int = 0  # parsing processes; 0 means one per CPU
     user_agent: str = "communique/0.1"
+    full_text: str = "off"  # read items' pages: off, auto (short feed text only) or on
+    full_text_below: int = 500  # auto: a feed text shorter than this many characters
+    pages_per_host: int = 5  # article pages read from one host in one run; the rest wait
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -74,7 +77,11 @@ _KEYS = {
     "keep_days": "a whole number",
     "workers": "a whole number",
     "home_page": "a URL",
+    "full_text": "off, auto or on",
+    "full_text_below": "a whole number",
+    "pages_per_host": "a whole number",
 }
+FULL_TEXT_MODES = ("off", "auto", "on")
 
 
 def load_aggregate_settings(config_path: Path | None) -> AggregateSettings:
@@ -107,11 +114,15 @@ def load_aggregate_settings(config_path: Path | None) -> AggregateSettings:
                 values[key] = value
             elif kind == "a duration":
                 values[key] = parse_duration(value)
+            elif kind == "off, auto or on":
+                if value not in FULL_TEXT_MODES:
+                    raise ValueError(f'is {value!r}; write "off", "auto" or "on"')
+                values[key] = value
             else:
                 values[key] = str(value)
         except ValueError as exc:
             raise fail(key, f"[aggregate] {key} {exc}") from None
-    for key in ("concurrency", "per_host", "max_bytes", "max_items"):
+    for key in ("concurrency", "per_host", "max_bytes", "max_items", "pages_per_host"):
         if values.get(key) == 0:
             raise fail(key, f"[aggregate] {key} must be at least 1")
 
@@ -137,6 +148,9 @@ def load_aggregate_settings(config_path: Path | None) -> AggregateSettings:
         keep_days=values.get("keep_days", defaults.keep_days),
         workers=values.get("workers", defaults.workers),
         user_agent=f"communique/{_version()} (feed aggregator; +{home})",
+        full_text=values.get("full_text", defaults.full_text),
+        full_text_below=values.get("full_text_below", defaults.full_text_below),
+        pages_per_host=values.get("pages_per_host", defaults.pages_per_host),
     )
 
 

@@ -15,7 +15,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from pathlib import Path
 from feeds.errors import InputError
 from sources.decide import Action, StoredEntry
 from sources.relevance import Relevance
+from sources.robots import RobotsFile
 from sources.schedule import Outcome, SourceState
 
 MIGRATIONS: tuple[str, ...] = (
@@ -123,6 +124,58 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX item_hashes_by_entry ON item_hashes (entry_id);
     """,
+    # 6: the article text of an item's page, for feeds that carry a sentence; the pages read
+    # (by URL, never fetched twice) and each host's robots.txt; the page text searchable
+    """
+    ALTER TABLE entries ADD COLUMN page_wanted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN page_text TEXT NOT NULL DEFAULT '';
+    ALTER TABLE entries ADD COLUMN page_language TEXT NOT NULL DEFAULT '';
+    ALTER TABLE entries ADD COLUMN page_note TEXT NOT NULL DEFAULT '';
+    ALTER TABLE entries ADD COLUMN page_at TEXT;
+    CREATE INDEX entries_page_wanted ON entries (page_wanted) WHERE page_wanted = 1;
+    CREATE TABLE pages (
+        url TEXT PRIMARY KEY,
+        fetched_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        etag TEXT,
+        last_modified TEXT,
+        text TEXT NOT NULL DEFAULT '',
+        language TEXT NOT NULL DEFAULT '',
+        problem TEXT NOT NULL DEFAULT '',
+        failures INTEGER NOT NULL DEFAULT 0,
+        retry_at TEXT
+    ) WITHOUT ROWID;
+    CREATE TABLE robots (
+        host TEXT PRIMARY KEY,
+        read_at TEXT NOT NULL,
+        status INTEGER,
+        body TEXT NOT NULL DEFAULT '',
+        resting_until TEXT
+    ) WITHOUT ROWID;
+    DROP TRIGGER entries_ai;
+    DROP TRIGGER entries_ad;
+    DROP TRIGGER entries_au;
+    DROP TABLE entries_fts;
+    CREATE VIRTUAL TABLE entries_fts USING fts5(
+        title, summary, text, page_text, content='entries', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');
+    CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts (rowid, title, summary, text, page_text)
+        VALUES (new.id, new.title, new.summary, new.text, new.page_text);
+    END;
+    CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
+        VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
+    END;
+    CREATE TRIGGER entries_au AFTER UPDATE OF title, summary, text, page_text ON entries BEGIN
+        INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
+        VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
+        INSERT INTO entries_fts (rowid, title, summary, text, page_text)
+        VALUES (new.id, new.title, new.summary, new.text, new.page_text);
+    END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -171,6 +224,43 @@ class StoredItem:
     topics: tuple[str, ...]
     source_url: str
     source_title: str
+    page_text: str = ""  # the article as read from its page, when the feed gave little
+    page_language: str = ""
+    page_note: str = ""  # why the page's text is not used, when it was read and is not
+
+    @property
+    def article_text(self) -> str:
+        """The fullest text of the item: its page's article when that was read, else the
+        feed's own text. Relevance, stories, search and the digest all read this."""
+        return self.page_text or self.text
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """What reading an article page gave, kept by URL (the ``pages`` table)."""
+
+    url: str
+    status: str  # the HTTP status, or why there was none ("timeout", "robots")
+    etag: str | None = None
+    last_modified: str | None = None
+    text: str = ""
+    language: str = ""
+    problem: str = ""  # why ``text`` is not the article (or there is none); "" when it is
+    failures: int = 0  # fetches in a row that failed
+    retry_at: datetime | None = None  # not fetched again before this
+
+
+@dataclass(frozen=True)
+class WantedPage:
+    """An item whose page is to be read, and what is known of that page already."""
+
+    entry_id: int
+    url: str
+    title: str
+    summary: str
+    text: str
+    source_url: str
+    known: PageRecord | None
 
 
 @dataclass(frozen=True)
@@ -313,11 +403,14 @@ class Store:
         feed_title: str = "",
         keep_warning: bool = False,
         relevance: Mapping[str, Relevance] | None = None,
+        pages_wanted: Collection[str] = (),
     ) -> tuple[int, int]:
         """Store one fetch: new state and every item, in one transaction. ``(new, updated)``.
 
         ``keep_warning``: only some items were parsed, so a warning about the feed as a whole
         (its content type, its encoding) is kept unless this fetch brings one of its own.
+        ``pages_wanted``: keys of new items, or items whose link changed, whose page is to be
+        read (:mod:`sources.full_text`); an item whose link changed loses its old page text.
         """
         state = outcome.state
         now = _iso(fetched_at)
@@ -391,11 +484,11 @@ class Store:
                         """INSERT INTO entries (key, guid, link, norm_link, title, author, summary, text,
                            summary_html, content_html, categories, content_hash, source_id,
                            published_at, updated_at, first_seen_at, last_seen_at,
-                           relevance, relevant, topics)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           relevance, relevant, topics, page_wanted)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                         (
                             *values, source_id, published, _iso(entry.updated) or published,
-                            now, now, *_verdict_columns(verdict),
+                            now, now, *_verdict_columns(verdict), int(entry.key in pages_wanted),
                         ),
                     ).lastrowid  # fmt: skip
                     # a new row has no earlier hashes (a deleted row's went with it)
@@ -417,6 +510,12 @@ class Store:
                         ),
                     )
                     _remember_hash(db, source_id, action.stored_id, entry.item_hash)
+                    if entry.key in pages_wanted:  # a new link: its page is another one
+                        db.execute(
+                            "UPDATE entries SET page_wanted = 1, page_text = '', page_language = '', "
+                            "page_note = '' WHERE id = ?",
+                            (action.stored_id,),
+                        )
                     updated += 1
                     self._write_relevance(
                         db, source_id, entry.key, (relevance or {}).get(entry.key)
@@ -483,6 +582,7 @@ class Store:
         rows = db.execute(
             f"""SELECT e.id, e.key, e.link, e.norm_link, e.title, e.author, e.summary, e.text,
                        e.published_at, e.updated_at, e.relevance, e.relevant, e.topics,
+                       e.page_text, e.page_language, e.page_note,
                        s.url AS source_url, s.title AS source_title
                 FROM entries e JOIN sources s ON s.id = e.source_id
                 WHERE {where} ORDER BY e.published_at, e.id""",
@@ -505,9 +605,145 @@ class Store:
                 topics=tuple(json.loads(r["topics"])),
                 source_url=r["source_url"],
                 source_title=r["source_title"] or r["source_url"],
+                page_text=r["page_text"],
+                page_language=r["page_language"],
+                page_note=r["page_note"],
             )
             for r in rows
         ]
+
+    # --- article pages (sources.full_text) --------------------------------------------------
+
+    def wanted_pages(self) -> list[WantedPage]:
+        """Items whose page is to be read, newest first, with what is known of the page."""
+        rows = self.db.execute(
+            """SELECT e.id, e.link, e.title, e.summary, e.text, s.url AS source_url,
+                      p.status, p.etag, p.last_modified, p.text AS page_text, p.language,
+                      p.problem, p.failures, p.retry_at
+               FROM entries e JOIN sources s ON s.id = e.source_id
+               LEFT JOIN pages p ON p.url = e.link
+               WHERE e.page_wanted = 1 AND e.link IS NOT NULL
+               ORDER BY e.first_seen_at DESC, e.published_at DESC, e.id DESC"""
+        ).fetchall()
+        return [
+            WantedPage(
+                entry_id=r["id"],
+                url=r["link"],
+                title=r["title"],
+                summary=r["summary"],
+                text=r["text"],
+                source_url=r["source_url"],
+                known=None
+                if r["status"] is None
+                else PageRecord(
+                    url=r["link"],
+                    status=r["status"],
+                    etag=r["etag"],
+                    last_modified=r["last_modified"],
+                    text=r["page_text"],
+                    language=r["language"],
+                    problem=r["problem"],
+                    failures=r["failures"],
+                    retry_at=_time(r["retry_at"]),
+                ),
+            )
+            for r in rows
+        ]
+
+    def record_page(
+        self,
+        page: PageRecord,
+        fetched_at: datetime,
+        entry_ids: Sequence[int],
+        *,
+        done: bool,
+        relevance: Mapping[int, Relevance] | None = None,
+    ) -> None:
+        """Keep what reading one page gave (by URL: it is never fetched twice), and give its
+        items the page's text, or the reason it is not used. ``done``: the items stop waiting
+        for their page (read, or not to be read); else they wait for ``page.retry_at``."""
+        now = _iso(fetched_at)
+        with self.transaction() as db:
+            db.execute(
+                """INSERT OR REPLACE INTO pages (url, fetched_at, status, etag, last_modified, text,
+                   language, problem, failures, retry_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    page.url, now, page.status, page.etag, page.last_modified, page.text,
+                    page.language, page.problem, page.failures, _iso(page.retry_at),
+                ),
+            )  # fmt: skip
+            for entry_id in entry_ids:
+                db.execute(
+                    "UPDATE entries SET page_text = ?, page_language = ?, page_note = ?, "
+                    "page_at = ?, page_wanted = ? WHERE id = ?",
+                    (
+                        page.text if not page.problem else "",
+                        page.language,
+                        page.problem,
+                        now,
+                        int(not done),
+                        entry_id,
+                    ),
+                )
+                verdict = (relevance or {}).get(entry_id)
+                if verdict is not None:
+                    db.execute(
+                        "UPDATE entries SET relevance = ?, relevant = ?, topics = ? WHERE id = ?",
+                        (*_verdict_columns(verdict), entry_id),
+                    )
+
+    def give_up_pages(self, entry_ids: Sequence[int], note: str, at: datetime) -> None:
+        """These items' pages will not be read (robots.txt, not a web page): say why."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE entries SET page_wanted = 0, page_note = ?, page_at = ? WHERE id = ?",
+                [(note, _iso(at), i) for i in entry_ids],
+            )
+
+    def robots_file(self, host: str) -> RobotsFile | None:
+        """A host's robots.txt as last read, if ever."""
+        row = self.db.execute(
+            "SELECT read_at, status, body FROM robots WHERE host = ?", (host,)
+        ).fetchone()
+        if row is None:
+            return None
+        return RobotsFile(host, row["status"], row["body"], datetime.fromisoformat(row["read_at"]))
+
+    def save_robots_file(self, robots: RobotsFile) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO robots (host, read_at, status, body) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (host) DO UPDATE SET read_at = excluded.read_at, "
+                "status = excluded.status, body = excluded.body",
+                (robots.host, _iso(robots.read_at), robots.status, robots.body),
+            )
+
+    def resting_until(self, host: str) -> datetime | None:
+        """Until when a host that answered 429 or 503 to a page is left alone."""
+        row = self.db.execute("SELECT resting_until FROM robots WHERE host = ?", (host,)).fetchone()
+        return _time(row["resting_until"]) if row else None
+
+    def rest_host(self, host: str, until: datetime, at: datetime) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO robots (host, read_at, status, body, resting_until) "
+                "VALUES (?, ?, NULL, '', ?) "
+                "ON CONFLICT (host) DO UPDATE SET resting_until = excluded.resting_until",
+                (host, "1970-01-01T00:00:00+00:00", _iso(until)),
+            )
+
+    def page_counts(self) -> dict[str, tuple[int, str]]:
+        """Per source URL: how many items have page text, and the last page problem."""
+        rows = self.db.execute(
+            """SELECT s.url,
+                      (SELECT COUNT(*) FROM entries e WHERE e.source_id = s.id AND e.page_text != '')
+                          AS with_text,
+                      (SELECT e.page_note FROM entries e
+                       WHERE e.source_id = s.id AND e.page_note != '' AND e.page_at IS NOT NULL
+                       ORDER BY e.page_at DESC, e.id DESC LIMIT 1) AS problem
+               FROM sources s"""
+        )
+        return {r["url"]: (r["with_text"], r["problem"] or "") for r in rows}
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -542,14 +778,14 @@ class Store:
         return [(datetime.fromisoformat(r["at"]), r["message"]) for r in rows]
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
-        """Full-text search over titles, summaries and text, best matches first."""
+        """Full-text search over titles, summaries, text and page text, best matches first."""
         try:
             rows = self.db.execute(
                 """SELECT e.id, s.title AS source, s.url, e.title, e.link, e.published_at,
                           snippet(entries_fts, -1, '[', ']', '…', 12) AS snippet
                    FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
                    JOIN sources s ON s.id = e.source_id
-                   WHERE entries_fts MATCH ? ORDER BY bm25(entries_fts, 5.0, 2.0, 1.0), e.published_at DESC
+                   WHERE entries_fts MATCH ? ORDER BY bm25(entries_fts, 5.0, 2.0, 1.0, 1.0), e.published_at DESC
                    LIMIT ?""",
                 (query, limit),
             ).fetchall()

@@ -42,7 +42,7 @@ database = "c.db"
 """
 SUMMARY_KEYS = {
     "sources", "ok", "not_modified", "unchanged", "failed", "gone", "items_new",
-    "items_updated", "moved", "failures", "items_pruned",
+    "items_updated", "moved", "failures", "items_pruned", "pages",
 }  # fmt: skip
 
 
@@ -170,7 +170,13 @@ def test_without_all_nothing_is_polled_before_it_is_due(project, server):
     server.route("/feed.xml", Route(body=rss(items("d", 2))))
     project.subscribe("/feed.xml")
     assert project.aggregate()["sources"] == 1
-    assert project.aggregate() == {**dict.fromkeys(SUMMARY_KEYS, 0), "moved": [], "failures": []}
+    pages = dict.fromkeys(["read", "kept_feed_text", "reused", "failed", "disallowed", "waiting"], 0)
+    assert project.aggregate() == {
+        **dict.fromkeys(SUMMARY_KEYS, 0),
+        "moved": [],
+        "failures": [],
+        "pages": pages,
+    }
     assert len(server.requests_for("/feed.xml")) == 1
 
 
@@ -1061,6 +1067,8 @@ def test_json_summary_fields(project, server):
         "sources": 3, "ok": 1, "not_modified": 0, "unchanged": 0, "failed": 2, "gone": 0,
         "items_new": 3, "items_updated": 0, "moved": [], "items_pruned": 0,
         "failures": summary["failures"],
+        "pages": {"read": 0, "kept_feed_text": 0, "reused": 0, "failed": 0, "disallowed": 0,
+                  "waiting": 0},
     }  # fmt: skip
     failures = {f["url"]: f["error"] for f in summary["failures"]}
     assert set(failures) == {server.url("/b.xml"), server.url("/c.xml")}

@@ -1,0 +1,315 @@
+"""Reading the article pages of items whose feeds carry a title and a sentence.
+
+When: per source, ``communique:fullText`` in the source list (``sources add --full-text``),
+else ``[aggregate] full_text``: ``on`` reads the page of every new item, ``auto`` only of new
+items whose feed text is shorter than ``[aggregate] full_text_below`` characters, ``off``
+none. Only new items and items whose link changed want their page; a page read once is kept
+by URL and never fetched again.
+
+Politely: pages go through the run's own fetcher (the same per-host and overall limits,
+deadlines and size cap as feeds); a host's ``robots.txt`` is read once a day and obeyed
+(:mod:`sources.robots`), and a page it disallows is never requested; at most
+``[aggregate] pages_per_host`` pages are read from one host in one run, newest items first,
+the rest on later runs; a host that answers 429 or 503 is left alone until its Retry-After
+(or the feed backoff) has passed. A page that fails fails neither its item nor the run: it is
+tried again after a backoff, and given up after :data:`MAX_FAILURES` failures in a row.
+
+The pure part (:func:`wants_page`, :func:`plan`) decides; :func:`read_pages` is the shell
+that fetches, has the parser processes extract the text (:mod:`sources.page_text`), and
+stores it with the item's relevance scored again on the page's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sources.fetch import FetchRequest, FetchResult
+from sources.page_text import PageText, read_page
+from sources.relevance import Relevance, Taxonomy
+from sources.robots import RobotsFile, host_of, robots_url
+from sources.schedule import backoff, retry_after
+from sources.settings import AggregateSettings
+from sources.store import PageRecord, Store, WantedPage
+
+log = logging.getLogger("communique.aggregate")
+MAX_FAILURES = 4  # a page that failed this many fetches in a row is given up
+HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+@dataclass
+class PagesSummary:
+    """What the page phase of a run did, for the terminal and ``--json``."""
+
+    read: int = 0  # pages fetched whose text is now the items'
+    kept_feed_text: int = 0  # pages fetched whose text was not the article
+    reused: int = 0  # pages read before (by another item, or not modified)
+    failed: int = 0
+    disallowed: int = 0  # robots.txt says no
+    waiting: int = 0  # left for a later run (per-host cap, resting host, backoff)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "kept_feed_text": self.kept_feed_text,
+            "reused": self.reused,
+            "failed": self.failed,
+            "disallowed": self.disallowed,
+            "waiting": self.waiting,
+        }
+
+
+def page_mode(source_mode: str, default: str) -> str:
+    """The source's own setting, else the run's ``[aggregate] full_text``."""
+    return source_mode or default
+
+
+def wants_page(mode: str, link: str | None, feed_text: str, below: int) -> bool:
+    """Whether a new item's page is to be read, by the source's ``mode``."""
+    if mode == "off" or not link or urlsplit(link).scheme not in {"http", "https"}:
+        return False
+    return mode == "on" or len(" ".join(feed_text.split())) < below
+
+
+@dataclass(frozen=True)
+class PageJob:
+    """One page to act on, and every item waiting for it."""
+
+    url: str
+    entries: tuple[WantedPage, ...]
+    known: PageRecord | None
+
+    @property
+    def host(self) -> str:
+        return host_of(self.url)
+
+    @property
+    def entry_ids(self) -> tuple[int, ...]:
+        return tuple(e.entry_id for e in self.entries)
+
+    @property
+    def feed_text(self) -> str:
+        """The most the feed said about it (the page must say more to be used)."""
+        return max((e.text or e.summary for e in self.entries), key=len, default="")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with the pages wanted now."""
+
+    reuse: tuple[PageJob, ...]  # read before: the text is there, nothing to fetch
+    fetch: tuple[PageJob, ...]  # at most the per-host cap per host, newest items first
+    waiting: int  # pages left for a later run
+
+
+def plan(
+    wanted: Sequence[WantedPage], now: datetime, per_host: int, resting: frozenset[str]
+) -> Plan:
+    """Sort the wanted pages into those already read, those to fetch now, and the rest."""
+    jobs: dict[str, list[WantedPage]] = {}
+    for item in wanted:  # newest first, as the store lists them
+        jobs.setdefault(item.url, []).append(item)
+    reuse, fetch, waiting = [], [], 0
+    taken: dict[str, int] = {}
+    for url, entries in jobs.items():
+        job = PageJob(url, tuple(entries), entries[0].known)
+        known = job.known
+        if known is not None and known.status == "200" and known.text and not known.problem:
+            reuse.append(job)
+            continue
+        if known is not None and known.retry_at is not None and known.retry_at > now:
+            waiting += 1
+            continue
+        if job.host in resting or taken.get(job.host, 0) >= per_host:
+            waiting += 1
+            continue
+        taken[job.host] = taken.get(job.host, 0) + 1
+        fetch.append(job)
+    return Plan(tuple(reuse), tuple(fetch), waiting)
+
+
+def after_failure(
+    job: PageJob, status: str, problem: str, now: datetime, settings: AggregateSettings
+) -> tuple[PageRecord, bool]:
+    """The page's record after a failed fetch, and whether its items stop waiting for it."""
+    failures = (job.known.failures if job.known else 0) + 1
+    record = PageRecord(
+        url=job.url,
+        status=status,
+        problem=problem,
+        failures=failures,
+        retry_at=now + backoff(failures, settings, jitter=0.5),
+        etag=job.known.etag if job.known else None,
+        last_modified=job.known.last_modified if job.known else None,
+    )
+    return record, failures >= MAX_FAILURES
+
+
+def is_html(content_type: str | None) -> bool:
+    """Whether a response is a web page (no Content-Type: let the extractor try)."""
+    kind = (content_type or "text/html").split(";")[0].strip().lower()
+    return kind in HTML_TYPES
+
+
+async def read_pages(
+    store: Store,
+    fetch: Callable[[FetchRequest], Any],
+    run_on: Callable[..., Any],
+    extract_on: Callable[..., Any],
+    settings: AggregateSettings,
+    score: Callable[[WantedPage, str], Relevance],
+    now: datetime,
+) -> PagesSummary:
+    """Read the pages wanted now. ``fetch(request)`` awaits a :class:`FetchResult` (the
+    run's fetcher); ``run_on(function, *args)`` awaits a call on the run's storing thread,
+    ``extract_on(function, *args)`` one in the parser processes; ``score(item, page_text)``
+    is the item's relevance read with its page's text."""
+    summary = PagesSummary()
+    wanted = await run_on(store.wanted_pages)
+    if not wanted:
+        return summary
+    resting = set()
+    for host in sorted({host_of(w.url) for w in wanted}):
+        until = await run_on(store.resting_until, host)
+        if until is not None and until > now:
+            resting.add(host)
+    work = plan(wanted, now, settings.pages_per_host, frozenset(resting))
+    summary.waiting = work.waiting
+    for job in work.reuse:
+        known = job.known
+        assert known is not None
+        verdicts = {e.entry_id: score(e, known.text) for e in job.entries}
+        await run_on(store.record_page, known, now, job.entry_ids, done=True, relevance=verdicts)
+        summary.reused += 1
+    hosts = sorted({job.host for job in work.fetch})
+    read = await asyncio.gather(*(_robots(store, h, fetch, run_on, now) for h in hosts))
+    robots = dict(zip(hosts, read, strict=True))
+    stopped: set[str] = set()  # hosts that asked us to stop (429/503) during this run
+
+    async def one(job: PageJob) -> None:
+        rules = robots[job.host]
+        if not rules.allows(job.url):
+            if rules.status is None or rules.status >= 500:
+                summary.waiting += 1  # robots.txt unreadable: ask again on a later run
+            else:
+                await run_on(store.give_up_pages, job.entry_ids, rules.problem, now)
+                summary.disallowed += 1
+            return
+        if job.host in stopped:
+            summary.waiting += 1
+            return
+        known = job.known
+        result: FetchResult = await fetch(
+            FetchRequest(
+                job.url,
+                known.etag if known else None,
+                known.last_modified if known else None,
+                accept=HTML_ACCEPT,
+            )
+        )
+        await _settle(job, result)
+
+    async def _settle(job: PageJob, result: FetchResult) -> None:
+        status = str(result.status) if result.status is not None else (result.error_kind or "error")
+        if result.status in {429, 503}:
+            stopped.add(job.host)
+            rest = retry_after(result.retry_after, now) or settings.backoff_base
+            await run_on(store.rest_host, job.host, now + rest, now)
+            summary.waiting += 1
+            log.info("%s: answered %s: its pages wait until %s", job.host, status, now + rest)
+            return
+        if result.status == 304 and job.known is not None and job.known.text:
+            known = replace(job.known, failures=0, retry_at=None)
+            verdicts = {e.entry_id: score(e, known.text) for e in job.entries if not known.problem}
+            await run_on(
+                store.record_page, known, now, job.entry_ids, done=True, relevance=verdicts
+            )
+            summary.reused += 1
+            return
+        if result.status == 200 and result.body is not None:
+            if not is_html(result.content_type):
+                kind = (result.content_type or "").split(";")[0].strip()
+                record = PageRecord(job.url, status, problem=f"not a web page ({kind})")
+                await run_on(store.record_page, record, now, job.entry_ids, done=True)
+                summary.failed += 1
+                return
+            try:
+                page: PageText = await extract_on(
+                    read_page, result.body, result.final_url or job.url, job.feed_text
+                )
+            except Exception as exc:  # an extractor crash is this page's problem only
+                page = PageText("", "", f"extraction failed: {type(exc).__name__}")
+            record = PageRecord(
+                url=job.url,
+                status=status,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                text=page.text,
+                language=page.language,
+                problem=page.problem,
+            )
+            verdicts = {e.entry_id: score(e, page.text) for e in job.entries} if page.usable else {}
+            await run_on(
+                store.record_page, record, now, job.entry_ids, done=True, relevance=verdicts
+            )
+            if page.usable:
+                summary.read += 1
+            else:
+                summary.kept_feed_text += 1
+            log.info("%s: %s", job.url, page.problem or f"{len(page.text):,} characters read")
+            return
+        if result.status is not None and 400 <= result.status < 500:
+            record = PageRecord(job.url, status, problem=f"the page answered {status}")
+            await run_on(store.record_page, record, now, job.entry_ids, done=True)
+        else:
+            problem = result.error or f"the page answered {status}"
+            record, done = after_failure(job, status, problem, now, settings)
+            await run_on(store.record_page, record, now, job.entry_ids, done=done)
+        summary.failed += 1
+        log.info("%s: %s", job.url, record.problem)
+
+    await asyncio.gather(*(one(job) for job in work.fetch))
+    return summary
+
+
+async def _robots(
+    store: Store,
+    host: str,
+    fetch: Callable[[FetchRequest], Any],
+    run_on: Callable[..., Any],
+    now: datetime,
+) -> RobotsFile:
+    """The host's robots.txt: as stored if read within the day, else read now and stored."""
+    known: RobotsFile | None = await run_on(store.robots_file, host)
+    if known is not None and not known.stale(now):
+        return known
+    result: FetchResult = await fetch(FetchRequest(robots_url(host), accept="text/plain"))
+    body = ""
+    if result.status == 200 and result.body is not None:
+        body = result.body.decode("utf-8", errors="replace")
+    robots = RobotsFile(host, result.status, body, now)
+    await run_on(store.save_robots_file, robots)
+    return robots
+
+
+def score_with_page(
+    taxonomy: Taxonomy, on_topic: Mapping[str, bool]
+) -> Callable[[WantedPage, str], Relevance]:
+    """Relevance of an item read with its page's text in place of the feed's."""
+
+    def score(item: WantedPage, page_text: str) -> Relevance:
+        return taxonomy.score(
+            item.title,
+            item.summary,
+            page_text,
+            on_topic=on_topic.get(item.source_url, False),
+            explain=False,
+        )
+
+    return score

@@ -1,0 +1,138 @@
+"""The article text of a fetched web page, and whether it is the article at all. Pure.
+
+Many feeds carry a title and one sentence; the article is on the page the item links to.
+Pulling the article out of a page (past navigation, cookie banners, share buttons, related
+links, comments and footers) is a solved problem with a published benchmark, so it is left
+to `trafilatura <https://trafilatura.readthedocs.io>`_, which tops the published
+article-extraction comparisons and is actively maintained. It is imported when the first page
+is read, in the parser processes, so runs that read no page never pay for it.
+
+What no extractor can know is whether the page it was given is the article: news sites
+answer a reader without consent with a consent wall, and subscribers' articles with a
+paywall stub. Storing that as the article would make the item worse than the feed's own
+sentence, so :func:`read_page` judges what came out and says why it is not used:
+
+* nothing, or under :data:`MIN_CHARS` characters: no article text on the page;
+* a consent dialog (its vocabulary makes up much of the text) or a paywall stub (a short text
+  that asks the reader to subscribe or sign in to go on);
+* shorter than the feed's own text: the feed said more than the page gave.
+
+Only plain text is kept: no markup from a fetched page ever reaches the store, so no script
+or event handler can reach a reader, a browser or a mail client through it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from feeds.text import clean_text
+
+MIN_CHARS = 200  # shorter is a teaser or an error page, not an article
+WALL_CHARS = 2500  # a consent or paywall text longer than this carries an article as well
+CONSENT_SHARE = 0.2  # of the sentences naming cookies, consent, partners or tracking
+MAX_HTML_BYTES = 5 * 1024 * 1024  # a longer page is not read (the fetch caps it anyway)
+
+_CONSENT = re.compile(
+    r"\b(cookies?|consent|legitimate interest|our partners|(?:\d+|[\w-]+) partners|"
+    r"personali[sz]ed (?:ads|advertising|content)|privacy (?:policy|settings|preferences)|"
+    r"manage (?:options|preferences|settings|cookies)|accept all|reject all|"
+    r"precise geolocation|device characteristics|store and/or access information|"
+    r"tracking technologies)\b",
+    re.IGNORECASE,
+)
+_PAYWALL = re.compile(
+    r"\b(subscribe (?:now )?to (?:continue|read|keep reading|unlock)|to continue reading|"
+    r"continue reading (?:with|for)|already (?:a subscriber|subscribed|have an account)|"
+    r"subscribers? only|for subscribers|sign in to (?:continue|read)|log in to (?:continue|read)|"
+    r"this (?:article|content) is (?:for|reserved for|available to) (?:subscribers|members)|"
+    r"unlock (?:this|the full) (?:article|story)|start your (?:free )?trial|"
+    r"become a (?:subscriber|member) to)\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?=$|[-_])")
+
+
+@dataclass(frozen=True)
+class PageText:
+    """What a page gave: its article text (empty when not usable) and why not, if not."""
+
+    text: str
+    language: str  # as the page declares it ("en", "fr"), "" when it does not
+    problem: str  # "" when ``text`` is the article
+
+    @property
+    def usable(self) -> bool:
+        return bool(self.text) and not self.problem
+
+
+def read_page(body: bytes, url: str, feed_text: str) -> PageText:
+    """The article text of the HTML page ``body`` fetched from ``url``, judged against the
+    text the feed itself gave (``feed_text``)."""
+    if len(body) > MAX_HTML_BYTES:
+        return PageText("", "", f"page larger than {MAX_HTML_BYTES // 1024 // 1024} MiB")
+    try:
+        tree = lxml_html.document_fromstring(body)
+    except (etree.ParserError, ValueError):
+        return PageText("", "", "not an HTML page")
+    language = declared_language(tree)
+    import trafilatura  # here: only runs that read pages pay for importing it
+
+    document = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        include_links=False,
+        with_metadata=False,
+        deduplicate=False,
+    )
+    text = _plain(getattr(document, "text", None) or "") if document is not None else ""
+    problem = judge(text, feed_text)
+    return PageText(text if not problem else "", language, problem)
+
+
+def judge(text: str, feed_text: str) -> str:
+    """Why ``text``, extracted from a page, is not the article; "" when it is."""
+    if len(text) < MIN_CHARS:
+        return "no article text on the page" if not text else "too short to be the article"
+    if len(text) <= WALL_CHARS:
+        sentences = [s for s in _SENTENCE.split(text) if s.strip()]
+        consent = sum(1 for s in sentences if _CONSENT.search(s))
+        if sentences and consent / len(sentences) >= CONSENT_SHARE and consent >= 2:
+            return "a consent wall, not the article"
+        if _PAYWALL.search(text):
+            return "a paywall stub, not the article"
+    if len(text) < len(" ".join(feed_text.split())):
+        return "shorter than the feed's own text"
+    return ""
+
+
+def declared_language(tree: lxml_html.HtmlElement) -> str:
+    """The page's language as it declares it (``<html lang>``, then Content-Language or
+    ``og:locale``), as a lower-case primary subtag: "en-GB" -> "en"; "" when undeclared."""
+    candidates = [
+        tree.get("lang"),
+        tree.get("{http://www.w3.org/XML/1998/namespace}lang"),
+        *tree.xpath(
+            "//meta[translate(@http-equiv,'CONTENT-LANGUAGE','content-language')="
+            "'content-language']/@content"
+        ),
+        *tree.xpath("//meta[@property='og:locale']/@content"),
+    ]
+    for value in candidates:
+        match = _LANGUAGE.match((value or "").strip())
+        if match:
+            return match.group(0).lower()
+    return ""
+
+
+def _plain(text: str) -> str:
+    """Paragraphs kept, spaces inside them folded; control characters dropped."""
+    paragraphs = (" ".join(line.split()) for line in clean_text(text).splitlines())
+    return "\n".join(p for p in paragraphs if p)
