@@ -26,6 +26,7 @@ import math
 import os
 import socket
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -49,6 +50,7 @@ from sources.digest_files import (
     write_digest,
 )
 from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
+from sources.full_text import page_mode
 from sources.opml import (
     Source,
     SourceList,
@@ -483,6 +485,13 @@ def aggregate_command(
             f"items: {summary.new} new, {summary.updated} updated"
             + (f", {pruned} pruned" if pruned else "")
         )
+        pages = summary.pages
+        if pages.read or pages.reused or pages.kept_feed_text or pages.failed or pages.disallowed:
+            click.echo(
+                f"article pages: {pages.read} read, {pages.reused} already read, "
+                f"{pages.kept_feed_text} not the article (feed text kept), {pages.failed} failed, "
+                f"{pages.disallowed} disallowed by robots.txt, {pages.waiting} left for later"
+            )
         for old, new in summary.moved:
             click.echo(f"  moved: {old} -> {new} (permanent redirect, confirmed)")
     if not as_json:  # errors are printed even with -q
@@ -589,13 +598,17 @@ def sources_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def sources_list_command(ctx: click.Context, as_json: bool) -> None:
-    """Every source with its last status, last success, next poll and item count."""
+    """Every source with its last status, last success, next poll and item count, and
+    whether its items' article pages are read (with how many have page text, and the last
+    page that could not be used, and why)."""
     settings = _aggregate_settings(ctx)
     source_list = _warn_skipped(read_source_list(settings.sources_file)).sources
     rows = {}
+    pages: dict[str, tuple[int, str]] = {}
     if settings.database.exists():  # listing never creates a database
         with Store(settings.database) as store:
             rows = store.source_rows()
+            pages = store.page_counts()
     table = []
     for source in source_list:
         row = rows.get(source.url)
@@ -618,6 +631,9 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
                 else "now",
                 "entries": row.entries if row else 0,
                 "last_error": row.last_error if row else None,
+                "full_text": page_mode(source.full_text, settings.full_text),
+                "entries_with_page_text": pages.get(source.url, (0, ""))[0],
+                "last_page_problem": pages.get(source.url, (0, ""))[1] or None,
             }
         )
     if as_json:
@@ -632,6 +648,13 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
         )
         if item["last_error"]:
             click.echo(f"  last error: {item['last_error']}")
+        if item["full_text"] != "off" or item["entries_with_page_text"]:
+            click.echo(
+                f"  article pages: {item['full_text']}  "
+                f"entries with page text: {item['entries_with_page_text']}"
+            )
+        if item["last_page_problem"]:
+            click.echo(f"  last page problem: {item['last_page_problem']}")
 
 
 @sources_group.command("add", epilog=EXIT_CODES_HELP)
@@ -643,9 +666,22 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "--no-check", is_flag=True, help="Add without fetching (the feed is checked at the next poll)."
 )
+@click.option(
+    "--full-text/--no-full-text",
+    "full_text",
+    default=None,
+    help="Read the article page of each new item (for feeds that carry a title and a "
+    "sentence), or never; default: [aggregate] full_text. Sets communique:fullText in the "
+    "list, also on a feed already subscribed.",
+)
 @click.pass_context
 def sources_add_command(
-    ctx: click.Context, url: str, title: str | None, category: str, no_check: bool
+    ctx: click.Context,
+    url: str,
+    title: str | None,
+    category: str,
+    no_check: bool,
+    full_text: bool | None,
 ) -> None:
     """Subscribe to a feed; a web page's URL works too (its feed is found by autodiscovery).
 
@@ -669,9 +705,18 @@ def sources_add_command(
         click.echo(found.note)
         found_url, found_title = found.url, found.title
     current = read_source_list(settings.sources_file)
-    merged, _, already = merge(current.sources, [Source(found_url, title or found_title, category)])
+    mode = "" if full_text is None else ("on" if full_text else "off")
+    merged, _, already = merge(
+        current.sources, [Source(found_url, title or found_title, category, full_text=mode)]
+    )
     if already:  # idempotent, like `mkdir -p`: the feed is subscribed, which is what was asked
-        click.echo(f"already subscribed: {already[0][1].url}")
+        listed = already[0][1]
+        if mode and listed.full_text != mode:
+            changed = [replace(s, full_text=mode) if s is listed else s for s in current.sources]
+            save_source_list(settings.sources_file, changed, current.kept)
+            click.echo(f"already subscribed: {listed.url}; article pages now {mode}")
+            return
+        click.echo(f"already subscribed: {listed.url}")
         return
     save_source_list(settings.sources_file, merged, current.kept)
     if settings.database.exists():
@@ -763,7 +808,10 @@ def rescore_command(ctx: click.Context) -> None:
     with Store(settings.database) as store:
         total, changed = store.rescore(
             lambda item: taxonomy.score(
-                item.title, item.summary, item.text, on_topic=on_topic.get(item.source_url, False)
+                item.title,
+                item.summary,
+                item.article_text,
+                on_topic=on_topic.get(item.source_url, False),
             )
         )
     click.echo(f"rescored {total} item(s); {changed} changed")
@@ -798,7 +846,7 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
         s.url: is_on_topic_source(s.categories) for s in load_source_list(settings.sources_file)
     }
     verdict = taxonomy.score(
-        item.title, item.summary, item.text, on_topic=on_topic.get(item.source_url, False)
+        item.title, item.summary, item.article_text, on_topic=on_topic.get(item.source_url, False)
     )
     click.echo(f"{item.title}")
     click.echo(f"  source: {item.source_title} ({item.source_url})")
@@ -838,6 +886,20 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
             if match.topic == topic_id:
                 factor = " x2" if match.where == "title" else ""
                 click.echo(f"    {match.term!r} {match.weight:g}{factor} in {match.where}")
+    click.echo(f"  {_page_line(item)}")
+
+
+def _page_line(item: StoredItem) -> str:
+    """Whether the item was read with its article page's text, and if not, why not."""
+    if item.page_text:
+        language = f", {item.page_language}" if item.page_language else ""
+        return (
+            f"text: its article page ({len(item.page_text):,} characters{language}), "
+            "not only the feed's"
+        )
+    if item.page_note:
+        return f"text: the feed's own; the article page was not used: {item.page_note}"
+    return "text: the feed's own (the article page was not read)"
 
 
 def _stored_item(ctx: click.Context, store: Store, item_id: int) -> StoredItem:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -135,10 +136,31 @@ def _story(story: Story, zone: ZoneInfo) -> DigestStory:
         title=headline.title,
         link=_web_link(headline.link),
         when=f"{human_date(local, zone)}, {local:%H:%M}",
-        excerpt=cut_at_word(" ".join((headline.summary or headline.text).split()), EXCERPT_CHARS),
+        excerpt=cut_at_word(" ".join(excerpt_text(headline).split()), EXCERPT_CHARS),
         sources=tuple((item.source_title, _web_link(item.link)) for item in story.items),
         relevance=story.relevance,
     )
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*$")
+_CUT = re.compile(r"(\.\.\.|…|\[…\]|\[\.\.\.\])\s*$")
+FRAGMENT_CHARS = 60  # a summary shorter than this says too little to stand as the excerpt
+
+
+def excerpt_text(item: StoredItem) -> str:
+    """What a story's excerpt is cut from: the feed's summary, unless it is empty or a
+    fragment (cut off with an ellipsis, no sentence end, a few words) and the article page
+    was read; then the page's text. Without a page, the summary or the feed's text."""
+    summary = " ".join(item.summary.split())
+    fragment = (
+        not summary
+        or len(summary) < FRAGMENT_CHARS
+        or bool(_CUT.search(summary))
+        or not _SENTENCE_END.search(summary)
+    )
+    if item.page_text and fragment:
+        return item.page_text
+    return item.summary or item.text
 
 
 def _web_link(link: str | None) -> str | None:

@@ -230,10 +230,12 @@ def words(text: str) -> list[str]:
 
 
 def lede(item: StoredItem) -> str:
-    """The start of what the item says beyond its title: its summary, else its text."""
-    body = item.summary or item.text
-    if item.text and len(body) < LEDE_CHARS and not item.text.startswith(body[:80]):
-        body = f"{body} {item.text}"
+    """The start of what the item says beyond its title: its summary, then its text (the
+    article page's when it was read: a one-sentence feed item is told by its page)."""
+    text = item.article_text  # the article page's, when it was read
+    body = item.summary or text
+    if text and len(body) < LEDE_CHARS and not text.startswith(body[:80]):
+        body = f"{body} {text}"
     return body[:LEDE_CHARS]
 
 

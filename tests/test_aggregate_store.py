@@ -170,7 +170,9 @@ def test_without_all_nothing_is_polled_before_it_is_due(project, server):
     server.route("/feed.xml", Route(body=rss(items("d", 2))))
     project.subscribe("/feed.xml")
     assert project.aggregate()["sources"] == 1
-    pages = dict.fromkeys(["read", "kept_feed_text", "reused", "failed", "disallowed", "waiting"], 0)
+    pages = dict.fromkeys(
+        ["read", "kept_feed_text", "reused", "failed", "disallowed", "waiting"], 0
+    )
     assert project.aggregate() == {
         **dict.fromkeys(SUMMARY_KEYS, 0),
         "moved": [],
@@ -728,7 +730,7 @@ def test_first_use_creates_the_source_list_from_the_shipped_default(tmp_path):
     for row in listed:
         assert set(row) == {
             "title", "url", "category", "status", "last_success", "next_due", "entries",
-            "last_error",
+            "last_error", "full_text", "entries_with_page_text", "last_page_problem",
         }  # fmt: skip
         assert (row["status"], row["next_due"], row["entries"]) == ("never fetched", "now", 0)
         assert (row["last_success"], row["last_error"]) == ("-", None)
