@@ -274,7 +274,19 @@ async def read_pages(
         summary.failed += 1
         log.info("%s: %s", job.url, record.problem)
 
-    await asyncio.gather(*(one(job) for job in work.fetch))
+    # Each host's pages are asked for by as many workers as the host may serve at once, so a
+    # host that says stop (429, 503) is asked for no page after that answer.
+    queues: dict[str, list[PageJob]] = {}
+    for job in work.fetch:
+        queues.setdefault(job.host, []).append(job)
+
+    async def worker(queue: list[PageJob]) -> None:
+        while queue:
+            await one(queue.pop(0))
+
+    await asyncio.gather(
+        *(worker(queue) for queue in queues.values() for _ in range(settings.per_host))
+    )
     return summary
 
 

@@ -48,6 +48,8 @@ BLOCKING_TERMS = 10  # an item's most distinctive words that find its candidates
 BLOCK_LIMIT = 100  # a word in more items than this within the window is no identity
 CANDIDATE_SHARE = 0.25  # of the threshold, reached by the blocking words alone to be compared
 PARTNERS = 12  # an item's best candidates compared in full
+EXHAUSTIVE_BELOW = 60  # so few items are all compared: in a small window the most
+# distinctive words of two reports of one event are each their own, and share no block
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,16 @@ class _Grouping:
         could reach the threshold are compared in full: so the cost grows with the items,
         not with their square, even when thousands of them look alike.
         """
-        postings: dict[str, deque[tuple[int, float]]] = {}
         times = [item.published_at for item in self.items]
+        if len(self.items) <= EXHAUSTIVE_BELOW:  # a quiet period: every pair costs little
+            pairs = [
+                (i, j)
+                for j in range(len(self.items))
+                for i in range(j)
+                if times[j] - times[i] <= self.window
+            ]
+            return self._best_first(pairs)
+        postings: dict[str, deque[tuple[int, float]]] = {}
         scored = []
         floor = self.threshold * CANDIDATE_SHARE
         for j, vector in enumerate(self.vectors):
@@ -215,11 +225,17 @@ class _Grouping:
                 (i for i, part in partial.items() if part >= floor),
                 key=lambda i: (-partial[i], i),
             )[:PARTNERS]
-            for i in partners:
-                value = self.similarity(i, j)
-                same_source = self.items[i].source_url == self.items[j].source_url
-                if value >= (SAME_SOURCE_THRESHOLD if same_source else self.threshold):
-                    scored.append((-value, i, j))
+            scored.extend((i, j) for i in partners)
+        return self._best_first(scored)
+
+    def _best_first(self, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """The pairs alike enough to join (an outlet's own pair: nearly identical), best first."""
+        scored = []
+        for i, j in pairs:
+            value = self.similarity(i, j)
+            same_source = self.items[i].source_url == self.items[j].source_url
+            if value >= (SAME_SOURCE_THRESHOLD if same_source else self.threshold):
+                scored.append((-value, i, j))
         scored.sort()
         return [(i, j) for _, i, j in scored]
 
