@@ -35,6 +35,8 @@ MIN_CHARS = 200  # shorter is a teaser or an error page, not an article
 WALL_CHARS = 2500  # a consent or paywall text longer than this carries an article as well
 CONSENT_SHARE = 0.2  # of the sentences naming cookies, consent, partners or tracking
 MAX_HTML_BYTES = 5 * 1024 * 1024  # a longer page is not read (the fetch caps it anyway)
+STUB_CHARS = 1500  # an extract this short is judged with the page around it
+SHORT_CHARS = 500  # a precise extract this short is tried again with trafilatura's defaults
 
 _CONSENT = re.compile(
     r"\b(cookies?|consent|legitimate interest|our partners|(?:\d+|[\w-]+) partners|"
@@ -53,6 +55,7 @@ _PAYWALL = re.compile(
     r"become a (?:subscriber|member) to)\b",
     re.IGNORECASE,
 )
+_NOT_FREE = re.compile(r'"isAccessibleForFree"\s*:\s*"?false"?', re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?=$|[-_])")
 
@@ -72,7 +75,14 @@ class PageText:
 
 def read_page(body: bytes, url: str, feed_text: str) -> PageText:
     """The article text of the HTML page ``body`` fetched from ``url``, judged against the
-    text the feed itself gave (``feed_text``)."""
+    text the feed itself gave (``feed_text``).
+
+    trafilatura reads the page twice at most: first favouring precision and leaving tables
+    out (layout tables, document lists and contact blocks are what boilerplate is made of),
+    then, when that comes out shorter than :data:`SHORT_CHARS`, with its defaults, keeping
+    the longer text: a page laid out in tables, or an article it was too strict with, still
+    yields its text.
+    """
     if len(body) > MAX_HTML_BYTES:
         return PageText("", "", f"page larger than {MAX_HTML_BYTES // 1024 // 1024} MiB")
     try:
@@ -80,34 +90,73 @@ def read_page(body: bytes, url: str, feed_text: str) -> PageText:
     except (etree.ParserError, ValueError):
         return PageText("", "", "not an HTML page")
     language = declared_language(tree)
+    text = _extract(body, url, precise=True)
+    if len(text) < SHORT_CHARS:
+        text = max(text, _extract(body, url, precise=False), key=len)
+    problem = judge(text, feed_text, _page_says(tree))
+    return PageText(text if not problem else "", language, problem)
+
+
+def _extract(body: bytes, url: str, *, precise: bool) -> str:
     import trafilatura  # here: only runs that read pages pay for importing it
 
     document = trafilatura.bare_extraction(
-        tree,
+        body,
         url=url,
+        favor_precision=precise,
+        include_tables=not precise,
         include_comments=False,
-        include_tables=True,
         include_images=False,
         include_links=False,
         with_metadata=False,
         deduplicate=False,
     )
-    text = _plain(getattr(document, "text", None) or "") if document is not None else ""
-    problem = judge(text, feed_text)
-    return PageText(text if not problem else "", language, problem)
+    return _plain(getattr(document, "text", None) or "") if document is not None else ""
 
 
-def judge(text: str, feed_text: str) -> str:
-    """Why ``text``, extracted from a page, is not the article; "" when it is."""
+@dataclass(frozen=True)
+class _PageSays:
+    """What the page as a whole says about itself, beyond the text extracted from it."""
+
+    paywalled: bool  # schema.org isAccessibleForFree false: the publisher says so
+    visible: str  # every visible text of the page, for the vocabulary of walls
+
+
+def _page_says(tree: lxml_html.HtmlElement) -> _PageSays:
+    paywalled = bool(
+        tree.xpath(
+            "//*[@itemprop='isAccessibleForFree'][translate(@content,'FALSE','false')='false']"
+        )
+    ) or any(
+        _NOT_FREE.search(script.text or "")
+        for script in tree.xpath("//script[@type='application/ld+json']")
+    )
+    for element in tree.xpath("//script|//style|//noscript|//template"):
+        element.drop_tree()
+    body = tree.find("body")
+    visible = " ".join((body if body is not None else tree).text_content().split())
+    return _PageSays(paywalled, visible[:20_000])
+
+
+def judge(text: str, feed_text: str, page: _PageSays | None = None) -> str:
+    """Why ``text``, extracted from a page, is not the article; "" when it is. ``page``:
+    what the whole page says (a short extract from a page that is a consent dialog or
+    declares itself paywalled is that wall, not the article)."""
+    if len(text) <= WALL_CHARS:
+        # what the page shows around a stub-sized extract tells a wall too (a consent dialog
+        # yields little or no text; a paywall's offer box is left out as boilerplate)
+        stub = len(text) <= STUB_CHARS
+        visible = page.visible if page is not None and stub else ""
+        for source in (text, visible[: WALL_CHARS * 2]):
+            sentences = [s for s in _SENTENCE.split(source) if s.strip()]
+            consent = sum(1 for s in sentences if _CONSENT.search(s))
+            if sentences and consent / len(sentences) >= CONSENT_SHARE and consent >= 2:
+                return "a consent wall, not the article"
+        paywalled = page is not None and page.paywalled
+        if paywalled or _PAYWALL.search(text) or _PAYWALL.search(visible):
+            return "a paywall stub, not the article"
     if len(text) < MIN_CHARS:
         return "no article text on the page" if not text else "too short to be the article"
-    if len(text) <= WALL_CHARS:
-        sentences = [s for s in _SENTENCE.split(text) if s.strip()]
-        consent = sum(1 for s in sentences if _CONSENT.search(s))
-        if sentences and consent / len(sentences) >= CONSENT_SHARE and consent >= 2:
-            return "a consent wall, not the article"
-        if _PAYWALL.search(text):
-            return "a paywall stub, not the article"
     if len(text) < len(" ".join(feed_text.split())):
         return "shorter than the feed's own text"
     return ""
