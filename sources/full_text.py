@@ -191,6 +191,7 @@ async def read_pages(
     read = await asyncio.gather(*(_robots(store, h, fetch, run_on, now) for h in hosts))
     robots = dict(zip(hosts, read, strict=True))
     stopped: set[str] = set()  # hosts that asked us to stop (429/503) during this run
+    settling: list[asyncio.Task[None]] = []
 
     async def one(job: PageJob) -> None:
         rules = robots[job.host]
@@ -213,12 +214,14 @@ async def read_pages(
                 accept=HTML_ACCEPT,
             )
         )
-        await _settle(job, result)
+        if result.status in {429, 503}:
+            stopped.add(job.host)  # at once: the host's next page is not asked for
+        # the page is read and stored while the host's next page is being fetched
+        settling.append(asyncio.create_task(_settle(job, result)))
 
     async def _settle(job: PageJob, result: FetchResult) -> None:
         status = str(result.status) if result.status is not None else (result.error_kind or "error")
         if result.status in {429, 503}:
-            stopped.add(job.host)
             rest = retry_after(result.retry_after, now) or settings.backoff_base
             await run_on(store.rest_host, job.host, now + rest, now)
             summary.waiting += 1
@@ -284,9 +287,14 @@ async def read_pages(
         while queue:
             await one(queue.pop(0))
 
-    await asyncio.gather(
-        *(worker(queue) for queue in queues.values() for _ in range(settings.per_host))
-    )
+    try:
+        await asyncio.gather(
+            *(worker(queue) for queue in queues.values() for _ in range(settings.per_host))
+        )
+        await asyncio.gather(*settling)
+    finally:  # interrupted: no page is left half-stored behind the run's back
+        for task in settling:
+            task.cancel()
     return summary
 
 
