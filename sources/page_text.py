@@ -105,11 +105,10 @@ def read_page(body: bytes, url: str, feed_text: str) -> PageText:
     """The article text of the HTML page ``body`` fetched from ``url``, judged against the
     text the feed itself gave (``feed_text``).
 
-    trafilatura reads the page twice at most: first favouring precision and leaving tables
-    out (layout tables, document lists and contact blocks are what boilerplate is made of),
-    then, when that comes out shorter than :data:`SHORT_CHARS`, with its defaults, keeping
-    the longer text: a page laid out in tables, or an article it was too strict with, still
-    yields its text.
+    trafilatura reads the page twice at most, tables left out both times (layout tables and
+    lists of documents are what most boilerplate is made of): first favouring precision,
+    then, when that comes out shorter than :data:`SHORT_CHARS`, with its default balance,
+    keeping the longer text: an article it was too strict with still yields its text.
     """
     if len(body) > MAX_HTML_BYTES:
         return PageText("", "", f"page larger than {MAX_HTML_BYTES // 1024 // 1024} MiB")
@@ -135,7 +134,7 @@ def _extract(tree: lxml_html.HtmlElement, url: str, *, precise: bool) -> str:
         url=url,
         favor_precision=precise,
         fast=False,  # its fallback extractors too: ~4 ms a page, a cleaner text than fast
-        include_tables=not precise,
+        include_tables=False,  # layout tables and document lists: boilerplate, mostly
         include_comments=False,
         include_images=False,
         include_links=False,
@@ -167,6 +166,21 @@ def _page_says(tree: lxml_html.HtmlElement) -> _PageSays:
     body = tree.find("body")
     visible = " ".join((body if body is not None else tree).text_content().split())
     return _PageSays(paywalled, visible[:20_000])
+
+
+def warm_page_reader() -> None:
+    """Load the extractor and what its first page would load (a few tenths of a second),
+    ahead of the first page."""
+    read_page(_WARM_PAGE, "https://example.org/", "")
+
+
+_WARM_PAGE = (
+    b"<!DOCTYPE html><html lang='en'><body><nav><a href='/'>Home</a></nav><article><h1>A</h1>"
+    + b"<p>"
+    + b"This sentence is here so that the extractor reads one page. " * 12
+    + b"</p>"
+    + b"</article></body></html>"
+)
 
 
 def judge(text: str, feed_text: str, page: _PageSays | None = None) -> str:

@@ -19,6 +19,7 @@ import functools
 import logging
 import os
 import random
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.full_text import PagesSummary, page_mode, read_pages, score_with_page, wants_page
 from sources.identity import normalise_link
 from sources.opml import Source
+from sources.page_text import warm_page_reader
 from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
 from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
 from sources.schedule import (
@@ -125,7 +127,8 @@ async def run(
     loop = asyncio.get_running_loop()
     done = 0
     # The taxonomy (120 kB pickled) goes to each worker once, not with every feed.
-    pool = parser_pool(min(workers, len(due)), use_taxonomy, (taxonomy,))
+    reads_pages = any(modes.get(s.url, "off") != "off" for s in due)
+    pool = parser_pool(min(workers, len(due)), use_taxonomy, (taxonomy, reads_pages))
     # One thread does all the run's database work, in the order it is asked for: the event
     # loop, which only fetches, is never held up by a transaction or a small parse.
     storing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="communique-store")
@@ -380,11 +383,15 @@ def _finish(
 _worker_taxonomy: Taxonomy | None = None  # set once per worker process by use_taxonomy
 
 
-def use_taxonomy(taxonomy: Taxonomy) -> None:
+def use_taxonomy(taxonomy: Taxonomy, reads_pages: bool = False) -> None:
     """Install the taxonomy that :func:`parse_and_score` uses when given none: run once in
-    each worker, so the taxonomy is not pickled again with every feed."""
+    each worker, so the taxonomy is not pickled again with every feed. ``reads_pages``: the
+    run will read article pages, so the worker loads the page extractor in the background
+    while it parses feeds and waits for them, not when the first page arrives."""
     global _worker_taxonomy
     _worker_taxonomy = taxonomy
+    if reads_pages:
+        threading.Thread(target=warm_page_reader, daemon=True).start()
 
 
 def parse_and_score(
