@@ -421,3 +421,35 @@ def test_sources_add_full_text_sets_the_list_attribute(tmp_path, server):
     assert "article pages now off" in again.output
     listed = parse_opml((tmp_path / "sources.opml").read_bytes(), "sources.opml")
     assert listed[0].full_text == "off"
+
+
+def test_an_item_whose_link_changes_reads_its_new_page(project, server):
+    server.route("/news/old", Route(body=page("Old", EU_ARTICLE), content_type="text/html"))
+    moved = [*EU_ARTICLE[:2], "The new page adds that Montenegro closed three more chapters."]
+    server.route("/news/new", Route(body=page("New", moved), content_type="text/html"))
+    route = server.route(
+        "/feed.xml", Route(body=rss([feed_item(server, "one", "/news/old", "First", "One.")]))
+    )
+    project.subscribe("/feed.xml")
+    project.aggregate()
+    assert "Montenegro" not in project.entry("one")["page_text"]
+    route.body = rss([feed_item(server, "one", "/news/new", "First", "One.")])
+    project.aggregate("--all")
+    assert len(server.requests_for("/news/new")) == 1
+    assert "Montenegro closed three more chapters" in project.entry("one")["page_text"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('full_text = "always"', "[aggregate] full_text is 'always'"),
+        ("pages_per_host = 0", "[aggregate] pages_per_host must be at least 1"),
+    ],
+)
+def test_a_bad_full_text_setting_is_one_line_naming_the_line(tmp_path, server, setting, message):
+    project = Project(tmp_path, server, setting + "\n")
+    project.subscribe()
+    result = project.run("aggregate")
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "communique.toml:7:" in lines[0] and message in lines[0], lines
