@@ -14,7 +14,7 @@ the rest on later runs; a host that answers 429 or 503 is left alone until its R
 (or the feed backoff) has passed. A page that fails fails neither its item nor the run: it is
 tried again after a backoff, and given up after :data:`MAX_FAILURES` failures in a row.
 
-The pure part (:func:`wants_page`, :func:`plan`) decides; :func:`read_pages` is the shell
+The pure part (:func:`wants_page`, :func:`plan`) decides; :class:`PageReader` is the shell
 that fetches, has the parser processes extract the text (:mod:`sources.page_text`), and
 stores it with the item's relevance scored again on the page's text.
 """
@@ -109,14 +109,19 @@ class Plan:
 
 
 def plan(
-    wanted: Sequence[WantedPage], now: datetime, per_host: int, resting: frozenset[str]
+    wanted: Sequence[WantedPage],
+    now: datetime,
+    per_host: int,
+    resting: frozenset[str],
+    taken_before: Mapping[str, int] | None = None,
 ) -> Plan:
-    """Sort the wanted pages into those already read, those to fetch now, and the rest."""
+    """Sort the wanted pages into those already read, those to fetch now, and the rest.
+    ``taken_before``: pages already fetched per host in this run (they count to the cap)."""
     jobs: dict[str, list[WantedPage]] = {}
     for item in wanted:  # newest first, as the store lists them
         jobs.setdefault(item.url, []).append(item)
     reuse, fetch, waiting = [], [], 0
-    taken: dict[str, int] = {}
+    taken: dict[str, int] = dict(taken_before or {})
     for url, entries in jobs.items():
         job = PageJob(url, tuple(entries), entries[0].known)
         known = job.known
@@ -157,56 +162,122 @@ def is_html(content_type: str | None) -> bool:
     return kind in HTML_TYPES
 
 
-async def read_pages(
-    store: Store,
-    fetch: Callable[[FetchRequest], Any],
-    run_on: Callable[..., Any],
-    extract_on: Callable[..., Any],
-    settings: AggregateSettings,
-    score: Callable[[WantedPage, str], Relevance],
-    now: datetime,
-) -> PagesSummary:
-    """Read the pages wanted now. ``fetch(request)`` awaits a :class:`FetchResult` (the
-    run's fetcher); ``run_on(function, *args)`` awaits a call on the run's storing thread,
-    ``extract_on(function, *args)`` one in the parser processes; ``score(item, page_text)``
-    is the item's relevance read with its page's text."""
-    summary = PagesSummary()
-    wanted = await run_on(store.wanted_pages)
-    if not wanted:
-        return summary
-    resting = set()
-    for host in sorted({host_of(w.url) for w in wanted}):
-        until = await run_on(store.resting_until, host)
-        if until is not None and until > now:
-            resting.add(host)
-    work = plan(wanted, now, settings.pages_per_host, frozenset(resting))
-    summary.waiting = work.waiting
-    for job in work.reuse:
-        known = job.known
-        assert known is not None
-        verdicts = {e.entry_id: score(e, known.text) for e in job.entries}
-        await run_on(store.record_page, known, now, job.entry_ids, done=True, relevance=verdicts)
-        summary.reused += 1
-    hosts = sorted({job.host for job in work.fetch})
-    read = await asyncio.gather(*(_robots(store, h, fetch, run_on, now) for h in hosts))
-    robots = dict(zip(hosts, read, strict=True))
-    stopped: set[str] = set()  # hosts that asked us to stop (429/503) during this run
-    settling: list[asyncio.Task[None]] = []
+class PageReader:
+    """The page side of one run: pages are read while feeds are still being fetched.
 
-    async def one(job: PageJob) -> None:
-        rules = robots[job.host]
-        if not rules.allows(job.url):
-            if rules.status is None or rules.status >= 500:
-                summary.waiting += 1  # robots.txt unreadable: ask again on a later run
-            else:
-                await run_on(store.give_up_pages, job.entry_ids, rules.problem, now)
-                summary.disallowed += 1
+    :meth:`pump` is called whenever a source has stored items that want their page (and
+    once at the end, for pages left from earlier runs); each call plans what is wanted and
+    not yet taken up in this run, within each host's cap. Each host's pages are asked for
+    by as many workers as the host may serve at once, so a host that says stop (429, 503)
+    is asked for no page after that answer; a page is extracted and stored while the host's
+    next page is being fetched. ``fetch(request)`` awaits a :class:`FetchResult` (the run's
+    fetcher); ``run_on(function, *args)`` awaits a call on the run's storing thread,
+    ``extract_on(function, *args)`` one in the parser processes; ``score(item, page_text)``
+    is the item's relevance read with its page's text.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        fetch: Callable[[FetchRequest], Any],
+        run_on: Callable[..., Any],
+        extract_on: Callable[..., Any],
+        settings: AggregateSettings,
+        score: Callable[[WantedPage, str], Relevance],
+        now: datetime,
+    ) -> None:
+        self.store, self.fetch, self.run_on, self.extract_on = store, fetch, run_on, extract_on
+        self.settings, self.score, self.now = settings, score, now
+        self.summary = PagesSummary()
+        self._seen: set[str] = set()  # page URLs taken up (or judged) in this run
+        self._taken: dict[str, int] = {}  # pages fetched per host in this run
+        self._resting: dict[str, bool] = {}
+        self._robots: dict[str, asyncio.Task[RobotsFile]] = {}
+        self._queues: dict[str, list[PageJob]] = {}
+        self._workers: dict[str, int] = {}
+        self._stopped: set[str] = set()  # hosts that asked us to stop (429/503) in this run
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+        self._again = False
+
+    def pump_soon(self) -> None:
+        """Plan the pages wanted now, without waiting for it (a source was just stored)."""
+        self._tasks.append(asyncio.create_task(self.pump()))
+
+    async def pump(self) -> None:
+        """Take up every page wanted now that this run has not taken up yet."""
+        if self._lock.locked():
+            self._again = True  # the planning under way will look once more
             return
-        if job.host in stopped:
-            summary.waiting += 1
+        async with self._lock:
+            self._again = True
+            while self._again:
+                self._again = False
+                await self._plan()
+
+    async def _plan(self) -> None:
+        store, run_on, now = self.store, self.run_on, self.now
+        wanted = [w for w in await run_on(store.wanted_pages) if w.url not in self._seen]
+        for host in sorted({host_of(w.url) for w in wanted} - set(self._resting)):
+            until = await run_on(store.resting_until, host)
+            self._resting[host] = until is not None and until > now
+        resting = frozenset(h for h, rests in self._resting.items() if rests)
+        work = plan(wanted, now, self.settings.pages_per_host, resting, self._taken)
+        for job in work.reuse:
+            self._seen.add(job.url)
+            known = job.known
+            assert known is not None
+            verdicts = {e.entry_id: self.score(e, known.text) for e in job.entries}
+            await run_on(
+                store.record_page, known, now, job.entry_ids, done=True, relevance=verdicts
+            )
+            self.summary.reused += 1
+        for job in work.fetch:
+            self._seen.add(job.url)
+            self._taken[job.host] = self._taken.get(job.host, 0) + 1
+            if job.host not in self._robots:
+                self._robots[job.host] = asyncio.create_task(
+                    _robots(store, job.host, self.fetch, run_on, now)
+                )
+            self._queues.setdefault(job.host, []).append(job)
+            while self._workers.get(job.host, 0) < self.settings.per_host:
+                self._workers[job.host] = self._workers.get(job.host, 0) + 1
+                self._tasks.append(asyncio.create_task(self._worker(job.host)))
+
+    async def finish(self) -> PagesSummary:
+        """Take up what is still wanted (pages left from earlier runs too), wait for every
+        page under way, and say what was done."""
+        try:
+            await self.pump()
+            while self._tasks:
+                task = self._tasks.pop()
+                await task
+        finally:  # interrupted: no page is left half-stored behind the run's back
+            for task in self._tasks:
+                task.cancel()
+        left = await self.run_on(self.store.wanted_pages)
+        self.summary.waiting = len({w.url for w in left})
+        return self.summary
+
+    async def _worker(self, host: str) -> None:
+        queue = self._queues[host]
+        try:
+            while queue:
+                await self._one(queue.pop(0))
+        finally:
+            self._workers[host] -= 1
+
+    async def _one(self, job: PageJob) -> None:
+        rules = await self._robots[job.host]
+        if not rules.allows(job.url):
+            if rules.status is not None and rules.status < 500:  # unreadable: a later run
+                await self.run_on(self.store.give_up_pages, job.entry_ids, rules.problem, self.now)
+                self.summary.disallowed += 1
+            return
+        if job.host in self._stopped:
             return
         known = job.known
-        result: FetchResult = await fetch(
+        result: FetchResult = await self.fetch(
             FetchRequest(
                 job.url,
                 known.etag if known else None,
@@ -215,21 +286,23 @@ async def read_pages(
             )
         )
         if result.status in {429, 503}:
-            stopped.add(job.host)  # at once: the host's next page is not asked for
+            self._stopped.add(job.host)  # at once: the host's next page is not asked for
         # the page is read and stored while the host's next page is being fetched
-        settling.append(asyncio.create_task(_settle(job, result)))
+        self._tasks.append(asyncio.create_task(self._settle(job, result)))
 
-    async def _settle(job: PageJob, result: FetchResult) -> None:
+    async def _settle(self, job: PageJob, result: FetchResult) -> None:
+        store, run_on, now, summary = self.store, self.run_on, self.now, self.summary
         status = str(result.status) if result.status is not None else (result.error_kind or "error")
         if result.status in {429, 503}:
-            rest = retry_after(result.retry_after, now) or settings.backoff_base
+            rest = retry_after(result.retry_after, now) or self.settings.backoff_base
             await run_on(store.rest_host, job.host, now + rest, now)
-            summary.waiting += 1
             log.info("%s: answered %s: its pages wait until %s", job.host, status, now + rest)
             return
         if result.status == 304 and job.known is not None and job.known.text:
             known = replace(job.known, failures=0, retry_at=None)
-            verdicts = {e.entry_id: score(e, known.text) for e in job.entries if not known.problem}
+            verdicts = {
+                e.entry_id: self.score(e, known.text) for e in job.entries if not known.problem
+            }
             await run_on(
                 store.record_page, known, now, job.entry_ids, done=True, relevance=verdicts
             )
@@ -243,7 +316,7 @@ async def read_pages(
                 summary.failed += 1
                 return
             try:
-                page: PageText = await extract_on(
+                page: PageText = await self.extract_on(
                     read_page, result.body, result.final_url or job.url, job.feed_text
                 )
             except Exception as exc:  # an extractor crash is this page's problem only
@@ -257,7 +330,9 @@ async def read_pages(
                 language=page.language,
                 problem=page.problem,
             )
-            verdicts = {e.entry_id: score(e, page.text) for e in job.entries} if page.usable else {}
+            verdicts = (
+                {e.entry_id: self.score(e, page.text) for e in job.entries} if page.usable else {}
+            )
             await run_on(
                 store.record_page, record, now, job.entry_ids, done=True, relevance=verdicts
             )
@@ -272,30 +347,10 @@ async def read_pages(
             await run_on(store.record_page, record, now, job.entry_ids, done=True)
         else:
             problem = result.error or f"the page answered {status}"
-            record, done = after_failure(job, status, problem, now, settings)
+            record, done = after_failure(job, status, problem, now, self.settings)
             await run_on(store.record_page, record, now, job.entry_ids, done=done)
         summary.failed += 1
         log.info("%s: %s", job.url, record.problem)
-
-    # Each host's pages are asked for by as many workers as the host may serve at once, so a
-    # host that says stop (429, 503) is asked for no page after that answer.
-    queues: dict[str, list[PageJob]] = {}
-    for job in work.fetch:
-        queues.setdefault(job.host, []).append(job)
-
-    async def worker(queue: list[PageJob]) -> None:
-        while queue:
-            await one(queue.pop(0))
-
-    try:
-        await asyncio.gather(
-            *(worker(queue) for queue in queues.values() for _ in range(settings.per_host))
-        )
-        await asyncio.gather(*settling)
-    finally:  # interrupted: no page is left half-stored behind the run's back
-        for task in settling:
-            task.cancel()
-    return summary
 
 
 async def _robots(

@@ -29,7 +29,13 @@ from typing import Any
 from sources.decide import decide_entries
 from sources.feed_items import FeedItems
 from sources.fetch import Fetcher, FetchRequest, FetchResult
-from sources.full_text import PagesSummary, page_mode, read_pages, score_with_page, wants_page
+from sources.full_text import (
+    PageReader,
+    PagesSummary,
+    page_mode,
+    score_with_page,
+    wants_page,
+)
 from sources.identity import normalise_link
 from sources.opml import Source
 from sources.page_text import warm_page_reader
@@ -139,6 +145,23 @@ async def run(
                 state = store.state(source.url)
                 requests.append(FetchRequest(source.url, state.etag, state.last_modified))
 
+            def run_on(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+                return loop.run_in_executor(storing, functools.partial(function, *args, **kwargs))
+
+            def extract_on(function: Callable[..., Any], *args: Any) -> Any:
+                return loop.run_in_executor(pool, function, *args)
+
+            # the items' article pages (sources.full_text), read while other feeds are fetched
+            pages = PageReader(
+                store,
+                fetcher.fetch,
+                run_on,
+                extract_on,
+                settings,
+                score_with_page(taxonomy, on_topic),
+                datetime.now(UTC),
+            )
+
             async def poll(request: FetchRequest) -> None:
                 # Fetch and handle in one task, so a body lives only until its source is stored.
                 try:
@@ -147,7 +170,11 @@ async def run(
                         taxonomy, on_topic.get(request.url, False), modes.get(request.url, "off")
                     )
                     pools = (pool, storing)
-                    await _handle(store, result, settings, rng, pools, loop, summary, scoring)
+                    wanted = await _handle(
+                        store, result, settings, rng, pools, loop, summary, scoring
+                    )
+                    if wanted:
+                        pages.pump_soon()
                 except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
                     await loop.run_in_executor(
                         storing, _record_error, store, request.url, exc, settings, rng, summary
@@ -166,22 +193,7 @@ async def run(
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(*tasks, return_exceptions=True)
 
-            def run_on(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-                return loop.run_in_executor(storing, functools.partial(function, *args, **kwargs))
-
-            def extract_on(function: Callable[..., Any], *args: Any) -> Any:
-                return loop.run_in_executor(pool, function, *args)
-
-            # the items' article pages, once every feed is stored (sources.full_text)
-            summary.pages = await read_pages(
-                store,
-                fetcher.fetch,
-                run_on,
-                extract_on,
-                settings,
-                score_with_page(taxonomy, on_topic),
-                datetime.now(UTC),
-            )
+            summary.pages = await pages.finish()  # and pages left from earlier runs
     finally:
         storing.shutdown(wait=True, cancel_futures=True)  # before the store is closed
         pool.shutdown(wait=True, cancel_futures=True)
@@ -232,6 +244,7 @@ class _Fetched:
     verdicts: dict[str, Relevance] = field(default_factory=dict)
     pool_arguments: tuple[object, ...] | None = None
     page_mode: str = "off"  # whether new items' pages are to be read (sources.full_text)
+    pages_wanted: int = 0  # items stored that want their page
 
 
 async def _handle(
@@ -243,7 +256,7 @@ async def _handle(
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
     scoring: _Scoring,
-) -> None:
+) -> int:
     """Judge, parse, decide and store one fetch. The database work and the parsing of a small
     change run on the storing thread, a big parse in the worker pool: the event loop only
     fetches, so a feed being parsed or stored never holds up the requests of the others."""
@@ -252,7 +265,7 @@ async def _handle(
         storing, _prepare, store, result, settings, rng, scoring, summary
     )
     if fetched.pool_arguments is None:
-        return  # stored already: not modified, failed, or parsed on the storing thread
+        return fetched.pages_wanted  # stored already: not modified, failed, or parsed here
     try:  # the worker's own taxonomy (installed once), not this one pickled again
         fetched.parsed, fetched.verdicts = await loop.run_in_executor(
             pool, parse_and_score, *fetched.pool_arguments
@@ -260,6 +273,7 @@ async def _handle(
     except Exception as exc:  # a parser crash is this source's failure, not the run's
         fetched.parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
     await loop.run_in_executor(storing, _finish, store, result, settings, rng, summary, fetched)
+    return fetched.pages_wanted
 
 
 def _prepare(
@@ -356,6 +370,7 @@ def _finish(
         relevance={a.entry.key: verdicts[a.entry.key] for a in actions if a.kind != "same"},
         pages_wanted=pages_wanted,
     )
+    fetched.pages_wanted = len(pages_wanted)
     summary.new += new
     summary.updated += updated
     if parsed and not parsed.error:
