@@ -42,7 +42,8 @@ from feeds.errors import InputError, decode_utf8
 from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server, url_host
-from sources.digest import build_digest, plural
+from sources.digest import Digest, build_digest, plural
+from sources.digest import from_json as digest_from_json
 from sources.digest_files import (
     digest_folder_problem,
     load_digest_settings,
@@ -51,6 +52,9 @@ from sources.digest_files import (
 )
 from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
 from sources.full_text import page_mode
+from sources.mail_delivery import MailFailure, load_mail_settings
+from sources.mail_delivery import send as send_mail
+from sources.mail_message import build_message
 from sources.opml import (
     Source,
     SourceList,
@@ -970,6 +974,11 @@ def _moment(value: str, zone: ZoneInfo, now: datetime, option: str) -> datetime:
     help="Directory (default: [digest] out, else the digest/ folder of [publish] static: "
     "static/digest/).",
 )
+@click.option(
+    "--mail",
+    is_flag=True,
+    help="Also mail the digest to [mail] to (once: a digest already mailed is not sent again).",
+)
 @_now_option
 @click.pass_context
 def digest_command(
@@ -979,6 +988,7 @@ def digest_command(
     formats: str,
     out: Path | None,
     now: str | None,
+    mail: bool = False,
 ) -> None:
     """Write what mattered in EU foreign policy in a period, by topic and by story.
 
@@ -1037,19 +1047,110 @@ def digest_command(
     )
     for path in written:
         click.echo(f"  {path}")
+    if mail:
+        ctx.exit(_mail_digest(ctx, digest, resend=False, clock=clock))
+
+
+def _mail_digest(ctx: click.Context, digest: Digest, *, resend: bool, clock: datetime) -> int:
+    """Mail ``digest`` unless it was mailed already (``resend`` sends it anyway); the exit
+    code: 0 sent or already sent, 1 the server did not take it (said in one line)."""
+    mail = load_mail_settings(ctx.obj)
+    if not mail.to:
+        raise click.UsageError("no [mail] to in the config: say where digests are mailed")
+    site = load_config(ctx.obj).site
+    settings = _aggregate_settings(ctx)
+    with Store(settings.database) as store:
+        earlier = store.delivered(digest.day)
+        if earlier and not resend:
+            click.echo(
+                f"digest {digest.day} was mailed already ({_when(earlier[1])}, {earlier[0]}); "
+                "`communique mail --resend` sends it again"
+            )
+            return EXIT_OK
+        message = build_message(
+            digest,
+            sender=mail.sender,
+            recipients=mail.to,
+            base_url=site.base_url,
+            sent_at=clock,
+            language=site.language,
+        )
+        try:
+            delivery = send_mail(message, mail)
+        except MailFailure as exc:
+            click.echo(f"communique: digest {digest.day} not mailed: {exc}", err=True)
+            return EXIT_PROBLEM
+        store.record_delivery(digest.day, str(message["Message-ID"]), mail.to, clock)
+    click.echo(
+        f"mailed digest {digest.day} to {plural(len(mail.to), 'recipient', 'recipients')} "
+        f"({message['Message-ID']})"
+    )
+    for refused in delivery.refused:
+        click.echo(f"communique: refused by the server, not mailed: {refused}", err=True)
+    return EXIT_OK
+
+
+@main.command("mail", epilog=EXIT_CODES_HELP)
+@click.option(
+    "--digest",
+    "day",
+    metavar="DAY",
+    help="Which digest: its day as its files name it (2026-11-27, or 2026-11-20--2026-11-26 "
+    "for a longer period); default: the latest one written.",
+)
+@click.option("--resend", is_flag=True, help="Send it even if it was mailed already.")
+@_now_option
+@click.pass_context
+def mail_command(ctx: click.Context, day: str | None, resend: bool, now: str | None) -> None:
+    """Mail a digest already written (from [digest] out) to [mail] to.
+
+    The message has a plain-text part and an HTML part made for mail clients (tables and
+    inline styles, no images, no scripts). A digest is mailed once: its delivery is recorded
+    when the server accepts it, and sending it again needs --resend. Temporary failures are
+    tried again for [mail] retry_for, then left for the next run (exit 1).
+    """
+    options = load_digest_settings(ctx.obj)
+    site = load_config(ctx.obj).site
+    if day is None:
+        records = sorted(options.out_dir.glob("digest-*.json"), key=lambda p: p.stat().st_mtime_ns)
+        if not records:
+            click.echo(
+                f"communique: no digest in {options.out_dir}; write one with `communique digest`",
+                err=True,
+            )
+            ctx.exit(EXIT_INPUT)
+        path = records[-1]
+    else:
+        path = options.out_dir / f"digest-{day}.json"
+        if not path.is_file():
+            click.echo(
+                f"communique: no digest {day} in {options.out_dir} ({path.name} is missing); "
+                "see the digest-*.json files there",
+                err=True,
+            )
+            ctx.exit(EXIT_INPUT)
+    try:
+        digest = digest_from_json(path.read_text(encoding="utf-8"), site.tz)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        click.echo(f"communique: {path}: cannot read the digest ({exc})", err=True)
+        ctx.exit(EXIT_INPUT)
+    ctx.exit(_mail_digest(ctx, digest, resend=resend, clock=_clock(now)))
 
 
 @main.command("run", epilog=AGGREGATE_EXIT_CODES_HELP)
 @click.pass_context
 def run_command(ctx: click.Context) -> None:
-    """Aggregate, then write the digest, then publish: one command for cron or a timer.
+    """Aggregate, write the digest, mail it, then publish: one command for cron or a timer.
 
-    Without an articles folder (someone who only follows feeds), the site is published with
-    the digest alone, unless [publish] articles names a folder that is missing.
+    The digest is mailed when [mail] to is set, once (a digest already mailed is not sent
+    again); a mail that could not be sent makes the exit code 1 and is tried by the next
+    run. Without an articles folder (someone who only follows feeds), the site is published
+    with the digest alone, unless [publish] articles names a folder that is missing.
     """
     config = _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
     if config.publish.articles_configured:  # and so does a configured folder that is missing
         check_articles_dir(config.publish.articles_dir)
+    mail = bool(load_mail_settings(ctx.obj).to)  # and so does a bad [mail] table
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)
@@ -1057,7 +1158,12 @@ def run_command(ctx: click.Context) -> None:
         if exc.exit_code not in (EXIT_OK, EXIT_PROBLEM):
             raise
         code = exc.exit_code
-    ctx.invoke(digest_command)
+    try:
+        ctx.invoke(digest_command, mail=mail)
+    except click.exceptions.Exit as exc:  # the digest is written; mailing it failed
+        if exc.exit_code not in (EXIT_OK, EXIT_PROBLEM):
+            raise
+        code = max(code, exc.exit_code)
     ctx.invoke(publish_command)
     ctx.exit(code)
 

@@ -215,7 +215,7 @@ def canonical_host(host: str, url: str) -> str:
 
 
 # Tables later parts of communique read; accepted here so one file configures everything.
-_OTHER_TABLES = {"aggregate", "digest", "topics", "relevance"}
+_OTHER_TABLES = {"aggregate", "digest", "mail", "topics", "relevance"}
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 

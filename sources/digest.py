@@ -277,6 +277,48 @@ def to_json(digest: Digest) -> str:
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
+def from_json(text: str, zone: ZoneInfo) -> Digest:
+    """A digest read back from its JSON record (``mail --digest DAY`` mails the digest that
+    was written, not one built again from a database that has changed since). ValueError
+    when it is not such a record."""
+    data = json.loads(text)
+    try:
+        since = datetime.fromisoformat(data["since"])
+        until = datetime.fromisoformat(data["until"])
+        topics = tuple(
+            DigestTopic(
+                str(topic["id"]),
+                str(topic["name"]),
+                tuple(
+                    DigestStory(
+                        title=str(story["title"]),
+                        link=_web_link(story.get("link")),
+                        when=str(story["when"]),
+                        excerpt=str(story["excerpt"]),
+                        sources=tuple(
+                            (str(s["source"]), _web_link(s.get("link"))) for s in story["sources"]
+                        ),
+                        relevance=float(story["relevance"]),
+                    )
+                    for story in topic["stories"]
+                ),
+            )
+            for topic in data["topics"]
+        )
+        return Digest(
+            title=str(data["title"]),
+            since=since,
+            until=until,
+            day=str(data["day"]),
+            period=_period(since, until, zone),
+            topics=topics,
+            items=int(data["items"]),
+            by_source=tuple((str(s["source"]), int(s["items"])) for s in data["by_source"]),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a digest record ({type(exc).__name__}: {exc})") from None
+
+
 def digest_feed(digests: Sequence[dict[str, object]], site: Site, base_url: str) -> bytes:
     """``digest.atom``: one entry per digest (read back from their JSON), newest first.
 

@@ -176,6 +176,17 @@ MIGRATIONS: tuple[str, ...] = (
         VALUES (new.id, new.title, new.summary, new.text, new.page_text);
     END;
     """,
+    # 7: each digest mailed, so that it is mailed once (sources.mail_delivery)
+    """
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        sent_at TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_by_day ON deliveries (day, sent_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -744,6 +755,26 @@ class Store:
                FROM sources s"""
         )
         return {r["url"]: (r["with_text"], r["problem"] or "") for r in rows}
+
+    # --- digests mailed ----------------------------------------------------------------------
+
+    def delivered(self, day: str) -> tuple[str, datetime] | None:
+        """``(Message-ID, when)`` of the last time the digest ``day`` was mailed, if ever."""
+        row = self.db.execute(
+            "SELECT message_id, sent_at FROM deliveries WHERE day = ? ORDER BY sent_at DESC, id DESC",
+            (day,),
+        ).fetchone()
+        return (row["message_id"], datetime.fromisoformat(row["sent_at"])) if row else None
+
+    def record_delivery(
+        self, day: str, message_id: str, recipients: Sequence[str], at: datetime
+    ) -> None:
+        """The digest ``day`` was accepted by the mail server for ``recipients``."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO deliveries (day, message_id, recipients, sent_at) VALUES (?, ?, ?, ?)",
+                (day, message_id, ", ".join(recipients), _iso(at)),
+            )
 
     # --- reading ---------------------------------------------------------------------------
 

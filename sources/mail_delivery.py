@@ -1,0 +1,289 @@
+"""Sending a digest by e-mail: the ``[mail]`` settings and one SMTP delivery, retried.
+
+``[mail]`` says where to: ``to`` (one address or a list), ``from``, ``smtp_host``,
+``smtp_port`` (default 587 with STARTTLS, 465 with TLS, 25 without), ``security``
+(``"starttls"``, the default; ``"tls"``; or ``"none"``), ``username``, and ``ca_file`` (a CA
+bundle for a server whose certificate a private authority signed). The password is never in
+``communique.toml``, which is shared, committed and backed up: it comes from the environment
+(``COMMUNIQUE_SMTP_PASSWORD``) or from a file named by ``password_file`` (its first line), and
+a ``password`` key is refused with a message saying where to put it. Credentials never travel
+in clear: a user name with ``security = "none"`` is refused too.
+
+:func:`send` makes one delivery: connect, STARTTLS or TLS with certificate and host name
+checked, log in, send. What the server says decides what happens next:
+
+* a temporary failure (a 4xx reply, a refused or dropped connection, a timeout) is tried
+  again after 1, 2, 4, ... seconds while the deadline (``retry_for``, default 2 minutes)
+  allows, then reported as :class:`TemporaryFailure` (the digest is left for the next run);
+* a permanent one (a 5xx reply, authentication refused, a certificate that does not check)
+  is reported at once as :class:`PermanentFailure`, in one line.
+
+Nothing here records a delivery: the caller does, once :func:`send` has returned, that is
+once the server accepted the message.
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+
+from feeds.config import read_config_file
+from feeds.errors import InputError, line_of_key
+from sources.settings import parse_duration
+
+PASSWORD_VARIABLE = "COMMUNIQUE_SMTP_PASSWORD"
+SECURITY = ("starttls", "tls", "none")
+PORTS = {"starttls": 587, "tls": 465, "none": 25}
+CONNECT_TIMEOUT = 30.0  # seconds for each connection and each reply
+_KEYS = (
+    "to",
+    "from",
+    "smtp_host",
+    "smtp_port",
+    "security",
+    "username",
+    "password_file",
+    "ca_file",
+    "retry_for",
+)
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where and how digests are mailed; ``to`` empty means they are not."""
+
+    to: tuple[str, ...] = ()
+    sender: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    retry_for: float = 120.0  # seconds in which temporary failures are tried again
+
+    def password(self) -> str:
+        """The password: the environment's, else the first line of ``password_file``."""
+        if os.environ.get(PASSWORD_VARIABLE):
+            return os.environ[PASSWORD_VARIABLE]
+        if self.password_file is not None:
+            try:
+                return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+            except (OSError, UnicodeDecodeError, IndexError) as exc:
+                raise PermanentFailure(
+                    f"cannot read the SMTP password from {self.password_file} ({exc}); "
+                    f"put it on the file's first line, or in {PASSWORD_VARIABLE}"
+                ) from None
+        raise PermanentFailure(
+            f"[mail] username is set but no password was given: set {PASSWORD_VARIABLE} "
+            "or [mail] password_file"
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message the server accepted: how many attempts it took, and the recipients it
+    refused while it accepted the rest."""
+
+    attempts: int
+    refused: tuple[str, ...] = ()
+
+
+class MailFailure(Exception):
+    """The digest was not delivered."""
+
+
+class TemporaryFailure(MailFailure):
+    """The server or the network may accept it later: left for the next run."""
+
+
+class PermanentFailure(MailFailure):
+    """Trying again will not help until something is changed (address, password, server)."""
+
+
+def load_mail_settings(config_path: Path | None) -> MailSettings:
+    """``[mail]``, validated; paths are relative to the config file."""
+    path, data, text = read_config_file(config_path)
+    table = data.get("mail", {})
+    root = path.resolve().parent
+
+    def fail(key: str, message: str) -> InputError:
+        return InputError(path, line_of_key(text, key, section="mail"), message)
+
+    if "password" in table:
+        raise fail(
+            "password",
+            "[mail] password: a password is never read from communique.toml; set "
+            f"{PASSWORD_VARIABLE} in the environment or name a file with [mail] password_file",
+        )
+    for key in table:
+        if key not in _KEYS:
+            raise fail(key, f"unknown setting [mail] {key}; known: {', '.join(sorted(_KEYS))}")
+    if not table:
+        return MailSettings()
+    to = table.get("to", [])
+    recipients = [to] if isinstance(to, str) else to
+    if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+        raise fail("to", "[mail] to must be an address in quotes, or a list of them")
+    for address in recipients:
+        if not _address(address):
+            raise fail("to", f"[mail] to: {address!r} is not an e-mail address")
+    sender = table.get("from", "")
+    if recipients and not (isinstance(sender, str) and _address(sender)):
+        raise fail(
+            "from", '[mail] from must be the sender\'s address, e.g. "Digest <me@example.org>"'
+        )
+    security = table.get("security", "starttls")
+    if security not in SECURITY:
+        raise fail(
+            "security", f'[mail] security is {security!r}; write "starttls", "tls" or "none"'
+        )
+    port = table.get("smtp_port", PORTS[security])
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise fail("smtp_port", "[mail] smtp_port must be a port number, 1 to 65535")
+    host = table.get("smtp_host", "localhost")
+    if not isinstance(host, str) or not host.strip():
+        raise fail("smtp_host", "[mail] smtp_host must be a host name in quotes")
+    username = table.get("username", "")
+    if not isinstance(username, str):
+        raise fail("username", "[mail] username must be text in quotes")
+    if username and security == "none":
+        raise fail(
+            "username",
+            '[mail] username with security = "none" would send the password in clear; '
+            'use "starttls" or "tls"',
+        )
+    files: dict[str, Path | None] = {}
+    for key in ("password_file", "ca_file"):
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise fail(key, f"[mail] {key} must be a file path in quotes")
+        files[key] = (root / value).resolve() if value else None
+    try:
+        retry_for = parse_duration(table.get("retry_for", "2m")).total_seconds()
+    except ValueError as exc:
+        raise fail("retry_for", f"[mail] retry_for {exc}") from None
+    return MailSettings(
+        to=tuple(recipients),
+        sender=sender,
+        smtp_host=host.strip(),
+        smtp_port=port,
+        security=security,
+        username=username,
+        password_file=files["password_file"],
+        ca_file=files["ca_file"],
+        retry_for=retry_for,
+    )
+
+
+def _address(text: str) -> bool:
+    found = getaddresses([text])
+    if len(found) != 1 or "@" not in found[0][1]:
+        return False
+    try:
+        Address(addr_spec=found[0][1])
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
+def send(
+    message: EmailMessage,
+    settings: MailSettings,
+    *,
+    sleep: Callable[[float], Any] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Delivery:
+    """Deliver ``message`` to ``settings.to``. Raises :class:`TemporaryFailure` or
+    :class:`PermanentFailure` (one line each) when no recipient got it."""
+    password = settings.password() if settings.username else ""
+    deadline = clock() + settings.retry_for
+    delay, attempts = 1.0, 0
+    while True:
+        attempts += 1
+        try:
+            refused = _deliver(message, settings, password)
+            return Delivery(attempts, refused)
+        except TemporaryFailure as exc:
+            if clock() + delay > deadline:
+                raise TemporaryFailure(
+                    f"{exc} (tried {attempts} time(s) in {settings.retry_for:g} s; "
+                    "the next run tries again)"
+                ) from None
+            sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+
+def _deliver(message: EmailMessage, settings: MailSettings, password: str) -> tuple[str, ...]:
+    """One attempt, failures sorted into temporary and permanent; the recipients the
+    server refused while it accepted the others."""
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    try:
+        if settings.security == "tls":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.smtp_host, settings.smtp_port, timeout=CONNECT_TIMEOUT, context=context
+            )
+        else:
+            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=CONNECT_TIMEOUT)
+        with client:
+            client.ehlo()
+            if settings.security == "starttls":
+                if not client.has_extn("starttls"):
+                    raise PermanentFailure(
+                        f'{where} does not offer STARTTLS; set [mail] security to "tls" '
+                        "if it speaks TLS from the start"
+                    )
+                client.starttls(context=context)
+                client.ehlo()
+            if settings.username:
+                client.login(settings.username, password)
+            refused = client.send_message(message, settings.sender, list(settings.to))
+            # some accepted: delivered (sending again would reach them twice); say who not
+            return tuple(f"{a} ({c} {m.decode(errors='replace')})" for a, (c, m) in refused.items())
+    except smtplib.SMTPAuthenticationError as exc:
+        raise PermanentFailure(
+            f"{where} refused the login of {settings.username!r}: {_reply(exc)}; check [mail] "
+            f"username and the password ({PASSWORD_VARIABLE} or [mail] password_file)"
+        ) from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        text = ", ".join(
+            f"{a}: {c} {m.decode(errors='replace')}" for a, (c, m) in exc.recipients.items()
+        )
+        if all(400 <= code < 500 for code in codes):
+            raise TemporaryFailure(f"{where} deferred every recipient ({text})") from None
+        raise PermanentFailure(f"{where} refused the recipients ({text})") from None
+    except smtplib.SMTPResponseException as exc:
+        if 400 <= exc.smtp_code < 500:
+            raise TemporaryFailure(f"{where} answered {_reply(exc)}") from None
+        raise PermanentFailure(f"{where} answered {_reply(exc)}") from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise PermanentFailure(f"{where}: {exc}") from None
+    except ssl.SSLCertVerificationError as exc:
+        raise PermanentFailure(
+            f"{where}: its certificate does not check ({exc.verify_message}); "
+            "name its authority with [mail] ca_file if it is a private one"
+        ) from None
+    except (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, socket.gaierror) as exc:
+        raise TemporaryFailure(f"{where}: {type(exc).__name__}: {exc or 'no answer'}") from None
+    except ssl.SSLError as exc:
+        raise PermanentFailure(f"{where}: TLS failed ({exc.reason or exc})") from None
+    except OSError as exc:
+        raise TemporaryFailure(f"{where}: {exc.strerror or exc}") from None
+
+
+def _reply(exc: smtplib.SMTPResponseException) -> str:
+    message = exc.smtp_error
+    text = message.decode("utf-8", errors="replace") if isinstance(message, bytes) else str(message)
+    return f"{exc.smtp_code} {' '.join(text.split())}"
