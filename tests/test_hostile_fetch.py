@@ -117,18 +117,25 @@ def raw(status: int, headers: list[tuple[str, str]], body: bytes = b"", close: b
 def run_child(command: list[str], cwd: Path, timeout: float = 120) -> tuple[int, int, str, str]:
     """Run a command to its end: ``(exit code, peak RSS in MB, stdout, stderr)``.
 
-    The peak comes from ``wait4`` on this very child, so it covers the child and every
-    descendant it waited for (the parser workers too), and nothing else the test ran.
+    The peak is the command's own and that of every descendant it waited for (the parser
+    workers too), and nothing else the test ran. It is taken by a small Python process that
+    starts the command and reports ``RUSAGE_CHILDREN``: Linux carries a parent's resident
+    size into the peak of a child it forks (at exec), so a command started straight from
+    pytest, grown large by earlier tests, would report pytest's size, not its own.
     """
-    out, err = cwd / "child.out", cwd / "child.err"
+    out, err, peak = cwd / "child.out", cwd / "child.err", cwd / "child.peak"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            command, cwd=cwd, stdout=stdout, stderr=stderr, start_new_session=True
+            [sys.executable, "-c", _MEASURE, str(peak), *command],
+            cwd=cwd,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
         )
     deadline = time.monotonic() + timeout
     try:
         while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            pid, status, _ = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
             assert time.monotonic() < deadline, "the command did not finish"
@@ -137,8 +144,17 @@ def run_child(command: list[str], cwd: Path, timeout: float = 120) -> tuple[int,
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
     process.returncode = os.waitstatus_to_exitcode(status)
-    peak_mb = usage.ru_maxrss // 1024  # kilobytes on Linux
+    peak_mb = int(peak.read_text()) // 1024  # kilobytes on Linux
     return process.returncode, peak_mb, out.read_text(), err.read_text()
+
+
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "with open(sys.argv[1], 'w') as peak:\n"
+    "    peak.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)\n"
+)
 
 
 # --- compression bombs ----------------------------------------------------------------------
