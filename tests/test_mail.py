@@ -318,3 +318,38 @@ def test_run_says_when_the_mail_failed_and_exits_1(project, smtp):
     assert result.exit_code == 1
     assert "not mailed" in result.stderr
     assert any((project.root / "out").glob("digest-*.html"))  # the digest is written all the same
+
+
+@pytest.mark.parametrize("security", ["tls", "none"])
+def test_implicit_tls_and_plain_servers(tmp_path, security):
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "test-ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    mailbox, port = Mailbox(), _free_port()
+    # aiosmtpd knows a STARTTLS session is secure, not one that was TLS from the start
+    options = {"ssl_context": context, "auth_require_tls": False} if security == "tls" else {}
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=port, authenticator=_authenticate, **options
+    )
+    controller.start()
+    try:
+        project = Project(tmp_path, Server(mailbox, port, ca_file), f'security = "{security}"\n')
+        text = project.config.read_text(encoding="utf-8")
+        if security == "none":  # no credentials over a connection in clear
+            text = text.replace(f'username = "{USER}"\n', "")
+        project.config.write_text(text, encoding="utf-8")
+        result = project.run("mail")
+        assert result.exit_code == 0, result.output
+        assert len(mailbox.received) == 1
+    finally:
+        controller.stop()
+
+
+def test_a_user_name_without_tls_is_refused(tmp_path, smtp):
+    project = Project(tmp_path, smtp, 'security = "none"\n')
+    result = project.run("mail")
+    assert result.exit_code == 2
+    assert "would send the password in clear" in result.output
+    assert smtp.mailbox.received == []
