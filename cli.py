@@ -90,7 +90,8 @@ AGGREGATE_EXIT_CODES_HELP = """\b
 Exit codes:
   0  every polled source answered (or nothing was due)
   1  some sources failed or are gone, or the source list has entries that cannot
-     be fetched (listed on stderr; the others were stored)
+     be fetched (listed on stderr; the others were stored); run: or the digest
+     could not be mailed
   2  bad input, configuration or usage, or another run holds the database
   3  internal error (please report it; COMMUNIQUE_DEBUG=1 shows a traceback)
   130  interrupted (Ctrl-C); every source stored before it is kept
@@ -99,7 +100,8 @@ Exit codes:
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  success
-  1  the command found a problem (publish --check: output out of date)
+  1  the command found a problem (publish --check: output out of date; digest
+     --mail, mail: the digest could not be mailed, said in one line)
   2  bad input, configuration or usage (one line naming file:line on stderr;
      nothing is written)
   3  internal error (please report it; COMMUNIQUE_DEBUG=1 shows a traceback)
