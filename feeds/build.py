@@ -9,10 +9,11 @@ untouched) and fixes new articles' ids in their front matter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from feeds import archive
 from feeds.article import (
     ARTICLE_SUFFIXES,
     Article,
@@ -29,7 +30,7 @@ from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
 from feeds.render import RenderedArticle, render_article
 from feeds.site import STYLESHEET, FeedLink, article_page, feed_links, list_page, stylesheet
 from feeds.slug import tag_dir
-from feeds.writer import FILENAMES, Entry, Feed, feed_documents
+from feeds.writer import FILENAMES, WRITERS, Entry, Feed, feed_documents
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,10 @@ def build_site(
     )
     files: dict[str, bytes | Path] = {MARKER: marker_bytes(site.base_url), STYLESHEET: stylesheet()}
 
-    site_feed = _feed(site, "", site.title, site.id, rendered, config.publish.entries_per_feed)
+    per_feed = config.publish.entries_per_feed
+    site_feed = _feed(site, "", site.title, site.id, rendered, per_feed)
     site_links = feed_links(site, site_feed.urls, site.title)
-    files.update(feed_documents(site_feed))
+    files.update(_with_archives(site_feed, "", rendered, site, per_feed))
     files["index.html"] = list_page(site, "Articles", site.base_url, rendered, site_links)
     for item in rendered:
         files[f"{item.article.slug}/index.html"] = article_page(site, item, site_links)
@@ -114,9 +116,8 @@ def build_site(
         feed_id = (
             f"{site.id}/{prefix.rstrip('/')}" if tag_scheme in {"tag", "http", "https"} else ""
         )
-        tag_feed = _feed(site, prefix, title, feed_id, tagged, config.publish.entries_per_feed)
-        for filename, data in feed_documents(tag_feed).items():
-            files[prefix + filename] = data
+        tag_feed = _feed(site, prefix, title, feed_id, tagged, per_feed)
+        files.update(_with_archives(tag_feed, prefix, tagged, site, per_feed))
         links: list[FeedLink] = feed_links(site, tag_feed.urls, title) + site_links
         files[prefix + "index.html"] = list_page(
             site, f"Tagged “{name}”", tag_feed.home_url, tagged, links
@@ -195,6 +196,28 @@ def _feed(
         icon=site.icon,
         entries=entries,
     )
+
+
+def _with_archives(
+    feed: Feed, prefix: str, rendered: Sequence[RenderedArticle], site: Site, size: int
+) -> dict[str, bytes]:
+    """The current feed's documents (in folder ``prefix``) and its RFC 5005 archive pages:
+    the current feed links its newest page, each page the ones around it."""
+    full = archive.pages(rendered, size)
+    base = site.base_url + prefix
+    current = replace(feed, paging=archive.current_links(base, len(full)))
+    files = {prefix + name: data for name, data in feed_documents(current).items()}
+    for number, entries in full:
+        page = replace(
+            feed,
+            urls=archive.urls(base, number),
+            entries=tuple(_entry(r, site) for r in entries),
+            paging=archive.page_links(base, number, len(full), feed.urls),
+            archive=True,
+        )
+        for kind, path in archive.paths(prefix, number).items():
+            files[path] = WRITERS[kind](page)
+    return files
 
 
 def _entry(rendered: RenderedArticle, site: Site) -> Entry:

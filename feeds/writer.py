@@ -38,6 +38,8 @@ MEDIA_TYPES = {
 }
 _XML_NS = "{http://www.w3.org/XML/1998/namespace}"
 _ATOM_NS = "{http://www.w3.org/2005/Atom}"
+FH = "http://purl.org/syndication/history/1.0"  # RFC 5005's namespace
+_FH_NS = "{" + FH + "}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class Feed:
     rights: str = ""
     icon: str = ""
     entries: tuple[Entry, ...] = field(default_factory=tuple)
+    # RFC 5005 archived feeds: ``paging[kind]`` maps a relation (prev-archive, next-archive,
+    # current; "next" for JSON Feed's next_url) to the URL of that format's document
+    paging: dict[str, dict[str, str]] = field(default_factory=dict)
+    archive: bool = False  # an archive document: its entries never change (fh:archive)
 
     @property
     def updated(self) -> datetime:
@@ -141,14 +147,40 @@ def _rss_authors(item: FeedEntry, authors: tuple[Person, ...]) -> None:
 
 
 def atom_bytes(feed: Feed) -> bytes:
-    """An RFC 4287 document; ``xml:lang`` on the feed and on entries in another language."""
+    """An RFC 4287 document; ``xml:lang`` on the feed and on entries in another language;
+    RFC 5005 archive links and marker where the feed has them."""
     document = _generator(feed, "atom").atom_str(pretty=True, encoding="UTF-8")
-    root = etree.fromstring(document)
+    parser = etree.XMLParser(remove_blank_text=True)
+    root = etree.fromstring(document, parser)
+    if feed.paging.get("atom") or feed.archive:  # declared on the root, not on each element
+        root = _with_history_namespace(root)
     root.set(f"{_XML_NS}lang", feed.language)
     for element, entry in zip(root.iter(f"{_ATOM_NS}entry"), feed.entries, strict=True):
         if entry.language and entry.language != feed.language:
             element.set(f"{_XML_NS}lang", entry.language)
+    first_entry = root.find(f"{_ATOM_NS}entry")
+    extra = [
+        etree.Element(f"{_ATOM_NS}link", href=url, rel=rel, type=MEDIA_TYPES["atom"])
+        for rel, url in feed.paging.get("atom", {}).items()
+    ]
+    if feed.archive:
+        extra.append(etree.Element(f"{_FH_NS}archive"))
+    for element in extra:  # before the entries, where feed-level elements belong
+        if first_entry is not None:
+            first_entry.addprevious(element)
+        else:
+            root.append(element)
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _with_history_namespace(root: etree._Element) -> etree._Element:
+    """``root`` again, declaring the RFC 5005 ``fh`` prefix once at the top."""
+    nsmap = {**root.nsmap, "fh": FH}
+    copy = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=nsmap)
+    copy.text = root.text
+    for child in root:
+        copy.append(child)
+    return copy
 
 
 # RSS elements that carry plain text, not HTML.
@@ -168,6 +200,8 @@ def rss_bytes(feed: Feed) -> bytes:
     for markup; the W3C validator warns otherwise.
     """
     document = _generator(feed, "rss").rss_str(pretty=True, encoding="UTF-8")
+    if feed.paging.get("rss") or feed.archive:  # before the references below: lxml undoes them
+        document = _rss_history(document, feed)
 
     def hex_refs(match: re.Match[bytes]) -> bytes:
         text = match.group(3)
@@ -179,6 +213,27 @@ def rss_bytes(feed: Feed) -> bytes:
     head, item_marker, rest = document.partition(b"<item>")
     head = _RSS_CHANNEL_DESCRIPTION.sub(hex_refs, head, count=1)
     return _RSS_PLAIN_TEXT.sub(hex_refs, head + item_marker + rest)
+
+
+def _rss_history(document: bytes, feed: Feed) -> bytes:
+    """RFC 5005 in RSS: ``atom:link`` archive relations and ``fh:archive`` in the channel."""
+    root = etree.fromstring(document, etree.XMLParser(remove_blank_text=True))
+    root = _with_history_namespace(root)
+    channel = root.find("channel")
+    assert channel is not None
+    first_item = channel.find("item")
+    extra = [
+        etree.Element(f"{_ATOM_NS}link", href=url, rel=rel, type=MEDIA_TYPES["rss"])
+        for rel, url in feed.paging.get("rss", {}).items()
+    ]
+    if feed.archive:
+        extra.append(etree.Element(f"{_FH_NS}archive"))
+    for element in extra:
+        if first_item is not None:
+            first_item.addprevious(element)
+        else:
+            channel.append(element)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
 def json_bytes(feed: Feed) -> bytes:
@@ -197,6 +252,9 @@ def json_bytes(feed: Feed) -> bytes:
     document["authors"] = [_json_author(feed.author)]
     document["language"] = feed.language
     document["items"] = [_json_item(entry) for entry in feed.entries]
+    older = feed.paging.get("json", {}).get("next")
+    if older:  # JSON Feed paging: the next page holds the older items
+        document["next_url"] = older
     text = json.dumps(document, ensure_ascii=False, indent=2)
     return (text + "\n").encode("utf-8")
 
