@@ -732,6 +732,25 @@ def sources_add_command(
     click.echo(
         f"added {found_url}" + (f" ({title or found_title})" if title or found_title else "")
     )
+    if no_check:
+        return
+    # The first poll now, with the feed's whole history where it publishes one (RFC 5005
+    # archives): a new subscription starts complete, not with the last twenty items.
+    source = next(s for s in merged if s.url == found_url)
+    with run_lock(settings.database, wait=MAX_WAIT), Store(settings.database) as store:
+        summary = asyncio.run(
+            pipeline_run(store, [source], settings, force=True, taxonomy=load_taxonomy(ctx.obj))
+        )
+    history = (
+        f", {plural(summary.archives, 'archive document', 'archive documents')} of its history"
+        if summary.archives
+        else ""
+    )
+    click.echo(f"stored {plural(summary.new, 'item', 'items')}{history}")
+    for url, message in summary.failures:
+        click.echo(
+            f"communique: first poll of {url} failed: {message}; the next run tries again", err=True
+        )
 
 
 @sources_group.command("remove", epilog=EXIT_CODES_HELP)

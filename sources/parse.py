@@ -105,6 +105,7 @@ class ParsedFeed:
     error: str | None = None  # not a feed at all, or too big to read: nothing to store
     status: str = "not a feed"  # what the source's status says when there is an error
     unchanged: tuple[str, ...] = ()  # hashes of items recognised unchanged, not parsed again
+    prev_archive: str | None = None  # RFC 5005: the newest archive document of the history
 
 
 MAX_ITEMS = 5_000  # entries read from one feed ([aggregate] max_items)
@@ -249,12 +250,18 @@ def parse_feed(
             f"month, day, time or zone offset), e.g. {example!r}"
         )
         warning = f"{warning}; {note}" if warning else note
+    archives = [
+        _absolute(link.get("href"), url)
+        for link in feed.get("links", [])
+        if link.get("rel") == "prev-archive"
+    ]
     return ParsedFeed(
         title=_plain(feed.get("title_detail")) or clean_text(feed.get("title", "")).strip(),
         link=feed_link,
         entries=tuple(entries.values()),
         warning=warning,
         unchanged=unchanged,
+        prev_archive=next((a for a in archives if a), None),
     )
 
 

@@ -73,6 +73,7 @@ class RunSummary:
     updated: int = 0
     items_parsed: int = 0  # entries parsed and scored (new, edited, or not yet hashed)
     items_unchanged: int = 0  # items recognised by the hash of their bytes, not parsed
+    archives: int = 0  # RFC 5005 archive documents read (each once, ever)
     moved: list[tuple[str, str]] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     pages: PagesSummary = field(default_factory=PagesSummary)
@@ -90,6 +91,7 @@ class RunSummary:
             "items_updated": self.updated,
             "moved": [{"from": a, "to": b} for a, b in self.moved],
             "failures": [{"url": u, "error": m} for u, m in self.failures],
+            "archives": self.archives,
             "pages": self.pages.as_dict(),
         }
 
@@ -170,11 +172,16 @@ async def run(
                         taxonomy, on_topic.get(request.url, False), modes.get(request.url, "off")
                     )
                     pools = (pool, storing)
-                    wanted = await _handle(
+                    fetched = await _handle(
                         store, result, settings, rng, pools, loop, summary, scoring
                     )
-                    if wanted:
+                    if fetched.pages_wanted:
                         pages.pump_soon()
+                    if fetched.prev_archive:  # a history not read yet (RFC 5005)
+                        await _read_archives(
+                            store, request.url, fetched.prev_archive, fetcher, run_on,
+                            extract_on, settings, summary, scoring, pages,
+                        )  # fmt: skip
                 except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
                     await loop.run_in_executor(
                         storing, _record_error, store, request.url, exc, settings, rng, summary
@@ -245,6 +252,7 @@ class _Fetched:
     pool_arguments: tuple[object, ...] | None = None
     page_mode: str = "off"  # whether new items' pages are to be read (sources.full_text)
     pages_wanted: int = 0  # items stored that want their page
+    prev_archive: str | None = None  # the newest archive document not read yet (RFC 5005)
 
 
 async def _handle(
@@ -256,7 +264,7 @@ async def _handle(
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
     scoring: _Scoring,
-) -> int:
+) -> _Fetched:
     """Judge, parse, decide and store one fetch. The database work and the parsing of a small
     change run on the storing thread, a big parse in the worker pool: the event loop only
     fetches, so a feed being parsed or stored never holds up the requests of the others."""
@@ -265,7 +273,7 @@ async def _handle(
         storing, _prepare, store, result, settings, rng, scoring, summary
     )
     if fetched.pool_arguments is None:
-        return fetched.pages_wanted  # stored already: not modified, failed, or parsed here
+        return fetched  # stored already: not modified, failed, or parsed here
     try:  # the worker's own taxonomy (installed once), not this one pickled again
         fetched.parsed, fetched.verdicts = await loop.run_in_executor(
             pool, parse_and_score, *fetched.pool_arguments
@@ -273,7 +281,7 @@ async def _handle(
     except Exception as exc:  # a parser crash is this source's failure, not the run's
         fetched.parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
     await loop.run_in_executor(storing, _finish, store, result, settings, rng, summary, fetched)
-    return fetched.pages_wanted
+    return fetched
 
 
 def _prepare(
@@ -371,6 +379,13 @@ def _finish(
         pages_wanted=pages_wanted,
     )
     fetched.pages_wanted = len(pages_wanted)
+    if (
+        parsed
+        and not parsed.error
+        and parsed.prev_archive
+        and parsed.prev_archive not in store.known_archives(url)
+    ):
+        fetched.prev_archive = parsed.prev_archive
     summary.new += new
     summary.updated += updated
     if parsed and not parsed.error:
@@ -393,6 +408,95 @@ def _finish(
             len(parsed.entries) if parsed else 0,
             len(parsed.unchanged) if parsed else 0,
         )
+
+
+async def _read_archives(
+    store: Store,
+    url: str,
+    first: str,
+    fetcher: Fetcher,
+    run_on: Callable[..., Any],
+    extract_on: Callable[..., Any],
+    settings: AggregateSettings,
+    summary: RunSummary,
+    scoring: _Scoring,
+    pages: PageReader,
+) -> None:
+    """Read a source's history (RFC 5005 archived feeds) back from ``first``, the newest
+    archive document not read yet, to the first one read before or the oldest, at most
+    ``[aggregate] max_archives`` documents. Archives never change, so each is read once:
+    later polls read the current feed alone until it links a newer archive. A document that
+    fails stops the walk; it is not remembered, so a later run goes on from there."""
+    known = set(await run_on(store.known_archives, url))
+    target: str | None = first
+    while target and target not in known and len(known) < settings.max_archives:
+        result = await fetcher.fetch(FetchRequest(target))
+        if result.status != 200 or result.body is None:
+            log.info("%s: archive %s: %s", url, target, result.error or result.status)
+            return
+        try:
+            parsed, verdicts = await extract_on(
+                parse_and_score,
+                result.body,
+                result.final_url or target,
+                result.content_type,
+                result.fetched_at,
+                None,
+                scoring.on_topic,
+                settings.max_items,
+            )
+        except Exception as exc:  # a parser crash ends the walk, not the run
+            log.info("%s: archive %s: parser crashed: %s", url, target, exc)
+            return
+        if parsed.error:
+            log.info("%s: archive %s: %s", url, target, parsed.error)
+            return
+
+        new, updated, wanted = await run_on(
+            _store_archive, store, url, target, result.fetched_at, parsed, verdicts, scoring,
+            settings,
+        )  # fmt: skip
+        summary.new += new
+        summary.updated += updated
+        summary.archives += 1
+        if wanted:
+            pages.pump_soon()
+        log.info("%s: archive %s: %d new, %d updated", url, target, new, updated)
+        known.add(target)
+        target = parsed.prev_archive
+
+
+def _store_archive(
+    store: Store,
+    url: str,
+    document: str,
+    fetched_at: datetime,
+    parsed: ParsedFeed,
+    verdicts: dict[str, Relevance],
+    scoring: _Scoring,
+    settings: AggregateSettings,
+) -> tuple[int, int, int]:
+    """On the storing thread: one archive document's items decided and stored;
+    ``(new, updated, pages wanted)``."""
+    actions = decide_entries(store.stored_entries(url), parsed.entries)
+    wanted = {
+        a.entry.key
+        for a in actions
+        if a.kind == "new"
+        and wants_page(
+            scoring.page_mode, a.entry.link, a.entry.text or a.entry.summary,
+            settings.full_text_below,
+        )
+    }  # fmt: skip
+    new, updated = store.record_archive(
+        url,
+        document,
+        fetched_at,
+        actions,
+        relevance={a.entry.key: verdicts[a.entry.key] for a in actions if a.kind != "same"},
+        pages_wanted=wanted,
+    )
+    return new, updated, len(wanted)
 
 
 _worker_taxonomy: Taxonomy | None = None  # set once per worker process by use_taxonomy

@@ -187,6 +187,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_by_day ON deliveries (day, sent_at);
     """,
+    # 8: the RFC 5005 archive documents of each source already read (they never change)
+    """
+    CREATE TABLE archives (
+        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        read_at TEXT NOT NULL,
+        PRIMARY KEY (source_id, url)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -425,7 +434,6 @@ class Store:
         """
         state = outcome.state
         now = _iso(fetched_at)
-        new = updated = 0
         with self.transaction() as db:
             source_id = db.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
             if source_id is None:
@@ -471,67 +479,113 @@ class Store:
                     "INSERT INTO failures (source_id, at, message) VALUES (?, ?, ?)",
                     (source_id, now, outcome.message or status),
                 )
-            for action in actions:
-                if action.kind == "same":  # kept as stored; the feed may list it twice
-                    _remember_hash(
-                        db, source_id, action.stored_id, action.entry.item_hash, only=False
-                    )
-                    continue
-                entry = action.entry
-                values = (
-                    entry.key, entry.guid, entry.link, entry.norm_link, entry.title, entry.author,
-                    entry.summary, entry.text, entry.summary_html, entry.content_html,
-                    json.dumps(list(entry.categories), ensure_ascii=False), entry.content_hash,
-                )  # fmt: skip
-                if action.kind == "new":
-                    if db.execute(
-                        "SELECT 1 FROM pruned WHERE source_id = ? AND key = ?",
-                        (source_id, entry.key),
-                    ).fetchone():
-                        continue  # pruned with --keep-days: not new, and not to be kept
-                    published = _iso(entry.published) or now
-                    verdict = (relevance or {}).get(entry.key)
-                    inserted = db.execute(
-                        """INSERT INTO entries (key, guid, link, norm_link, title, author, summary, text,
-                           summary_html, content_html, categories, content_hash, source_id,
-                           published_at, updated_at, first_seen_at, last_seen_at,
-                           relevance, relevant, topics, page_wanted)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (
-                            *values, source_id, published, _iso(entry.updated) or published,
-                            now, now, *_verdict_columns(verdict), int(entry.key in pages_wanted),
-                        ),
-                    ).lastrowid  # fmt: skip
-                    # a new row has no earlier hashes (a deleted row's went with it)
-                    _remember_hash(db, source_id, inserted, entry.item_hash, only=False)
-                    new += 1
-                else:
-                    db.execute(
-                        """UPDATE entries SET key = ?, guid = ?, link = ?, norm_link = ?, title = ?, author = ?,
-                           summary = ?, text = ?, summary_html = ?, content_html = ?, categories = ?,
-                           content_hash = ?, updated_at = ?, last_seen_at = ?,
-                           published_at = COALESCE(?, published_at)
-                           WHERE id = ?""",
-                        (
-                            *values,
-                            _iso(entry.updated) or now,
-                            now,
-                            _iso(entry.published),
-                            action.stored_id,
-                        ),
-                    )
-                    _remember_hash(db, source_id, action.stored_id, entry.item_hash)
-                    if entry.key in pages_wanted:  # a new link: its page is another one
-                        db.execute(
-                            "UPDATE entries SET page_wanted = 1, page_text = '', page_language = '', "
-                            "page_note = '' WHERE id = ?",
-                            (action.stored_id,),
-                        )
-                    updated += 1
-                    self._write_relevance(
-                        db, source_id, entry.key, (relevance or {}).get(entry.key)
-                    )
+            new, updated = self._write_entries(
+                db, source_id, actions, now, relevance or {}, pages_wanted
+            )
         return new, updated
+
+    def _write_entries(
+        self,
+        db: sqlite3.Connection,
+        source_id: int,
+        actions: Sequence[Action],
+        now: str | None,
+        relevance: Mapping[str, Relevance],
+        pages_wanted: Collection[str],
+    ) -> tuple[int, int]:
+        """Insert the new items and update the changed ones; ``(new, updated)``."""
+        new = updated = 0
+        for action in actions:
+            if action.kind == "same":  # kept as stored; the feed may list it twice
+                _remember_hash(db, source_id, action.stored_id, action.entry.item_hash, only=False)
+                continue
+            entry = action.entry
+            values = (
+                entry.key, entry.guid, entry.link, entry.norm_link, entry.title, entry.author,
+                entry.summary, entry.text, entry.summary_html, entry.content_html,
+                json.dumps(list(entry.categories), ensure_ascii=False), entry.content_hash,
+            )  # fmt: skip
+            if action.kind == "new":
+                if db.execute(
+                    "SELECT 1 FROM pruned WHERE source_id = ? AND key = ?",
+                    (source_id, entry.key),
+                ).fetchone():
+                    continue  # pruned with --keep-days: not new, and not to be kept
+                published = _iso(entry.published) or now
+                verdict = relevance.get(entry.key)
+                inserted = db.execute(
+                    """INSERT INTO entries (key, guid, link, norm_link, title, author, summary, text,
+                       summary_html, content_html, categories, content_hash, source_id,
+                       published_at, updated_at, first_seen_at, last_seen_at,
+                       relevance, relevant, topics, page_wanted)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        *values, source_id, published, _iso(entry.updated) or published,
+                        now, now, *_verdict_columns(verdict), int(entry.key in pages_wanted),
+                    ),
+                ).lastrowid  # fmt: skip
+                # a new row has no earlier hashes (a deleted row's went with it)
+                _remember_hash(db, source_id, inserted, entry.item_hash, only=False)
+                new += 1
+            else:
+                db.execute(
+                    """UPDATE entries SET key = ?, guid = ?, link = ?, norm_link = ?, title = ?, author = ?,
+                       summary = ?, text = ?, summary_html = ?, content_html = ?, categories = ?,
+                       content_hash = ?, updated_at = ?, last_seen_at = ?,
+                       published_at = COALESCE(?, published_at)
+                       WHERE id = ?""",
+                    (
+                        *values,
+                        _iso(entry.updated) or now,
+                        now,
+                        _iso(entry.published),
+                        action.stored_id,
+                    ),
+                )
+                _remember_hash(db, source_id, action.stored_id, entry.item_hash)
+                if entry.key in pages_wanted:  # a new link: its page is another one
+                    db.execute(
+                        "UPDATE entries SET page_wanted = 1, page_text = '', page_language = '', "
+                        "page_note = '' WHERE id = ?",
+                        (action.stored_id,),
+                    )
+                updated += 1
+                self._write_relevance(db, source_id, entry.key, relevance.get(entry.key))
+        return new, updated
+
+    def record_archive(
+        self,
+        url: str,
+        archive_url: str,
+        fetched_at: datetime,
+        actions: Sequence[Action],
+        *,
+        relevance: Mapping[str, Relevance] | None = None,
+        pages_wanted: Collection[str] = (),
+    ) -> tuple[int, int]:
+        """Store the items of one RFC 5005 archive document of source ``url``, and remember
+        the document, which is never read again (archives do not change); the source's own
+        state (validators, schedule) is the current feed's and stays as it is."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
+            if row is None:
+                return 0, 0
+            counts = self._write_entries(
+                db, row[0], actions, _iso(fetched_at), relevance or {}, pages_wanted
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO archives (source_id, url, read_at) VALUES (?, ?, ?)",
+                (row[0], archive_url, _iso(fetched_at)),
+            )
+        return counts
+
+    def known_archives(self, url: str) -> frozenset[str]:
+        """The archive documents of source ``url`` already read."""
+        rows = self.db.execute(
+            "SELECT a.url FROM archives a JOIN sources s ON s.id = a.source_id WHERE s.url = ?",
+            (url,),
+        )
+        return frozenset(r[0] for r in rows)
 
     @staticmethod
     def _write_relevance(

@@ -42,7 +42,7 @@ database = "c.db"
 """
 SUMMARY_KEYS = {
     "sources", "ok", "not_modified", "unchanged", "failed", "gone", "items_new",
-    "items_updated", "moved", "failures", "items_pruned", "pages",
+    "items_updated", "moved", "failures", "items_pruned", "pages", "archives",
 }  # fmt: skip
 
 
@@ -178,6 +178,7 @@ def test_without_all_nothing_is_polled_before_it_is_due(project, server):
         "moved": [],
         "failures": [],
         "pages": pages,
+        "archives": 0,
     }
     assert len(server.requests_for("/feed.xml")) == 1
 
@@ -1071,6 +1072,7 @@ def test_json_summary_fields(project, server):
         "failures": summary["failures"],
         "pages": {"read": 0, "kept_feed_text": 0, "reused": 0, "failed": 0, "disallowed": 0,
                   "waiting": 0},
+        "archives": 0,
     }  # fmt: skip
     failures = {f["url"]: f["error"] for f in summary["failures"]}
     assert set(failures) == {server.url("/b.xml"), server.url("/c.xml")}
