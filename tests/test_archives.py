@@ -8,12 +8,18 @@ added when a page fills.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
+from click.testing import CliRunner
+from feedserver import Route
+
+from cli import main
 
 BASE = "https://notes.example.org/"  # the test site's base_url (conftest.CONFIG)
 
@@ -128,3 +134,50 @@ def test_a_site_with_fewer_articles_than_a_feed_has_no_archives(site):
     site.publish()
     assert not (site.public / "archive").exists()
     assert b"prev-archive" not in (site.public / "atom.xml").read_bytes()
+
+
+# --- the aggregator follows archives --------------------------------------------------------
+
+
+def test_sources_add_reads_a_served_sites_whole_history_once(history, tmp_path, server):
+    """The published site, served on loopback: subscribing reads all 45 articles (the current
+    feed and its two archive pages), and the next poll reads the current feed alone."""
+    base = server.url("/")
+    history.config.write_text(
+        history.config.read_text(encoding="utf-8").replace(BASE, base), encoding="utf-8"
+    )
+    history.publish()
+    for path in sorted(history.public.rglob("*")):
+        if path.is_file():
+            relative = path.relative_to(history.public).as_posix()
+            server.route(
+                "/" + relative, Route(body=path.read_bytes(), content_type="application/xml")
+            )
+    reader = tmp_path / "reader"
+    reader.mkdir()
+    (reader / "communique.toml").write_text(
+        '[site]\nbase_url = "https://reader.example.org/"\n'
+        '[aggregate]\nsources = "sources.opml"\ndatabase = "c.db"\n',
+        encoding="utf-8",
+    )
+    (reader / "sources.opml").write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head/><body/></opml>', encoding="utf-8"
+    )
+
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(
+            main, ["--config", str(reader / "communique.toml"), *args], catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    added = cli("sources", "add", server.url("/atom.xml"))
+    assert "stored 45 items, 2 archive documents of its history" in added
+    with contextlib.closing(sqlite3.connect(reader / "c.db")) as db:
+        links = [row[0] for row in db.execute("SELECT link FROM entries")]
+    assert len(links) == len(set(links)) == 45
+    archive_requests = [s for s in server.seen if "/archive/" in s.path]
+    assert len(archive_requests) == 2
+    summary = json.loads(cli("aggregate", "--all", "--json"))
+    assert summary["archives"] == 0 and summary["items_new"] == 0
+    assert len([s for s in server.seen if "/archive/" in s.path]) == 2  # not read again
