@@ -21,6 +21,7 @@ import yaml
 from feeds.config import LANGUAGE_TAG, Person, Site, is_uri, person
 from feeds.dates import DateFormatError, parse_when
 from feeds.errors import InputError, decode_utf8, toml_error
+from feeds.picture import check_front_matter_image
 from feeds.slug import slugify
 from feeds.text import clean_text, looks_like_html
 
@@ -66,6 +67,7 @@ KNOWN_KEYS = (
     "id",
     "draft",
     "lang",
+    "image",
 )
 
 
@@ -88,6 +90,8 @@ class Article:
     front_matter: str  # "yaml" or "toml": how to write a fixed id back into the file
     key_lines: dict[str, int] = field(default_factory=dict, compare=False)  # key -> file line
     body_line: int = 1
+    # the front-matter picture: an http(s) URL, or a path inside the article's folder
+    image: str | None = None
 
     def line_of(self, key: str) -> int:
         """The file line where ``key`` is set, else the first line (for error messages)."""
@@ -255,6 +259,16 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
     summary = data.get("summary")
     if summary is not None and not isinstance(summary, str):
         raise fail("summary", f"summary {_written(summary)} is not text; put it in quotes")
+    image = data.get("image")
+    if image is not None and not isinstance(image, str):
+        raise fail("image", f"image {_written(image)} is not text; put it in quotes")
+    if image and image.strip():
+        try:
+            image = check_front_matter_image(image.strip(), f"{path.with_suffix('')}/")
+        except ValueError as exc:
+            raise fail("image", str(exc)) from None
+    else:
+        image = None
 
     return Article(
         path=path,
@@ -272,6 +286,7 @@ def parse_article(raw: str, path: Path, site: Site, default_time: time) -> Artic
         front_matter=kind,
         key_lines=key_lines,
         body_line=closing + 2,
+        image=image,
     )
 
 

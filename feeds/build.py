@@ -27,6 +27,7 @@ from feeds.config import Config, Site
 from feeds.errors import InputError
 from feeds.ids import can_fix_ids, entry_id
 from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
+from feeds.picture import is_web_url
 from feeds.render import RenderedArticle, render_article
 from feeds.site import STYLESHEET, FeedLink, article_page, feed_links, list_page, stylesheet
 from feeds.slug import tag_dir
@@ -123,6 +124,7 @@ def build_site(
             site, f"Tagged “{name}”", tag_feed.home_url, tagged, links
         )
 
+    _check_images(articles, assets or {})
     published = {a.slug for a in chosen}
     unpublished = {a.slug for a in articles} - published
     for name, source in sorted((assets or {}).items()):
@@ -146,6 +148,21 @@ def build_site(
         ids_to_fix=unfixed if fixable else (),
         ids_held_back=0 if fixable else len(unfixed),
     )
+
+
+def _check_images(articles: Sequence[Article], assets: Mapping[str, Path]) -> None:
+    """A picture named in front matter must be a file published beside its article: a feed
+    that names a picture the site never publishes shows readers a broken image."""
+    for article in articles:
+        if not article.image or is_web_url(article.image):
+            continue
+        if f"{article.slug}/{article.image}" not in assets:
+            raise InputError(
+                article.path,
+                article.line_of("image"),
+                f"image {article.image!r} not found; put the picture at "
+                f"{article.path.with_suffix('') / article.image} or correct the name",
+            )
 
 
 def _tag_names(rendered: Sequence[RenderedArticle]) -> dict[str, str]:
@@ -234,6 +251,7 @@ def _entry(rendered: RenderedArticle, site: Site) -> Entry:
         summary_text=rendered.summary_text,
         categories=article.tags,
         language=article.lang,
+        image=rendered.image,
     )
 
 

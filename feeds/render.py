@@ -22,6 +22,7 @@ from markdown_it import MarkdownIt
 from feeds.article import Article
 from feeds.config import Site
 from feeds.errors import InputError
+from feeds.picture import first_image, image_url
 from feeds.text import clean_text, cut_at_word, html_to_text, reading_minutes
 
 SUMMARY_CHARS = 300
@@ -136,6 +137,7 @@ class RenderedArticle:
     summary_html: str | None
     summary_text: str
     reading_minutes: int
+    image: str | None = None  # the article's picture, an absolute URL
 
     @property
     def updated(self) -> datetime:
@@ -187,4 +189,5 @@ def render_article(article: Article, site: Site, article_id: str) -> RenderedArt
         summary_html=summary_html,
         summary_text=summary_text,
         reading_minutes=reading_minutes(content_text),
+        image=image_url(article.image, url) if article.image else first_image(content_html),
     )

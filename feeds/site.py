@@ -129,4 +129,12 @@ def list_page(
 def article_page(site: Site, rendered: RenderedArticle, feeds: list[FeedLink]) -> bytes:
     """One article's page, at the URL its feed entries link to."""
     item = _item(rendered, site)
-    return _page("article.html", site, rendered.url, rendered.summary_text, feeds, item=item)
+    return _page(
+        "article.html",
+        site,
+        rendered.url,
+        rendered.summary_text,
+        feeds,
+        item=item,
+        image=rendered.image,  # og:image: the picture link previews show (absolute)
+    )
