@@ -95,7 +95,7 @@ def build_site(
     )
     files: dict[str, bytes | Path] = {MARKER: marker_bytes(site.base_url), STYLESHEET: stylesheet()}
 
-    site_feed = _feed(site, "", site.title, site.id, rendered, config.publish.entries_per_feed)
+    site_feed = _feed(site, "", site.title, site.id, rendered, config)
     site_links = feed_links(site, site_feed.urls, site.title)
     files.update(feed_documents(site_feed))
     files["index.html"] = list_page(site, "Articles", site.base_url, rendered, site_links)
@@ -114,7 +114,7 @@ def build_site(
         feed_id = (
             f"{site.id}/{prefix.rstrip('/')}" if tag_scheme in {"tag", "http", "https"} else ""
         )
-        tag_feed = _feed(site, prefix, title, feed_id, tagged, config.publish.entries_per_feed)
+        tag_feed = _feed(site, prefix, title, feed_id, tagged, config)
         for filename, data in feed_documents(tag_feed).items():
             files[prefix + filename] = data
         links: list[FeedLink] = feed_links(site, tag_feed.urls, title) + site_links
@@ -179,10 +179,10 @@ def _feed(
     title: str,
     feed_id: str,
     rendered: Sequence[RenderedArticle],
-    limit: int,
+    config: Config,
 ) -> Feed:
     urls = {kind: f"{site.base_url}{prefix}{name}" for kind, name in FILENAMES.items()}
-    entries = tuple(_entry(r, site) for r in rendered[:limit])
+    entries = tuple(_entry(r, site) for r in rendered[: config.publish.entries_per_feed])
     return Feed(
         id=feed_id or urls["atom"],
         title=title,
@@ -194,6 +194,7 @@ def _feed(
         rights=site.rights,
         icon=site.icon,
         entries=entries,
+        hubs=config.publish.hubs,
     )
 
 

@@ -11,7 +11,9 @@ that are valid in exactly the same way. feedgen's known traps are handled here o
 * ``content(type='CDATA')`` is invalid Atom: content is ``type="html"`` (escaped);
 * RSS drops authors without an email: the ``dc`` extension writes them as ``dc:creator``;
 * ``add_entry()`` prepends by default: entries are appended in the order given (callers
-  sort them; the publisher puts the newest first).
+  sort them; the publisher puts the newest first);
+* RSS output keeps only the ``rel="self"`` ``atom:link``: WebSub ``rel="hub"`` links are
+  added to the channel here, after it.
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class Feed:
     rights: str = ""
     icon: str = ""
     entries: tuple[Entry, ...] = field(default_factory=tuple)
+    hubs: tuple[str, ...] = ()  # WebSub hubs subscribers may use (rel="hub", JSON "hubs")
 
     @property
     def updated(self) -> datetime:
@@ -96,6 +99,8 @@ def _generator(feed: Feed, kind: str) -> FeedGenerator:
     generator.lastBuildDate(rss_safe(feed.updated))
     # self first, alternate last: feedgen's RSS <link> is the last link added.
     generator.link(href=feed.urls[kind], rel="self", type=MEDIA_TYPES[kind])
+    for hub in feed.hubs:  # Atom only: feedgen writes no atom:link but self's into RSS
+        generator.link(href=hub, rel="hub")
     generator.link(href=feed.home_url, rel="alternate", type="text/html")
     generator.author(_person(feed.author))
     if feed.author.email:
@@ -167,7 +172,7 @@ def rss_bytes(feed: Feed) -> bytes:
     references, so readers that guess whether a title is HTML cannot mistake "EU & <Japan>"
     for markup; the W3C validator warns otherwise.
     """
-    document = _generator(feed, "rss").rss_str(pretty=True, encoding="UTF-8")
+    document = _with_rss_hubs(_generator(feed, "rss").rss_str(pretty=True, encoding="UTF-8"), feed)
 
     def hex_refs(match: re.Match[bytes]) -> bytes:
         text = match.group(3)
@@ -179,6 +184,27 @@ def rss_bytes(feed: Feed) -> bytes:
     head, item_marker, rest = document.partition(b"<item>")
     head = _RSS_CHANNEL_DESCRIPTION.sub(hex_refs, head, count=1)
     return _RSS_PLAIN_TEXT.sub(hex_refs, head + item_marker + rest)
+
+
+def _with_rss_hubs(document: bytes, feed: Feed) -> bytes:
+    """The RSS document with an ``atom:link rel="hub"`` per hub after the self link.
+
+    WebSub subscribers discover hubs from these links (W3C WebSub 4); a feed without hubs
+    is returned untouched, byte for byte.
+    """
+    if not feed.hubs:
+        return document
+    root = etree.fromstring(document)
+    self_link = root.find(f"channel/{_ATOM_NS}link[@rel='self']")
+    assert self_link is not None  # _generator always adds it
+    anchor = self_link
+    for hub in feed.hubs:
+        link = etree.Element(f"{_ATOM_NS}link", href=hub, rel="hub")
+        link.tail = self_link.tail  # the same indentation as the self link
+        anchor.addnext(link)
+        anchor = link
+    newline = b"\n" if document.endswith(b"\n") else b""  # as feedgen ends it
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8") + newline
 
 
 def json_bytes(feed: Feed) -> bytes:
@@ -196,6 +222,8 @@ def json_bytes(feed: Feed) -> bytes:
         document["favicon"] = feed.icon
     document["authors"] = [_json_author(feed.author)]
     document["language"] = feed.language
+    if feed.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in feed.hubs]
     document["items"] = [_json_item(entry) for entry in feed.entries]
     text = json.dumps(document, ensure_ascii=False, indent=2)
     return (text + "\n").encode("utf-8")
