@@ -9,7 +9,7 @@ untouched) and fixes new articles' ids in their front matter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
 from feeds.render import RenderedArticle, render_article
 from feeds.site import STYLESHEET, FeedLink, article_page, feed_links, list_page, stylesheet
 from feeds.slug import tag_dir
+from feeds.websub import changed_feeds
 from feeds.writer import FILENAMES, Entry, Feed, feed_documents
 
 
@@ -38,7 +39,9 @@ class Build:
 
     ``files`` maps output paths to bytes, or to a source file to copy (static files and
     article assets). ``ids_to_fix`` is empty when ids must not be written yet (see
-    :func:`can_fix_ids`).
+    :func:`can_fix_ids`). ``feeds`` maps the path of each feed document to its public URL
+    (the WebSub topic); ``changed_feeds`` is filled by :func:`publish`: the URLs of the feeds
+    whose bytes differ from what the output folder held before.
     """
 
     files: dict[str, bytes | Path]
@@ -47,6 +50,8 @@ class Build:
     future_left_out: int
     ids_to_fix: tuple[tuple[Article, str], ...]
     ids_held_back: int = 0
+    feeds: dict[str, str] = field(default_factory=dict)
+    changed_feeds: tuple[str, ...] = ()
 
 
 def _check_unique(articles: Sequence[Article], site: Site) -> None:
@@ -98,6 +103,7 @@ def build_site(
     site_feed = _feed(site, "", site.title, site.id, rendered, config)
     site_links = feed_links(site, site_feed.urls, site.title)
     files.update(feed_documents(site_feed))
+    feeds = {FILENAMES[kind]: url for kind, url in site_feed.urls.items()}
     files["index.html"] = list_page(site, "Articles", site.base_url, rendered, site_links)
     for item in rendered:
         files[f"{item.article.slug}/index.html"] = article_page(site, item, site_links)
@@ -117,6 +123,7 @@ def build_site(
         tag_feed = _feed(site, prefix, title, feed_id, tagged, config)
         for filename, data in feed_documents(tag_feed).items():
             files[prefix + filename] = data
+        feeds.update({prefix + FILENAMES[kind]: url for kind, url in tag_feed.urls.items()})
         links: list[FeedLink] = feed_links(site, tag_feed.urls, title) + site_links
         files[prefix + "index.html"] = list_page(
             site, f"Tagged “{name}”", tag_feed.home_url, tagged, links
@@ -144,6 +151,7 @@ def build_site(
         future_left_out=sum(1 for a in articles if not drafts and not a.draft and a.date > now),
         ids_to_fix=unfixed if fixable else (),
         ids_held_back=0 if fixable else len(unfixed),
+        feeds=feeds,
     )
 
 
@@ -260,16 +268,29 @@ def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Bu
 
 
 def publish(config: Config, *, now: datetime, drafts: bool = False) -> Build:
-    """Build, write the output aside, swap it into place, then fix new ids in front matter."""
+    """Build, write the output aside, swap it into place, then fix new ids in front matter.
+
+    The feeds the previous output held are read first, so the result says which feeds
+    changed (WebSub hubs are told about those).
+    """
     build = load_and_build(config, now=now, drafts=drafts)
     rewritten = [
         (article.path, _with_id(article, fixed_id, config))
         for article, fixed_id in build.ids_to_fix
     ]
-    write_tree(build.files, config.publish.output_dir)
+    output = config.publish.output_dir
+    before = {name: _read_or_none(output / name) for name in build.feeds}
+    write_tree(build.files, output)
     for path, text in rewritten:
         write_atomically(path, text.encode("utf-8"))
-    return build
+    return replace(build, changed_feeds=changed_feeds(build.feeds, build.files, before))
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _with_id(article: Article, fixed_id: str, config: Config) -> str:
