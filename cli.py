@@ -35,13 +35,14 @@ from zoneinfo import ZoneInfo
 import click
 
 from feeds.article import check_articles_dir
-from feeds.build import load_and_build, publish, stale_files
+from feeds.build import Build, load_and_build, publish, stale_files
 from feeds.config import Config, load_config, normalise_base_url
 from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
 from feeds.errors import InputError, decode_utf8
 from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
 from feeds.serve import make_server, url_host
+from feeds.websub import Ping, pending_path, pings_due, read_pending, send_pings, write_pending
 from sources.digest import Digest, build_digest, plural
 from sources.digest import from_json as digest_from_json
 from sources.digest_files import (
@@ -252,11 +253,22 @@ def _config(ctx: click.Context, base_url: str | None = None) -> Config:
     "--base-url",
     metavar="URL",
     callback=_base_url,
-    help="Publish for this URL instead of [site] base_url (local previews; ids stay the site's).",
+    help="Publish for this URL instead of [site] base_url (local previews; ids stay the site's; "
+    "hubs are not pinged).",
+)
+@click.option(
+    "--no-ping",
+    is_flag=True,
+    help="Do not tell the [publish] hubs which feeds changed (pings that failed stay pending).",
 )
 @click.pass_context
 def publish_command(
-    ctx: click.Context, now: str | None, drafts: bool, check: bool, base_url: str | None
+    ctx: click.Context,
+    now: str | None,
+    drafts: bool,
+    check: bool,
+    base_url: str | None,
+    no_ping: bool,
 ) -> None:
     """Write atom.xml, rss.xml, feed.json, per-tag feeds and HTML pages.
 
@@ -265,6 +277,11 @@ def publish_command(
     swapped into [publish] output (default public/), so a failed build leaves the previous
     output untouched. Drafts and articles dated after now are left out. Articles
     without an id get one, written into their front matter so it never changes.
+
+    With [publish] hubs set, every feed names those WebSub hubs, and each hub is told
+    (POST hub.mode=publish) about every feed that changed. A hub that fails is a warning,
+    not an error: its pings are kept in .communique/pending-pings.json beside the config
+    and sent again by the next publish.
     """
     config = _config(ctx, base_url)
     clock = _clock(now)
@@ -280,6 +297,9 @@ def publish_command(
             ctx.exit(EXIT_PROBLEM)
         click.echo(f"{output} is up to date")
         return
+    ping = not no_ping and base_url is None  # a preview's feed URLs are not the hubs' topics
+    pending_file = pending_path(config.path)
+    pending = read_pending(pending_file) if ping else ()  # a damaged file stops before writing
     build = publish(config, now=clock, drafts=drafts)
     for article, fixed_id in build.ids_to_fix:
         click.echo(f"{article.path}: id fixed as {fixed_id}")
@@ -299,6 +319,31 @@ def publish_command(
         note += f" (no {config.publish.articles_dir} folder: the site has no articles)"
     click.echo(f"published {len(build.articles)} article(s){note} to {output}")
     click.echo(f"  {config.site.base_url}atom.xml  rss.xml  feed.json")
+    if ping:
+        _ping_hubs(config, build, pending, pending_file)
+    elif config.publish.hubs and base_url is not None and not no_ping:
+        click.echo("note: hubs not pinged for a --base-url preview", err=True)
+
+
+def _ping_hubs(config: Config, build: Build, pending: tuple[Ping, ...], pending_file: Path) -> None:
+    """Tell each hub which feeds changed; a failing hub is one warning, kept for next time."""
+    hubs = config.publish.hubs
+    due = pings_due(hubs, build.changed_feeds, pending, build.feeds.values())
+    write_pending(pending_file, due)  # kept first: an interrupted publish still pings next time
+    report = send_pings(due)
+    write_pending(pending_file, report.failed)
+    for problem in report.problems:
+        click.echo(
+            f"warning: hub {problem.hub} failed for {problem.failed} of {problem.attempted} "
+            f"feed(s): {problem.reason}; they will be pinged again on the next publish",
+            err=True,
+        )
+    if not hubs:
+        return
+    if due:
+        click.echo(f"pinged {report.hubs} of {len(hubs)} hub(s) for {report.feeds} feed(s)")
+    else:
+        click.echo(f"no feed changed: {len(hubs)} hub(s) not pinged")
 
 
 @main.command("import", epilog=EXIT_CODES_HELP)

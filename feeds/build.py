@@ -9,7 +9,7 @@ untouched) and fixes new articles' ids in their front matter.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from feeds.picture import is_web_url
 from feeds.render import RenderedArticle, render_article
 from feeds.site import STYLESHEET, FeedLink, article_page, feed_links, list_page, stylesheet
 from feeds.slug import tag_dir
+from feeds.websub import changed_feeds
 from feeds.writer import FILENAMES, WRITERS, Entry, Feed, feed_documents
 
 
@@ -40,7 +41,9 @@ class Build:
 
     ``files`` maps output paths to bytes, or to a source file to copy (static files and
     article assets). ``ids_to_fix`` is empty when ids must not be written yet (see
-    :func:`can_fix_ids`).
+    :func:`can_fix_ids`). ``feeds`` maps the path of each feed document to its public URL
+    (the WebSub topic); ``changed_feeds`` is filled by :func:`publish`: the URLs of the feeds
+    whose bytes differ from what the output folder held before.
     """
 
     files: dict[str, bytes | Path]
@@ -49,6 +52,8 @@ class Build:
     future_left_out: int
     ids_to_fix: tuple[tuple[Article, str], ...]
     ids_held_back: int = 0
+    feeds: dict[str, str] = field(default_factory=dict)
+    changed_feeds: tuple[str, ...] = ()
 
 
 def _check_unique(articles: Sequence[Article], site: Site) -> None:
@@ -98,9 +103,10 @@ def build_site(
     files: dict[str, bytes | Path] = {MARKER: marker_bytes(site.base_url), STYLESHEET: stylesheet()}
 
     per_feed = config.publish.entries_per_feed
-    site_feed = _feed(site, "", site.title, site.id, rendered, per_feed)
+    site_feed = _feed(site, "", site.title, site.id, rendered, config)
     site_links = feed_links(site, site_feed.urls, site.title)
     files.update(_with_archives(site_feed, "", rendered, site, per_feed))
+    feeds = {FILENAMES[kind]: url for kind, url in site_feed.urls.items()}
     files["index.html"] = list_page(site, "Articles", site.base_url, rendered, site_links)
     for item in rendered:
         files[f"{item.article.slug}/index.html"] = article_page(site, item, site_links)
@@ -117,8 +123,9 @@ def build_site(
         feed_id = (
             f"{site.id}/{prefix.rstrip('/')}" if tag_scheme in {"tag", "http", "https"} else ""
         )
-        tag_feed = _feed(site, prefix, title, feed_id, tagged, per_feed)
+        tag_feed = _feed(site, prefix, title, feed_id, tagged, config)
         files.update(_with_archives(tag_feed, prefix, tagged, site, per_feed))
+        feeds.update({prefix + FILENAMES[kind]: url for kind, url in tag_feed.urls.items()})
         links: list[FeedLink] = feed_links(site, tag_feed.urls, title) + site_links
         files[prefix + "index.html"] = list_page(
             site, f"Tagged “{name}”", tag_feed.home_url, tagged, links
@@ -147,6 +154,7 @@ def build_site(
         future_left_out=sum(1 for a in articles if not drafts and not a.draft and a.date > now),
         ids_to_fix=unfixed if fixable else (),
         ids_held_back=0 if fixable else len(unfixed),
+        feeds=feeds,
     )
 
 
@@ -197,10 +205,10 @@ def _feed(
     title: str,
     feed_id: str,
     rendered: Sequence[RenderedArticle],
-    limit: int,
+    config: Config,
 ) -> Feed:
     urls = {kind: f"{site.base_url}{prefix}{name}" for kind, name in FILENAMES.items()}
-    entries = tuple(_entry(r, site) for r in rendered[:limit])
+    entries = tuple(_entry(r, site) for r in rendered[: config.publish.entries_per_feed])
     return Feed(
         id=feed_id or urls["atom"],
         title=title,
@@ -212,6 +220,7 @@ def _feed(
         rights=site.rights,
         icon=site.icon,
         entries=entries,
+        hubs=config.publish.hubs,
     )
 
 
@@ -231,6 +240,7 @@ def _with_archives(
             entries=tuple(_entry(r, site) for r in entries),
             paging=archive.page_links(base, number, len(full), feed.urls),
             archive=True,
+            hubs=(),  # hubs are told about the current feed; an archive never changes
         )
         for kind, path in archive.paths(prefix, number).items():
             files[path] = WRITERS[kind](page)
@@ -300,16 +310,29 @@ def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Bu
 
 
 def publish(config: Config, *, now: datetime, drafts: bool = False) -> Build:
-    """Build, write the output aside, swap it into place, then fix new ids in front matter."""
+    """Build, write the output aside, swap it into place, then fix new ids in front matter.
+
+    The feeds the previous output held are read first, so the result says which feeds
+    changed (WebSub hubs are told about those).
+    """
     build = load_and_build(config, now=now, drafts=drafts)
     rewritten = [
         (article.path, _with_id(article, fixed_id, config))
         for article, fixed_id in build.ids_to_fix
     ]
-    write_tree(build.files, config.publish.output_dir)
+    output = config.publish.output_dir
+    before = {name: _read_or_none(output / name) for name in build.feeds}
+    write_tree(build.files, output)
     for path, text in rewritten:
         write_atomically(path, text.encode("utf-8"))
-    return build
+    return replace(build, changed_feeds=changed_feeds(build.feeds, build.files, before))
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _with_id(article: Article, fixed_id: str, config: Config) -> str:

@@ -84,6 +84,7 @@ class PublishSettings:
     entries_per_feed: int = 20
     default_time: time = time(0, 0)
     articles_configured: bool = False  # set in the file: a missing folder is then an error
+    hubs: tuple[str, ...] = ()  # WebSub hubs: named in every feed, pinged when a feed changes
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ _SITE_KEYS = {
     "icon",
     "id",
 }
-_PUBLISH_KEYS = {"articles", "output", "static", "entries", "default_time"}
+_PUBLISH_KEYS = {"articles", "output", "static", "entries", "default_time", "hubs"}
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`\[\]]+$")
 # RFC 4151 as strict validators read it: a lower-case DNS name (or an email), a date, and
 # a specific part of URI characters.
@@ -375,6 +376,7 @@ def _publish(everything: dict[str, Any], root: Path, fail: Any) -> PublishSettin
         entries_per_feed=entries,
         default_time=clock,
         articles_configured="articles" in data,
+        hubs=_hubs(data.get("hubs", []), fail),
     )
     problem = output_overlap(settings, root)
     if problem:
@@ -386,6 +388,57 @@ def _publish(everything: dict[str, Any], root: Path, fail: Any) -> PublishSettin
             given = key in everything.get(section, {})
             raise fail(section if given else "publish", key if given else "output", message)
     return settings
+
+
+_HUB_EXAMPLE = 'hubs = ["https://websub.example/"]'
+_NOT_IN_URL = re.compile(r"[\s<>\"{}|\\^`]")
+
+
+def _hubs(value: Any, fail: Any) -> tuple[str, ...]:
+    """``[publish] hubs``: WebSub hub URLs, absolute http(s), each once.
+
+    They are written into every feed (``rel="hub"``) and receive a POST after each publish
+    that changed a feed, so they are checked as strictly as ``base_url``: no user name or
+    password (warnings print the URL), no fragment, ASCII only (the feeds must stay valid).
+    """
+    if not isinstance(value, list):
+        raise fail("publish", "hubs", f"[publish] hubs must be a list of URLs: {_HUB_EXAMPLE}")
+    hubs: list[str] = []
+    for item in value:
+        if not isinstance(item, str):
+            raise fail("publish", "hubs", f"[publish] hubs must be a list of URLs: {_HUB_EXAMPLE}")
+        url = item.strip()
+        if not url.isascii():
+            raise fail(
+                "publish",
+                "hubs",
+                f"hub {item!r} must be ASCII: write the host in punycode (xn--…) and "
+                "percent-encode the path",
+            )
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+        except ValueError:
+            parts = None
+        if (
+            parts is None
+            or parts.scheme.lower() not in {"http", "https"}
+            or not parts.hostname
+            or _NOT_IN_URL.search(url)
+        ):
+            raise fail(
+                "publish",
+                "hubs",
+                f"hub {item!r} must be an absolute http(s) URL such as https://websub.example/",
+            )
+        if parts.username is not None or parts.password is not None or "#" in url:
+            raise fail(
+                "publish", "hubs", f"hub {url!r} must not have a user name, password or fragment"
+            )
+        if url in hubs:
+            raise fail("publish", "hubs", f"hub {url!r} is listed twice; list each hub once")
+        hubs.append(url)
+    return tuple(hubs)
 
 
 # What other commands keep on disk, with their defaults: (table, key, default path or None

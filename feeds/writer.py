@@ -15,6 +15,8 @@ that are valid in exactly the same way. feedgen's known traps are handled here o
 * the ``media`` extension wraps elements in ``<media:group>`` by default, which the W3C
   validator rejects for a single picture (MediaGroupWithoutAlternatives): they are written
   directly in the entry, and the namespace is declared only in feeds that have a picture.
+* RSS output keeps only the ``rel="self"`` ``atom:link``: WebSub ``rel="hub"`` links are
+  added to the channel here, after it.
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class Feed:
     # current; "next" for JSON Feed's next_url) to the URL of that format's document
     paging: dict[str, dict[str, str]] = field(default_factory=dict)
     archive: bool = False  # an archive document: its entries never change (fh:archive)
+    hubs: tuple[str, ...] = ()  # WebSub hubs subscribers may use (rel="hub", JSON "hubs")
 
     @property
     def updated(self) -> datetime:
@@ -107,6 +110,8 @@ def _generator(feed: Feed, kind: str) -> FeedGenerator:
     generator.lastBuildDate(rss_safe(feed.updated))
     # self first, alternate last: feedgen's RSS <link> is the last link added.
     generator.link(href=feed.urls[kind], rel="self", type=MEDIA_TYPES[kind])
+    for hub in feed.hubs:  # Atom only: feedgen writes no atom:link but self's into RSS
+        generator.link(href=hub, rel="hub")
     generator.link(href=feed.home_url, rel="alternate", type="text/html")
     generator.author(_person(feed.author))
     if feed.author.email:
@@ -219,7 +224,7 @@ def rss_bytes(feed: Feed) -> bytes:
     references, so readers that guess whether a title is HTML cannot mistake "EU & <Japan>"
     for markup; the W3C validator warns otherwise.
     """
-    document = _generator(feed, "rss").rss_str(pretty=True, encoding="UTF-8")
+    document = _with_rss_hubs(_generator(feed, "rss").rss_str(pretty=True, encoding="UTF-8"), feed)
     if feed.paging.get("rss") or feed.archive:  # before the references below: lxml undoes them
         document = _rss_history(document, feed)
 
@@ -256,6 +261,27 @@ def _rss_history(document: bytes, feed: Feed) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+def _with_rss_hubs(document: bytes, feed: Feed) -> bytes:
+    """The RSS document with an ``atom:link rel="hub"`` per hub after the self link.
+
+    WebSub subscribers discover hubs from these links (W3C WebSub 4); a feed without hubs
+    is returned untouched, byte for byte.
+    """
+    if not feed.hubs:
+        return document
+    root = etree.fromstring(document)
+    self_link = root.find(f"channel/{_ATOM_NS}link[@rel='self']")
+    assert self_link is not None  # _generator always adds it
+    anchor = self_link
+    for hub in feed.hubs:
+        link = etree.Element(f"{_ATOM_NS}link", href=hub, rel="hub")
+        link.tail = self_link.tail  # the same indentation as the self link
+        anchor.addnext(link)
+        anchor = link
+    newline = b"\n" if document.endswith(b"\n") else b""  # as feedgen ends it
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8") + newline
+
+
 def json_bytes(feed: Feed) -> bytes:
     """A JSON Feed 1.1 document (https://www.jsonfeed.org/version/1.1/)."""
     document: dict[str, object] = {
@@ -271,6 +297,8 @@ def json_bytes(feed: Feed) -> bytes:
         document["favicon"] = feed.icon
     document["authors"] = [_json_author(feed.author)]
     document["language"] = feed.language
+    if feed.hubs:
+        document["hubs"] = [{"type": "WebSub", "url": hub} for hub in feed.hubs]
     document["items"] = [_json_item(entry) for entry in feed.entries]
     older = feed.paging.get("json", {}).get("next")
     if older:  # JSON Feed paging: the next page holds the older items
