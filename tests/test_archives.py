@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
+import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from feedserver import Route
 from cli import main
 
 BASE = "https://notes.example.org/"  # the test site's base_url (conftest.CONFIG)
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def write_articles(site, upto: int, start: int = 1) -> None:
@@ -81,6 +84,26 @@ def test_a_follower_walks_the_archives_to_every_article_once(history):
     parsed = feedparser.parse((history.public / "archive" / "atom-2.xml").read_bytes())
     assert len(parsed.entries) == 20
     assert {link.rel for link in parsed.feed.links} >= {"self", "current", "prev-archive"}
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FV_MIRROR") or not (SHARED / "tools" / "feedvalidate").exists(),
+    reason="the W3C feed validator is not available (set FV_MIRROR)",
+)
+def test_current_and_archive_documents_pass_the_w3c_validator_without_warnings(history):
+    for name in (
+        "atom.xml", "rss.xml", "archive/atom-1.xml", "archive/atom-2.xml", "archive/rss-1.xml",
+        "archive/rss-2.xml", "tags/policy/archive/atom-2.xml",
+    ):  # fmt: skip
+        result = subprocess.run(
+            [SHARED / "tools" / "feedvalidate", history.public / name, BASE + name],
+            env={**os.environ, "STRICT": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "errors=0 warnings=0" in result.stdout, name
 
 
 def test_json_feed_pages_reach_every_article(history):
@@ -181,3 +204,17 @@ def test_sources_add_reads_a_served_sites_whole_history_once(history, tmp_path, 
     summary = json.loads(cli("aggregate", "--all", "--json"))
     assert summary["archives"] == 0 and summary["items_new"] == 0
     assert len([s for s in server.seen if "/archive/" in s.path]) == 2  # not read again
+
+    # 15 more articles fill a third page: the next poll reads that one archive document only
+    write_articles(history, 60, start=46)
+    history.publish()
+    for path in sorted(history.public.rglob("*")):
+        if path.is_file():
+            relative = path.relative_to(history.public).as_posix()
+            server.route(
+                "/" + relative, Route(body=path.read_bytes(), content_type="application/xml")
+            )
+    before = len([s for s in server.seen if "/archive/" in s.path])
+    summary = json.loads(cli("aggregate", "--all", "--json"))
+    assert summary["archives"] == 1 and summary["items_new"] == 15
+    assert len([s for s in server.seen if "/archive/" in s.path]) == before + 1
