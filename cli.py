@@ -738,7 +738,9 @@ def sources_add_command(
 
     The URL is kept in one spelling (lower-case scheme and host, no default port, no
     #fragment), so the same feed cannot be subscribed twice; adding a feed already in the
-    list says so and exits 0. URLs with a user name or password are refused.
+    list says so and exits 0. URLs with a user name or password are refused. A new feed is
+    polled at once, with its whole history when it publishes one (RFC 5005 archives), so a
+    subscription starts complete (--no-check: at the next aggregate).
     """
     settings = _aggregate_settings(ctx)
     try:
@@ -1206,7 +1208,8 @@ def mail_command(ctx: click.Context, day: str | None, resend: bool, now: str | N
 @main.command("run", epilog=AGGREGATE_EXIT_CODES_HELP)
 @click.pass_context
 def run_command(ctx: click.Context) -> None:
-    """Aggregate, write the digest, mail it, then publish: one command for cron or a timer.
+    """Aggregate, write the digest, mail it, then publish (and ping the WebSub hubs): one
+    command for cron or a timer.
 
     The digest is mailed when [mail] to is set, once (a digest already mailed is not sent
     again); a mail that could not be sent makes the exit code 1 and is tried by the next
