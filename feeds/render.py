@@ -59,6 +59,9 @@ _SAFE_SCHEMES = {"http", "https", "mailto", "tel"}
 _SAFE_SRCSET_SCHEMES = {"http", "https"}
 # one srcset candidate: leading spaces/commas, a URL (no spaces), optional descriptors up to a comma
 _SRCSET_CANDIDATE = re.compile(r"[\s,]*([^\s]+)((?:\s+[^,\s]+)*)\s*,?")
+# A whole tag of sanitised HTML (quoted attribute values consumed, so nothing inside one is
+# read as a tag); group 1 is "/" for an end tag, group 2 a heading's level.
+_TAG = re.compile(r'<(/?)(?:h([1-6])(?=[\s/>])|[A-Za-z])(?:[^">]|"[^"]*")*>')
 
 
 @lru_cache(maxsize=1)
@@ -121,6 +124,37 @@ def _absolute_srcset(value: str, base_url: str) -> str | None:
     return ", ".join(candidates) or None
 
 
+def heading_shift(fragment: str) -> int:
+    """How many levels a body's headings move down so none is an ``h1``: 1 if it has one.
+
+    The article page's one ``<h1>`` is the article title, so a ``#`` heading in the body (or
+    a raw ``<h1>``) must not be a second: screen readers list a page's headings, and two at
+    the top level hide which is the page's subject. A body whose top headings are already
+    ``##`` is left alone, so no level is skipped (h1 title, then h3) and articles written
+    that way publish exactly as before.
+    """
+    opened = (int(m.group(2)) for m in _TAG.finditer(fragment) if m.group(2) and not m.group(1))
+    return 1 if min(opened, default=2) == 1 else 0
+
+
+def shift_headings(fragment: str, levels: int) -> str:
+    """Sanitised HTML with every heading ``levels`` down (``h1`` -> ``h2``), ``h6`` at most.
+
+    Feed entries get the same HTML as the page: readers show the entry title above the
+    content, so a body heading at the title's level is as wrong there.
+    """
+
+    def shifted(match: re.Match[str]) -> str:
+        level = match.group(2)
+        if level is None:
+            return match.group(0)
+        tag = match.group(0)
+        start = 1 + len(match.group(1))  # after "<" or "</": the "h"
+        return f"{tag[:start]}h{min(int(level) + levels, 6)}{tag[start + 2 :]}"
+
+    return _TAG.sub(shifted, fragment) if levels else fragment
+
+
 def markdown_to_html(source: str) -> str:
     """Unsanitised HTML from CommonMark; only :func:`sanitise` output may leave this module."""
     return _markdown().render(source)
@@ -158,6 +192,8 @@ def render_article(article: Article, site: Site, article_id: str) -> RenderedArt
     raw_html = markdown_to_html(article.body)
     parts = MORE_MARKER.split(raw_html, maxsplit=1)
     content_html = sanitise(raw_html, url)
+    shift = heading_shift(content_html)  # the summary is part of the body: the same shift
+    content_html = shift_headings(content_html, shift)
     if not content_html.strip():
         raise InputError(
             article.path,
@@ -170,7 +206,7 @@ def render_article(article: Article, site: Site, article_id: str) -> RenderedArt
         summary_text = article.summary
         summary_html: str | None = f"<p>{html.escape(summary_text, quote=False)}</p>"
     elif len(parts) == 2 and html_to_text(sanitise(parts[0], url)):
-        summary_html = sanitise(parts[0], url)
+        summary_html = shift_headings(sanitise(parts[0], url), shift)
         summary_text = html_to_text(summary_html)
     else:  # no marker, or nothing before it: the first paragraph
         first = _FIRST_PARAGRAPH.search(content_html)
