@@ -8,7 +8,10 @@ shows on white. Everything is checked on what ``publish`` writes, parsed with ht
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from html.parser import HTMLParser
+
+import pytest
 
 # --- reading the pages ----------------------------------------------------------------------
 
@@ -169,3 +172,89 @@ def test_a_summary_cut_before_a_heading_is_shifted_like_the_content(site):
     summary = atom.split("<summary", 1)[1].split("</summary>", 1)[0]
     assert "&lt;h2&gt;Lead heading&lt;/h2&gt;" in summary
     assert "&lt;h1" not in atom
+
+
+# --- colours --------------------------------------------------------------------------------
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.x relative luminance of ``#rgb`` or ``#rrggbb``."""
+    digits = colour.lstrip("#")
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    channels = [int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(one: str, two: str) -> float:
+    lighter, darker = sorted((relative_luminance(one), relative_luminance(two)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_contrast_formula_matches_known_wcag_values():
+    assert contrast("#000", "#fff") == pytest.approx(21.0)
+    assert contrast("#6b7280", "#ffffff") == pytest.approx(4.83, abs=0.01)  # the old grey
+    assert contrast("#777", "#fff") == pytest.approx(4.48, abs=0.01)
+
+
+def declarations(block: str) -> dict[str, str]:
+    return {
+        name.strip(): value.strip()
+        for name, value in (d.split(":", 1) for d in block.split(";") if ":" in d)
+    }
+
+
+def schemes(css: str) -> dict[str, dict[str, str]]:
+    """Each scheme's resolved ``html``/``body``/``a``/muted colours, read from the stylesheet."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    dark_block = re.search(r"@media \(prefers-color-scheme: dark\)\s*\{(.*?\})\s*\}", css, re.S)
+    assert dark_block, "no dark-scheme block"
+    outside = css.replace(dark_block.group(0), "")
+    outside = re.sub(r"@media print\s*\{.*?\}\s*\}", "", outside, flags=re.DOTALL)
+    rules: dict[str, dict[str, str]] = defaultdict(dict)
+    for selectors, block in re.findall(r"([^{}]+)\{([^{}]*)\}", outside):
+        for selector in selectors.split(","):
+            rules[selector.strip()].update(declarations(block))
+    light_vars = {k: v for k, v in rules[":root"].items() if k.startswith("--")}
+    dark_root = re.search(r":root\s*\{([^}]*)\}", dark_block.group(1))
+    assert dark_root, "the dark scheme sets no colours"
+    dark_vars = {**light_vars, **declarations(dark_root.group(1))}
+
+    def resolve(selector: str, property_name: str, variables: dict[str, str]) -> str:
+        value = rules[selector].get(property_name)
+        assert value, f"the stylesheet sets no {property_name} on {selector}"
+        match = re.fullmatch(r"var\((--[\w-]+)\)", value)
+        return variables[match.group(1)] if match else value
+
+    return {
+        scheme: {
+            "background": resolve("body", "background", variables),
+            "text": resolve("body", "color", variables),
+            "html background": resolve("html", "background", variables),
+            "link": resolve("a", "color", variables),
+            "muted": resolve(".meta", "color", variables),
+        }
+        for scheme, variables in (("light", light_vars), ("dark", dark_vars))
+    }
+
+
+def test_both_schemes_set_their_own_background_and_text_colours(published):
+    css = (published.public / "style.css").read_text(encoding="utf-8")
+    colours = schemes(css)
+    for scheme in ("light", "dark"):
+        for key, value in colours[scheme].items():
+            assert re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", value), (scheme, key, value)
+        assert colours[scheme]["html background"] == colours[scheme]["background"]
+    assert colours["light"]["background"] != colours["dark"]["background"]
+    assert contrast(colours["light"]["background"], "#000000") > 15  # light is light
+    assert contrast(colours["dark"]["background"], "#ffffff") > 15  # dark is dark
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_muted_text_is_7_to_1_and_links_4_5_to_1_in_each_scheme(published, scheme):
+    colours = schemes((published.public / "style.css").read_text(encoding="utf-8"))[scheme]
+    background = colours["background"]
+    assert contrast(colours["text"], background) >= 7, colours
+    assert contrast(colours["muted"], background) >= 7, colours
+    assert contrast(colours["link"], background) >= 4.5, colours
