@@ -29,7 +29,15 @@ from feeds.ids import can_fix_ids, entry_id
 from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
 from feeds.picture import is_web_url
 from feeds.render import RenderedArticle, render_article
-from feeds.site import STYLESHEET, FeedLink, article_page, feed_links, list_page, stylesheet
+from feeds.site import (
+    STYLESHEET,
+    article_page,
+    list_page,
+    site_feeds,
+    stylesheet,
+    tag_feeds,
+    tag_page,
+)
 from feeds.slug import tag_dir
 from feeds.websub import changed_feeds
 from feeds.writer import FILENAMES, WRITERS, Entry, Feed, feed_documents
@@ -104,7 +112,7 @@ def build_site(
 
     per_feed = config.publish.entries_per_feed
     site_feed = _feed(site, "", site.title, site.id, rendered, config)
-    site_links = feed_links(site, site_feed.urls, site.title)
+    site_links = (site_feeds(site, site_feed.urls),)
     files.update(_with_archives(site_feed, "", rendered, site, per_feed))
     feeds = {FILENAMES[kind]: url for kind, url in site_feed.urls.items()}
     files["index.html"] = list_page(site, "Articles", site.base_url, rendered, site_links)
@@ -126,10 +134,8 @@ def build_site(
         tag_feed = _feed(site, prefix, title, feed_id, tagged, config)
         files.update(_with_archives(tag_feed, prefix, tagged, site, per_feed))
         feeds.update({prefix + FILENAMES[kind]: url for kind, url in tag_feed.urls.items()})
-        links: list[FeedLink] = feed_links(site, tag_feed.urls, title) + site_links
-        files[prefix + "index.html"] = list_page(
-            site, f"Tagged “{name}”", tag_feed.home_url, tagged, links
-        )
+        links = (tag_feeds(tag_feed.urls, title, name), *site_links)
+        files[prefix + "index.html"] = tag_page(site, name, tag_feed.home_url, tagged, links)
 
     _check_images(articles, assets or {})
     published = {a.slug for a in chosen}

@@ -62,6 +62,7 @@ class Site:
     icon: str = ""
     id: str = ""
     id_host: str = ""
+    favicon: str = ""  # the pages' <link rel="icon">, an absolute URL; "" means none
 
     @property
     def tz(self) -> ZoneInfo:
@@ -106,6 +107,7 @@ _SITE_KEYS = {
     "rights",
     "icon",
     "id",
+    "favicon",
 }
 _PUBLISH_KEYS = {"articles", "output", "static", "entries", "default_time", "hubs"}
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`\[\]]+$")
@@ -333,6 +335,11 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
         author = person(site_data["author"]) if "author" in site_data else Person(title)
     except ValueError as exc:
         raise fail("site", "author", f"[site] author {exc}") from None
+    publish = _publish(data, root, fail)
+    try:
+        favicon = _favicon(text_value("favicon", ""), publish.static_dir)
+    except ValueError as exc:
+        raise fail("site", "favicon", str(exc)) from None
     site = Site(
         title=title,
         subtitle=text_value("subtitle", ""),
@@ -345,8 +352,50 @@ def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: st
         id=feed_id,
         # ids written during a --base-url preview must be the real site's, not the preview's
         id_host=urlsplit(configured).hostname or "",
+        favicon=urljoin(url, favicon) if favicon else "",
     )
-    return Config(site=site, publish=_publish(data, root, fail), path=path)
+    return Config(site=site, publish=publish, path=path)
+
+
+DEFAULT_FAVICON = "favicon.ico"
+
+
+def _favicon(value: str, static_dir: Path) -> str:
+    """``[site] favicon`` as a URL relative to ``base_url``, or absolute; "" for none.
+
+    A path names a file in the static folder, which is published at the site root, so the
+    path is also its URL; a missing file would be the very 404 the setting is there to end,
+    so it is an error here. Unset, ``favicon.ico`` in the static folder is used if there is
+    one (browsers fetch it anyway; an empty icon would hide it), else none. ValueError says
+    what is wrong.
+    """
+    if not value:
+        return DEFAULT_FAVICON if (static_dir / DEFAULT_FAVICON).is_file() else ""
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        if (
+            parts.scheme.lower() not in {"http", "https"}
+            or not parts.hostname
+            or _NOT_IN_URL.search(value)
+        ):
+            raise ValueError(
+                f"[site] favicon {value!r} must be a file in the static folder (such as "
+                "favicon.svg) or an absolute http(s) URL"
+            )
+        return value
+    relative = value.lstrip("/")
+    static = static_dir.resolve()
+    file = (static / relative).resolve()
+    if (
+        not file.is_relative_to(static)
+        or not file.is_file()
+        or any(part.startswith(".") for part in file.relative_to(static).parts)
+    ):
+        raise ValueError(
+            f"[site] favicon {value!r} is not a file in the static folder ({static}); "
+            "put the icon there, or give an absolute http(s) URL"
+        )
+    return quote(file.relative_to(static).as_posix(), safe="/-._~!$&'()*+,;=:@")
 
 
 def _publish(everything: dict[str, Any], root: Path, fail: Any) -> PublishSettings:

@@ -26,12 +26,26 @@ STYLESHEET = "style.css"
 
 @dataclass(frozen=True)
 class FeedLink:
-    """One autodiscovery ``<link rel="alternate">`` and its footer label."""
+    """One feed format: its autodiscovery ``<link rel="alternate">`` and its footer link.
+
+    The footer shows ``label`` ("Atom"); ``hidden`` finishes the link's accessible name for
+    screen readers ("Atom feed of the whole site"), so a page that links two feeds never has
+    two links named "Atom" that go to different places.
+    """
 
     type: str
     title: str
     href: str
     label: str
+    hidden: str = ""
+
+
+@dataclass(frozen=True)
+class FeedGroup:
+    """One feed in its three formats, under the label the footer shows before them."""
+
+    label: str
+    links: tuple[FeedLink, ...]
 
 
 @lru_cache(maxsize=1)
@@ -76,15 +90,55 @@ def _item(rendered: RenderedArticle, site: Site) -> dict[str, object]:
     }
 
 
-def feed_links(site: Site, urls: dict[str, str], title: str) -> list[FeedLink]:
-    """Autodiscovery links for one feed's three formats."""
-    return [
-        FeedLink("application/atom+xml", f"{title} (Atom)", site_path(urls["atom"]), "Atom"),
-        FeedLink("application/rss+xml", f"{title} (RSS)", site_path(urls["rss"]), "RSS"),
-        FeedLink(
-            "application/feed+json", f"{title} (JSON Feed)", site_path(urls["json"]), "JSON Feed"
+def feed_links(urls: dict[str, str], title: str, label: str, of: str) -> FeedGroup:
+    """One feed's three formats; ``title`` names it in autodiscovery, ``of`` in link names."""
+    return FeedGroup(
+        label,
+        (
+            FeedLink(
+                "application/atom+xml",
+                f"{title} (Atom)",
+                site_path(urls["atom"]),
+                "Atom",
+                f" feed of {of}",
+            ),
+            FeedLink(
+                "application/rss+xml",
+                f"{title} (RSS)",
+                site_path(urls["rss"]),
+                "RSS",
+                f" feed of {of}",
+            ),
+            FeedLink(
+                "application/feed+json",
+                f"{title} (JSON Feed)",
+                site_path(urls["json"]),
+                "JSON Feed",
+                f" of {of}",
+            ),
         ),
-    ]
+    )
+
+
+def site_feeds(site: Site, urls: dict[str, str]) -> FeedGroup:
+    """The whole site's feed, linked from every page."""
+    return feed_links(urls, site.title, "Whole site", "the whole site")
+
+
+def tag_feeds(urls: dict[str, str], title: str, name: str) -> FeedGroup:
+    """A tag's own feed, linked (before the site's) from its tag page."""
+    return feed_links(urls, title, "This tag", f"the tag “{name}”")
+
+
+def favicon_href(site: Site) -> str:
+    """The page's ``<link rel="icon">``: the configured icon, else an empty ``data:`` URL.
+
+    With no icon link at all every browser asks for ``/favicon.ico`` on every page, and the
+    404 is a console error; ``data:,`` tells it there is no icon to fetch.
+    """
+    if not site.favicon:
+        return "data:,"
+    return site_path(site.favicon) if site.favicon.startswith(site.base_url) else site.favicon
 
 
 def _page(
@@ -92,7 +146,7 @@ def _page(
     site: Site,
     canonical: str,
     description: str,
-    feeds: list[FeedLink],
+    feeds: Sequence[FeedGroup],
     **extra: object,
 ) -> bytes:
     """Render one page with the context every page shares (base.html needs all of it)."""
@@ -106,6 +160,7 @@ def _page(
             canonical=canonical,
             description=description,
             feeds=feeds,
+            favicon=favicon_href(site),
             **extra,
         )
     )
@@ -117,16 +172,51 @@ def list_page(
     heading: str,
     canonical: str,
     articles: Sequence[RenderedArticle],
-    feeds: list[FeedLink],
+    feeds: Sequence[FeedGroup],
+    *,
+    title: str = "",
+    description: str | None = None,
 ) -> bytes:
-    """The index or a tag page: articles newest first, with their feeds for autodiscovery."""
+    """The index or a tag page: articles newest first, with their feeds for autodiscovery.
+
+    ``title`` is the ``<title>`` (the site's by default), ``description`` the meta
+    description (the site's subtitle by default).
+    """
     items = [_item(a, site) for a in articles]
     return _page(
-        "index.html", site, canonical, site.subtitle, feeds, heading=heading, articles=items
+        "index.html",
+        site,
+        canonical,
+        site.subtitle if description is None else description,
+        feeds,
+        title=title or site.title,
+        heading=heading,
+        articles=items,
     )
 
 
-def article_page(site: Site, rendered: RenderedArticle, feeds: list[FeedLink]) -> bytes:
+def tag_page(
+    site: Site,
+    name: str,
+    canonical: str,
+    articles: Sequence[RenderedArticle],
+    feeds: Sequence[FeedGroup],
+) -> bytes:
+    """A tag's page, with a ``<title>`` and description of its own: a search result or a
+    browser tab that said only the site's name would not say which tag the page is about."""
+    count = len(articles)
+    return list_page(
+        site,
+        f"Tagged “{name}”",
+        canonical,
+        articles,
+        feeds,
+        title=f"Tagged “{name}” · {site.title}",
+        description=f"{count} article{'' if count == 1 else 's'} tagged “{name}” on {site.title}.",
+    )
+
+
+def article_page(site: Site, rendered: RenderedArticle, feeds: Sequence[FeedGroup]) -> bytes:
     """One article's page, at the URL its feed entries link to."""
     item = _item(rendered, site)
     return _page(

@@ -84,6 +84,70 @@ def html_pages(site) -> list[str]:
     return sorted(p.relative_to(site.public).as_posix() for p in site.public.rglob("*.html"))
 
 
+# --- titles and descriptions ----------------------------------------------------------------
+
+
+def test_a_tag_page_has_a_title_and_description_of_its_own(published):
+    home = page(published, "index.html")
+    security = page(published, "tags/security-and-defence/index.html")
+    enlargement = page(published, "tags/enlargement/index.html")
+    assert home.title == "EU Notes"
+    assert home.meta["description"] == "Test site"
+    assert security.title == "Tagged “security and defence” · EU Notes"
+    assert security.meta["description"] == "2 articles tagged “security and defence” on EU Notes."
+    assert enlargement.title == "Tagged “enlargement” · EU Notes"
+    assert enlargement.meta["description"] == "1 article tagged “enlargement” on EU Notes."
+    titles = [page(published, name).title for name in html_pages(published)]
+    assert len(titles) == len(set(titles)), titles
+
+
+# --- feed links -----------------------------------------------------------------------------
+
+
+def test_no_two_links_on_a_page_share_a_name_but_not_a_target(published):
+    for name in html_pages(published):
+        targets: dict[str, set[str]] = defaultdict(set)
+        for text, href in page(published, name).links:
+            assert text, f"{name}: a link to {href} has no name"
+            targets[text].add(href)
+        clashes = {text: hrefs for text, hrefs in targets.items() if len(hrefs) > 1}
+        assert not clashes, f"{name}: {clashes}"
+
+
+def test_a_tag_pages_feed_links_are_grouped_and_labelled(published):
+    tag = page(published, "tags/enlargement/index.html")
+    groups = {text.split(":", 1)[0]: hrefs for text, hrefs in tag.paragraphs if ":" in text}
+    assert groups["This tag"] == [
+        "/tags/enlargement/atom.xml",
+        "/tags/enlargement/rss.xml",
+        "/tags/enlargement/feed.json",
+    ]
+    assert groups["Whole site"] == ["/atom.xml", "/rss.xml", "/feed.json"]
+    names = {href: text for text, href in tag.links}
+    # the visible label ("Atom") starts each name, as WCAG 2.5.3 asks
+    assert names["/tags/enlargement/atom.xml"] == "Atom feed of the tag “enlargement”"
+    assert names["/tags/enlargement/feed.json"] == "JSON Feed of the tag “enlargement”"
+    assert names["/rss.xml"] == "RSS feed of the whole site"
+    assert names["/feed.json"] == "JSON Feed of the whole site"
+
+
+def test_autodiscovery_titles_are_distinct_where_two_feeds_are_offered(published):
+    for name in ["index.html", "tags/enlargement/index.html", "norway/index.html"]:
+        alternates = [
+            link for link in page(published, name).head_links if link.get("rel") == "alternate"
+        ]
+        titles = [link["title"] for link in alternates]
+        assert len(titles) == len(set(titles)) == len({link["href"] for link in alternates})
+    tag = page(published, "tags/enlargement/index.html")
+    assert len([link for link in tag.head_links if link.get("rel") == "alternate"]) == 6
+
+
+def test_a_page_with_only_the_site_feed_invites_to_subscribe(published):
+    home = page(published, "index.html")
+    subscribe = [hrefs for text, hrefs in home.paragraphs if text.startswith("Subscribe:")]
+    assert subscribe == [["/atom.xml", "/rss.xml", "/feed.json"]]
+
+
 # --- headings -------------------------------------------------------------------------------
 
 BODY_WITH_HEADINGS = """\
@@ -172,6 +236,83 @@ def test_a_summary_cut_before_a_heading_is_shifted_like_the_content(site):
     summary = atom.split("<summary", 1)[1].split("</summary>", 1)[0]
     assert "&lt;h2&gt;Lead heading&lt;/h2&gt;" in summary
     assert "&lt;h1" not in atom
+
+
+# --- the favicon ----------------------------------------------------------------------------
+
+
+def test_every_page_says_it_has_no_icon_so_browsers_do_not_fetch_favicon_ico(published):
+    for name in html_pages(published):
+        icons = [link for link in page(published, name).head_links if link.get("rel") == "icon"]
+        assert [icon["href"] for icon in icons] == ["data:,"], name
+    assert not (published.public / "favicon.ico").exists()
+
+
+def set_favicon(site, value: str) -> int:
+    """Write ``[site] favicon = value``; returns its line number."""
+    text = site.config.read_text(encoding="utf-8")
+    site.config.write_text(
+        text.replace('rights = "CC BY 4.0"\n', f'rights = "CC BY 4.0"\nfavicon = "{value}"\n'),
+        encoding="utf-8",
+    )
+    lines = site.config.read_text(encoding="utf-8").splitlines()
+    return lines.index(f'favicon = "{value}"') + 1
+
+
+@pytest.mark.parametrize(
+    ("value", "base_url", "href"),
+    [
+        ("icons/mark.svg", "https://notes.example.org/", "/icons/mark.svg"),
+        ("/icons/mark.svg", "https://notes.example.org/blog/", "/blog/icons/mark.svg"),
+        ("https://cdn.example.net/mark.png", "https://notes.example.org/", None),
+    ],
+)
+def test_a_configured_favicon_is_linked_from_every_page(sample_site, value, base_url, href):
+    (sample_site.root / "static" / "icons").mkdir(parents=True)
+    (sample_site.root / "static" / "icons" / "mark.svg").write_text("<svg/>", encoding="utf-8")
+    set_favicon(sample_site, value)
+    text = sample_site.config.read_text(encoding="utf-8")
+    sample_site.config.write_text(text.replace("https://notes.example.org/", base_url))
+    sample_site.publish()
+    for name in html_pages(sample_site):
+        links = page(sample_site, name).head_links
+        icons = [link["href"] for link in links if link.get("rel") == "icon"]
+        assert icons == [href or value], name
+    assert (sample_site.public / "icons" / "mark.svg").is_file()
+
+
+def test_a_favicon_ico_in_static_is_used_when_none_is_configured(sample_site):
+    (sample_site.root / "static").mkdir()
+    (sample_site.root / "static" / "favicon.ico").write_bytes(b"\x00\x00\x01\x00")
+    sample_site.publish()
+    for name in html_pages(sample_site):
+        links = page(sample_site, name).head_links
+        icons = [link["href"] for link in links if link.get("rel") == "icon"]
+        assert icons == ["/favicon.ico"], name
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("mark.svg", "[site] favicon 'mark.svg' is not a file in the static folder"),
+        ("../communique.toml", "is not a file in the static folder"),
+        (".hidden.ico", "is not a file in the static folder"),
+        ("javascript:alert(1)", "must be a file in the static folder (such as favicon.svg) or"),
+        ("//cdn.example.net/x.png", "must be a file in the static folder"),
+    ],
+)
+def test_a_favicon_that_would_not_be_published_is_refused_with_its_line(site, value, message):
+    (site.root / "static").mkdir()
+    (site.root / "static" / ".hidden.ico").write_bytes(b"\x00")
+    line = set_favicon(site, value)
+    site.article("2025-01-01-fine.md", "---\ntitle: Fine\n---\nBody.\n")
+    result = site.run("publish")
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"{site.config}:{line}: "), lines[0]
+    assert message in lines[0], lines[0]
+    assert not site.public.exists()
 
 
 # --- colours --------------------------------------------------------------------------------
