@@ -29,7 +29,7 @@ from feedserver import FIXTURES, FeedServer, Route
 from markdown_it import MarkdownIt
 
 from cli import main
-from sources.opml import Source, save_source_list
+from sources.opml import Source, read_source_list, save_source_list
 from sources.relevance import build_taxonomy
 from sources.store import Store, StoredItem
 from sources.stories import WINDOW, explain_pair, group_stories, rank
@@ -1017,6 +1017,44 @@ def test_excerpts_are_cut_at_a_sentence_or_a_word_with_entities_decoded(digest_d
     assert "torture \\& arbitrary" in markdown
     page = (digest_dir / f"digest-{DAY}.html").read_text(encoding="utf-8")
     assert "torture &amp; arbitrary" in page and "&amp;amp;" not in page
+
+
+def test_a_source_listed_without_a_title_is_named_by_its_feed_never_its_url(tmp_path, server):
+    """A list entry whose text is its address (what exporters, this one among them, write when
+    they know no title) takes the feed's own title; a database that stored the address as the
+    name (before this was fixed) takes it at the next fetch that reads the feed."""
+    item = Item(
+        "EU and Ukraine sign security agreement",
+        "2025-06-02T09:00:00Z",
+        "The agreement covers military support and defence industry cooperation.",
+        link="https://news.example/a",
+    )
+    route = server.route(
+        "/untitled.xml", Route(body=feed_xml("Kyiv Ledger", "https://news.example/", [item]))
+    )
+    project = Project(tmp_path / "p", server)
+    url = server.url("/untitled.xml")
+    save_source_list(project.opml, [Source(url, "", "foreign-policy")])
+    assert f'text="{url}"' in project.opml.read_text(encoding="utf-8")  # the exporter's way
+    assert [s.title for s in read_source_list(project.opml).sources] == [""]
+    project.ok("aggregate", "--all", "-q")
+    assert project.query("SELECT title FROM sources") == [("Kyiv Ledger",)]
+    out = tmp_path / "out"
+    project.digest(out, "--since", "2025-06-02", "--until", "2025-06-03")
+    document = load_json(out, "2025-06-02")
+    assert [x["source"] for x in document["by_source"]] == ["Kyiv Ledger"]
+    assert url not in (out / "digest-2025-06-02.html").read_text(encoding="utf-8")
+
+    project.query("UPDATE sources SET title = url")  # as an older version stored it
+    later = Item(
+        "EU statement on Georgia",
+        "2025-06-03T09:00:00Z",
+        "Protesters.",
+        link="https://news.example/b",
+    )
+    route.body = feed_xml("Kyiv Ledger", "https://news.example/", [later, item])
+    project.ok("aggregate", "--all", "-q")
+    assert project.query("SELECT title FROM sources") == [("Kyiv Ledger",)]
 
 
 # --- security --------------------------------------------------------------------------------
