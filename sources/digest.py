@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -22,14 +22,24 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from feeds.config import Person, Site
-from feeds.dates import human_date, rfc3339
+from feeds.dates import MONTH_NAMES, human_date, rfc3339
 from feeds.text import cut_at_word, escape_markdown
 from feeds.writer import Entry, Feed, atom_bytes
+from sources.identity import normalise_link
 from sources.relevance import Taxonomy
 from sources.store import StoredItem
 from sources.stories import Story, group_stories, rank
 
 EXCERPT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class DigestSource:
+    """One item of a story, credited to the source that published it."""
+
+    name: str  # the source's title (the source list's, else the feed's own)
+    link: str | None
+    title: str  # the item's own title: what its link says besides the source's name
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,27 @@ class DigestStory:
     link: str | None
     when: str  # in the site timezone
     excerpt: str
-    sources: tuple[tuple[str, str | None], ...]  # (source title, item link)
+    told_by: tuple[DigestSource, ...]  # every item of the story, the headline's first
     relevance: float
+
+    @property
+    def sources(self) -> tuple[tuple[str, str | None], ...]:
+        """``(source name, item link)`` pairs: what the forms that name no item titles show
+        (the mail, the digest feed)."""
+        return tuple((source.name, source.link) for source in self.told_by)
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A story's source as a page shows it. ``link`` is None when the story already links
+    that address (the headline's own item is linked by the headline): one link per address,
+    so a keyboard or screen-reader user meets each article once. ``detail`` is what the
+    link says after the source's name (the item's title, numbered if the same source told
+    two items of one title), so no two links in a story read alike."""
+
+    name: str
+    link: str | None
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,22 @@ class Digest:
     def stories(self) -> int:
         """How many stories the digest tells."""
         return sum(len(t.stories) for t in self.topics)
+
+    @property
+    def days(self) -> str:
+        """The days the digest covers, in words (:func:`days_in_words`)."""
+        return days_in_words(self.day)
+
+    @property
+    def description(self) -> str:
+        """What the page is, in a sentence (its meta description)."""
+        if not self.items:
+            return f"{self.title}, {self.days}: no items about EU foreign policy."
+        return (
+            f"{self.title}, {self.days}: {plural(self.stories, 'story', 'stories')} "
+            f"from {plural(self.items, 'item', 'items')} in "
+            f"{plural(len(self.topics), 'topic', 'topics')}."
+        )
 
 
 def build_digest(
@@ -124,6 +169,29 @@ def digest_name(since: datetime, until: datetime, zone: ZoneInfo) -> str:
     return f"{since.astimezone(zone).date().isoformat()}--{last}"
 
 
+def days_in_words(day: str) -> str:
+    """A digest's name (:func:`digest_name`) in words, as a reader writes a period: "10 June
+    2025"; "1-28 November 2026", "28 November - 3 December 2026" and "29 December 2026 - 4
+    January 2027", each with an en dash (spaced between dates that have spaces). Readers and
+    screen readers get words, not "2026-11-01--2026-11-28". Any other name is returned as is."""
+    try:
+        dates = [date.fromisoformat(part) for part in day.split("--")]
+    except ValueError:
+        return day
+    first, last = dates[0], dates[-1]
+
+    def month(moment: date) -> str:
+        return MONTH_NAMES[moment.month - 1]
+
+    if first == last:
+        return f"{last.day} {month(last)} {last.year}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last.day} {month(last)} {last.year}"
+    if first.year == last.year:
+        return f"{first.day} {month(first)} – {last.day} {month(last)} {last.year}"
+    return f"{first.day} {month(first)} {first.year} – {last.day} {month(last)} {last.year}"
+
+
 def plural(count: int, one: str, many: str) -> str:
     """``1 story``, ``2 stories``."""
     return f"{count} {one if count == 1 else many}"
@@ -137,9 +205,33 @@ def _story(story: Story, zone: ZoneInfo) -> DigestStory:
         link=_web_link(headline.link),
         when=f"{human_date(local, zone)}, {local:%H:%M}",
         excerpt=cut_at_word(" ".join(excerpt_text(headline).split()), EXCERPT_CHARS),
-        sources=tuple((item.source_title, _web_link(item.link)) for item in story.items),
+        told_by=tuple(
+            DigestSource(item.source_title, _web_link(item.link), item.title)
+            for item in story.items
+        ),
         relevance=story.relevance,
     )
+
+
+def credits(story: DigestStory) -> tuple[Credit, ...]:
+    """How a page credits the story's sources: each article linked once (the headline's
+    first; addresses compared as :func:`normalise_link` does, so a copy of the headline's link
+    with tracking parameters is the headline's), each link's words unlike the others' (see
+    :class:`Credit`)."""
+    linked = {normalise_link(story.link)} if story.link else set()
+    told: Counter[tuple[str, str]] = Counter()
+    result = []
+    for source in story.told_by:
+        address = normalise_link(source.link) if source.link else None
+        if address is None or address in linked:  # no link, or the same article's
+            result.append(Credit(source.name, None, ""))
+            continue
+        linked.add(address)
+        told[source.name, source.title] += 1
+        times = told[source.name, source.title]
+        detail = f"{source.title} ({times})" if times > 1 else source.title
+        result.append(Credit(source.name, source.link, detail.strip()))
+    return tuple(result)
 
 
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]*$")
@@ -177,7 +269,8 @@ def _period(since: datetime, until: datetime, zone: ZoneInfo) -> str:
 
 
 def to_markdown(digest: Digest) -> str:
-    """Clean CommonMark: every title and excerpt escaped, links in angle brackets."""
+    """Clean CommonMark: every title and excerpt escaped, links in angle brackets; each
+    story's sources credited as on the page (:func:`credits`)."""
     lines = [f"# {escape_markdown(digest.title)}", "", f"*{escape_markdown(digest.period)}*", ""]
     if not digest.items:
         lines += ["No items about EU foreign policy in this period.", ""]
@@ -186,7 +279,7 @@ def to_markdown(digest: Digest) -> str:
         f"{plural(digest.stories, 'story', 'stories')} from {plural(digest.items, 'item', 'items')}.",
         "",
     ]
-    lines += ["## At a glance", ""]
+    lines += ["## At a glance", "", "Stories per topic:", ""]
     for topic in digest.topics:
         lines.append(
             f"- {escape_markdown(topic.name)}: {plural(len(topic.stories), 'story', 'stories')}"
@@ -205,11 +298,12 @@ def to_markdown(digest: Digest) -> str:
             lines += [f"### {heading}", "", f"*{escape_markdown(story.when)}*", ""]
             if story.excerpt:
                 lines += [escape_markdown(story.excerpt), ""]
-            for name, link in story.sources:
+            for credit in credits(story):  # "- [Source: item title](<link>)"
+                words = escape_markdown(
+                    f"{credit.name}: {credit.detail}" if credit.detail else credit.name
+                )
                 lines.append(
-                    f"- [{escape_markdown(name)}](<{_md_url(link)}>)"
-                    if link
-                    else f"- {escape_markdown(name)}"
+                    f"- [{words}](<{_md_url(credit.link)}>)" if credit.link else f"- {words}"
                 )
             lines.append("")
     return "\n".join(lines)
@@ -230,18 +324,24 @@ def _environment() -> Environment:
 
 
 def to_html(digest: Digest, language: str = "en") -> str:
-    """One standalone page: embedded stylesheet, an inline SVG chart, no scripts, all text escaped."""
-    counts = [(t.name, len(t.stories)) for t in digest.topics]
-    longest = max((n for _, n in counts), default=1) or 1
-    # labels above bars in a 360-unit box: full size on a phone, no label overlaps a bar
+    """One standalone page: embedded stylesheet, no scripts, all text escaped.
+
+    The chart is a table (topic, story count) whose bars are decorative CSS: the names and
+    counts are text, for screen readers, search and copying, where an SVG was one image.
+    """
+    longest = max((len(t.stories) for t in digest.topics), default=1) or 1
     bars = [
-        {"name": name, "count": count, "y": 34 * index, "width": round(300 * count / longest, 1)}
-        for index, (name, count) in enumerate(counts)
+        {
+            "name": t.name,
+            "count": len(t.stories),
+            "percent": round(100 * len(t.stories) / longest, 1),
+        }
+        for t in digest.topics
     ]
     return (
         _environment()
         .get_template("digest.html")
-        .render(digest=digest, bars=bars, chart_height=34 * len(bars), language=language)
+        .render(digest=digest, bars=bars, credits=credits, language=language)
     )
 
 
@@ -266,7 +366,10 @@ def to_json(digest: Digest) -> str:
                         "when": story.when,
                         "excerpt": story.excerpt,
                         "relevance": story.relevance,
-                        "sources": [{"source": name, "link": link} for name, link in story.sources],
+                        "sources": [
+                            {"source": s.name, "link": s.link, "title": s.title}
+                            for s in story.told_by
+                        ],
                     }
                     for story in topic.stories
                 ],
@@ -295,8 +398,11 @@ def from_json(text: str, zone: ZoneInfo) -> Digest:
                         link=_web_link(story.get("link")),
                         when=str(story["when"]),
                         excerpt=str(story["excerpt"]),
-                        sources=tuple(
-                            (str(s["source"]), _web_link(s.get("link"))) for s in story["sources"]
+                        told_by=tuple(
+                            DigestSource(
+                                str(s["source"]), _web_link(s.get("link")), str(s.get("title", ""))
+                            )
+                            for s in story["sources"]
                         ),
                         relevance=float(story["relevance"]),
                     )

@@ -73,7 +73,8 @@ def message_id(digest: Digest, host: str) -> str:
 
 
 def to_text(digest: Digest) -> str:
-    """The plain-text part: title, period, topics and stories, then the numbered links."""
+    """The plain-text part: title, period, stories per topic, the topics and their stories,
+    then the numbered links."""
     lines = [digest.title, digest.period, _counts(digest), ""]
     links: list[str] = []
 
@@ -86,6 +87,12 @@ def to_text(digest: Digest) -> str:
 
     if not digest.topics:
         lines += ["Nothing about EU foreign policy was published in this period.", ""]
+    else:  # the HTML part's chart, as text
+        lines.append("Stories per topic:")
+        for topic in digest.topics:
+            count = plural(len(topic.stories), "story", "stories")
+            lines += _wrap(f"- {topic.name}: {count}", "  ")
+        lines.append("")
     number = 0
     for topic in digest.topics:
         heading = f"{topic.name} ({len(topic.stories)})"

@@ -134,11 +134,11 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
             url = (
                 outline.get("xmlUrl") or outline.get("xmlurl") or outline.get("url") or ""
             ).strip()
-            text = outline.get("title") or outline.get("text") or ""
+            text = (outline.get("title") or outline.get("text") or "").strip()
             if url and outline.get("type", "rss").lower() in {"rss", "atom", "feed", ""}:
                 source = Source(
                     url=url,
-                    title=text.strip(),
+                    title=_title(text),
                     category=(outline.get("category") or "").strip(),
                     html_url=(outline.get("htmlUrl") or "").strip(),
                     group=group,
@@ -156,6 +156,14 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
 
     walk(body, "")
     return SourceList(tuple(found.values()), tuple(skipped), duplicates)
+
+
+def _title(text: str) -> str:
+    """An outline's title, or "" when its text is only an address: the text an exporter (this
+    one among them, :func:`to_opml`) writes when it knows no title. Taken as the title, the
+    URL would stand in the digest for years where the feed's own title belongs."""
+    scheme = text.partition(":")[0].lower()
+    return "" if scheme in {"http", "https"} and not any(c.isspace() for c in text) else text
 
 
 def _add(

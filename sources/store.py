@@ -355,7 +355,7 @@ class Store:
                 db.execute(
                     "INSERT INTO sources (url, title) VALUES (?, ?) "
                     "ON CONFLICT (url) DO UPDATE SET title = excluded.title WHERE excluded.title != ''",
-                    (url, title),
+                    (url, "" if title == url else title),  # a URL is no title: the feed's is kept
                 )
 
     def state(self, url: str) -> SourceState:
@@ -452,9 +452,9 @@ class Store:
                     source_id = taken[0]
             if outcome.moved_from and state.url != url:
                 db.execute("UPDATE sources SET moved_from = ? WHERE id = ?", (url, source_id))
-            if feed_title:
+            if feed_title:  # unless the source list names it; a URL is no name (older lists)
                 db.execute(
-                    "UPDATE sources SET title = ? WHERE id = ? AND title = ''",
+                    "UPDATE sources SET title = ? WHERE id = ? AND title IN ('', url)",
                     (feed_title, source_id),
                 )
             success = outcome.kind in {"ok", "not_modified", "unchanged"}

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree as ET
+from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
@@ -29,7 +30,12 @@ from feedserver import FIXTURES, FeedServer, Route
 from markdown_it import MarkdownIt
 
 from cli import main
-from sources.opml import Source, save_source_list
+from feeds.text import escape_markdown
+from sources.digest import build_digest, days_in_words, to_html, to_markdown
+from sources.digest import from_json as digest_from_json
+from sources.identity import normalise_link
+from sources.mail_message import to_text
+from sources.opml import Source, read_source_list, save_source_list
 from sources.relevance import build_taxonomy
 from sources.store import Store, StoredItem
 from sources.stories import WINDOW, explain_pair, group_stories, rank
@@ -402,13 +408,62 @@ class Markup(HTMLParser):
         return [attrs["href"] for tag, attrs in self.tags if tag == "a" and "href" in attrs]
 
 
+class Chart(HTMLParser):
+    """The digest page's chart table: its caption, (topic, count) rows, and bar widths (%)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.caption = ""
+        self.rows: list[tuple[str, str]] = []
+        self.widths: list[float] = []
+        self._in_chart = self._in_body = False
+        self._cell: str | None = None
+        self._text: list[str] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "table" and values.get("class") == "chart":
+            self._in_chart = True
+        elif self._in_chart and tag == "tbody":
+            self._in_body = True
+        elif self._in_chart and tag in {"caption", "th", "td"}:
+            self._cell, self._text = tag, []
+        elif self._in_chart and values.get("class") == "bar":
+            self.widths.append(float(re.fullmatch(r"width: ([\d.]+)%", values["style"])[1]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_chart = self._in_body = False
+        if self._in_chart and tag == self._cell:
+            text = "".join(self._text)
+            if tag == "caption":
+                self.caption = text
+            elif tag == "th" and self._in_body:
+                self.rows.append((text, ""))
+            elif tag == "td" and self._in_body:
+                self.rows[-1] = (self.rows[-1][0], text)
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell:
+            self._text.append(data)
+
+
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "poster", "background"}
 
 
+EMPTY_ICON = {"rel": "icon", "href": "data:,"}  # the digest's icon: no /favicon.ico request
+
+
 def dangers(text: str) -> list[str]:
-    """What a browser would act on in an HTML document or fragment: scripts, handlers, URLs."""
+    """What a browser would act on in an HTML document or fragment: scripts, handlers, URLs
+    (but the empty icon, an empty data: URL that loads and runs nothing)."""
     found = []
     for tag, attrs in Markup(text).tags:
+        if tag == "link" and attrs == EMPTY_ICON:
+            continue
         if tag in {"script", "iframe", "object", "embed", "base", "form"}:
             found.append(f"<{tag}>")
         for name, value in attrs.items():
@@ -661,18 +716,23 @@ def test_one_event_told_by_four_sources_is_one_story_headed_by_the_official_item
     story = story_titled(document, MOLDOVA_OFFICIAL)
     assert story["link"] == "https://eeas.example/moldova-fundamentals"
     assert story["when"] == "11 March 2025, 11:00"  # the official item's, though a paper was first
-    assert story["sources"] == [
-        {"source": "EEAS (test)", "link": "https://eeas.example/moldova-fundamentals"},
-        {"source": "Daily Paper", "link": "https://daily.example/moldova-talks"},
-        {"source": "Le Journal", "link": "https://journal.example/moldova-cluster"},
-        {"source": "Morning Post", "link": "https://post.example/moldova-bid"},
+    assert [(x["source"], x["link"]) for x in story["sources"]] == [
+        ("EEAS (test)", "https://eeas.example/moldova-fundamentals"),
+        ("Daily Paper", "https://daily.example/moldova-talks"),
+        ("Le Journal", "https://journal.example/moldova-cluster"),
+        ("Morning Post", "https://post.example/moldova-bid"),
     ]
+    assert story["sources"][0]["title"] == MOLDOVA_OFFICIAL  # each item's own title
+    assert all(x["title"] and x["title"] != MOLDOVA_OFFICIAL for x in story["sources"][1:])
     titles = [s["title"] for s in all_stories(document)]
     assert not any(t.startswith(("Moldova", "Brussels opens")) for t in titles), titles
     markdown = (digest_dir / f"digest-{DAY}.md").read_text(encoding="utf-8")
     section = markdown.split("### [EU opens accession negotiations")[1].split("###")[0]
-    for source in story["sources"]:
-        assert f"- [{source['source']}](<{source['link']}>)" in section
+    others = story["sources"][1:]
+    assert "\n- EEAS (test)\n" in section  # the headline links its item: its source is text
+    for source in others:  # each other source links its item, saying whose and which
+        words = escape_markdown(f"{source['source']}: {source['title']}")
+        assert f"- [{words}](<{source['link']}>)" in section
     page = Markup((digest_dir / f"digest-{DAY}.html").read_text(encoding="utf-8"))
     assert set(page.hrefs()) >= {s["link"] for s in story["sources"]}
 
@@ -908,24 +968,25 @@ def test_the_header_counts_stories_by_topic_and_items_by_source(digest_dir):
     assert list(per_source) == ["EEAS (test)", "Daily Paper", "Le Journal", "Morning Post"]
     markdown = (digest_dir / f"digest-{DAY}.md").read_text(encoding="utf-8")
     glance = markdown.split("## At a glance\n\n")[1].split("\n\n")
-    assert glance[0].splitlines() == [
-        f"- {t['name']}: {len(t['stories'])} {'story' if len(t['stories']) == 1 else 'stories'}"
+    assert glance[0] == "Stories per topic:"
+    per_topic = [
+        f"{t['name']}: {len(t['stories'])} {'story' if len(t['stories']) == 1 else 'stories'}"
         for t in document["topics"]
     ]
+    assert glance[1].splitlines() == [f"- {line}" for line in per_topic]
     sources = "Sources: EEAS (test) (8), Daily Paper (3), Le Journal (2), Morning Post (2)"
-    assert glance[1] == sources
+    assert glance[2] == sources
     counted = f"{document['stories']} stories from 15 items."
     assert counted in markdown
     page = (digest_dir / f"digest-{DAY}.html").read_text(encoding="utf-8")
     assert sources in page and counted in page
-    chart = Markup(page)
-    bars = [attrs for tag, attrs in chart.tags if tag == "rect"]
-    assert len(bars) == len(document["topics"])
-    widths = [float(bar["width"]) for bar in bars]
+    # the chart is a table: each topic's name and story count as text, its bar decoration
+    chart = Chart(page)
+    assert chart.caption == "Stories per topic"
     counts = [len(t["stories"]) for t in document["topics"]]
-    assert [w / max(widths) for w in widths] == pytest.approx(
-        [c / max(counts) for c in counts], abs=1e-3
-    )
+    assert chart.rows == [(t["name"], str(len(t["stories"]))) for t in document["topics"]]
+    assert len(set(counts)) > 1  # bars of more than one length
+    assert chart.widths == pytest.approx([100 * c / max(counts) for c in counts], abs=0.1)
 
 
 def test_topics_in_the_taxonomy_order_and_stories_ranked(digest_dir):
@@ -967,13 +1028,21 @@ def test_markdown_is_commonmark_with_titles_shown_literally(digest_dir):
     assert title_line.startswith(
         "### [Council updates \\*list\\* of \\_designated\\_ persons: x \\< y \\[annex\\] \\#2 \\& more](<"
     )
-    # every story links its headline and every source, in Markdown as in the JSON
+    # every story links its headline and every other article its sources told it by, once
+    # (the headline's own source, or a copy of its link with tracking parameters, is text)
     document = load_json(digest_dir)
     links = {s["link"] for s in all_stories(document) if s["link"]} | {
-        x["link"] for s in all_stories(document) for x in s["sources"] if x["link"]
+        x["link"]
+        for s in all_stories(document)
+        for x in s["sources"]
+        if x["link"] and normalise_link(x["link"]) != normalise_link(s["link"] or "")
     }
     renderer = MarkdownIt("commonmark")
-    assert set(rendered.hrefs()) == {renderer.normalizeLink(link) for link in links}
+    hrefs = rendered.hrefs()
+    assert sorted(hrefs) == sorted(renderer.normalizeLink(link) for link in links)
+    wire = story_titled(document, "EU and Japan hold first security and defence dialogue in Tokyo")
+    assert wire["sources"][1]["link"] != wire["link"]  # the same article, tracking parameters
+    assert renderer.normalizeLink(wire["sources"][1]["link"]) not in hrefs
 
 
 def test_each_story_is_dated_in_the_site_timezone(digest_dir):
@@ -1019,6 +1088,136 @@ def test_excerpts_are_cut_at_a_sentence_or_a_word_with_entities_decoded(digest_d
     assert "torture &amp; arbitrary" in page and "&amp;amp;" not in page
 
 
+# --- what the page says about itself, and where its links go ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "words"),
+    [
+        ("2025-06-10", "10 June 2025"),
+        ("2026-11-01--2026-11-28", "1–28 November 2026"),
+        ("2026-11-28--2026-12-03", "28 November – 3 December 2026"),
+        ("2026-12-29--2027-01-04", "29 December 2026 – 4 January 2027"),
+    ],
+)
+def test_a_digests_days_in_words(day, words):
+    assert days_in_words(day) == words
+
+
+def test_the_page_names_its_period_in_words_and_says_what_it_is(digest_dir):
+    document = load_json(digest_dir)
+    page = (digest_dir / f"digest-{DAY}.html").read_text(encoding="utf-8")
+    named = "Test digest, 10–14 March 2025"  # not "2025-03-10--2025-03-14"
+    assert f"<title>{named}</title>" in page
+    assert Markup(page).headings["h1"] == [named]
+    descriptions = [a["content"] for tag, a in Markup(page).tags if a.get("name") == "description"]
+    assert descriptions == [
+        f"{named}: {document['stories']} stories from 15 items in {len(document['topics'])} topics."
+    ]
+    assert [a for tag, a in Markup(page).tags if tag == "link"] == [EMPTY_ICON]
+
+
+def test_the_plain_text_mail_counts_stories_per_topic(digest_dir):
+    document = load_json(digest_dir)
+    record = (digest_dir / f"digest-{DAY}.json").read_text(encoding="utf-8")
+    text = to_text(digest_from_json(record, ZoneInfo("Europe/Brussels")))
+    block = text.split("Stories per topic:\n")[1].split("\n\n")[0]
+    assert block.splitlines() == [
+        f"- {t['name']}: {len(t['stories'])} {'story' if len(t['stories']) == 1 else 'stories'}"
+        for t in document["topics"]
+    ]
+
+
+def _story_links(page: str, title: str) -> list[tuple[str, str]]:
+    """(href, words) of each link in the story headed ``title``, hidden words included."""
+    story = next(
+        part for part in page.split('<article class="story">') if html.escape(title) in part
+    )
+    return [
+        (html.unescape(href), html.unescape(re.sub(r"<[^>]+>", "", words)))
+        for href, words in re.findall(r'<a href="([^"]*)">(.*?)</a>', story.split("</article>")[0])
+    ]
+
+
+def test_each_article_is_linked_once_and_each_source_link_says_whose_and_which():
+    """A story told by its headline's source, by a copy of the headline's link with tracking
+    parameters, and twice by one paper under one title: the page links each article once,
+    and no two links in the story read alike."""
+    title = "EU opens accession negotiations with Moldova on the fundamentals cluster"
+    retold = "Moldova begins EU accession talks on the fundamentals cluster"
+    summary = "The first cluster covers the rule of law and public administration reform."
+    link = "https://eeas.example/press/moldova"
+    hour = timedelta(hours=1)
+    items = [
+        stored(1, title, T0, source="eeas", summary=summary, link=link),
+        stored(2, "Moldova talks", T0 + hour, source="wire", summary=summary, link=f"{link}?utm_source=rss#top"),
+        stored(3, retold, T0 + 2 * hour, source="paper", summary=summary, link="https://paper.example/a"),
+        stored(4, retold, T0 + 3 * hour, source="paper", summary=summary, link="https://paper.example/b"),
+    ]  # fmt: skip
+    digest = build_digest(
+        items,
+        since=T0 - timedelta(days=1),
+        until=T0 + timedelta(days=1),
+        taxonomy=build_taxonomy(),
+        zone=ZoneInfo("Europe/Brussels"),
+        title="Test digest",
+        is_official=official,
+        background=fillers(),
+    )
+    (story,) = [s for t in digest.topics for s in t.stories]
+    assert [s.name for s in story.told_by] == ["Eeas", "Wire", "Paper", "Paper"]
+    assert _story_links(to_html(digest), title) == [
+        (link, title),  # the headline; its source and the tracking copy are text
+        ("https://paper.example/a", f"Paper: {retold}"),
+        ("https://paper.example/b", f"Paper: {retold} (2)"),
+    ]
+    markdown = to_markdown(digest).split(f"### [{escape_markdown(title)}]")[1]
+    assert markdown.split("\n\n")[3].splitlines() == [
+        "- Eeas",
+        "- Wire",
+        f"- [{escape_markdown(f'Paper: {retold}')}](<https://paper.example/a>)",
+        f"- [{escape_markdown(f'Paper: {retold} (2)')}](<https://paper.example/b>)",
+    ]
+
+
+def test_a_source_listed_without_a_title_is_named_by_its_feed_never_its_url(tmp_path, server):
+    """A list entry whose text is its address (what exporters, this one among them, write when
+    they know no title) takes the feed's own title; a database that stored the address as the
+    name (before this was fixed) takes it at the next fetch that reads the feed."""
+    item = Item(
+        "EU and Ukraine sign security agreement",
+        "2025-06-02T09:00:00Z",
+        "The agreement covers military support and defence industry cooperation.",
+        link="https://news.example/a",
+    )
+    route = server.route(
+        "/untitled.xml", Route(body=feed_xml("Kyiv Ledger", "https://news.example/", [item]))
+    )
+    project = Project(tmp_path / "p", server)
+    url = server.url("/untitled.xml")
+    save_source_list(project.opml, [Source(url, "", "foreign-policy")])
+    assert f'text="{url}"' in project.opml.read_text(encoding="utf-8")  # the exporter's way
+    assert [s.title for s in read_source_list(project.opml).sources] == [""]
+    project.ok("aggregate", "--all", "-q")
+    assert project.query("SELECT title FROM sources") == [("Kyiv Ledger",)]
+    out = tmp_path / "out"
+    project.digest(out, "--since", "2025-06-02", "--until", "2025-06-03")
+    document = load_json(out, "2025-06-02")
+    assert [x["source"] for x in document["by_source"]] == ["Kyiv Ledger"]
+    assert url not in (out / "digest-2025-06-02.html").read_text(encoding="utf-8")
+
+    project.query("UPDATE sources SET title = url")  # as an older version stored it
+    later = Item(
+        "EU statement on Georgia",
+        "2025-06-03T09:00:00Z",
+        "Protesters.",
+        link="https://news.example/b",
+    )
+    route.body = feed_xml("Kyiv Ledger", "https://news.example/", [later, item])
+    project.ok("aggregate", "--all", "-q")
+    assert project.query("SELECT title FROM sources") == [("Kyiv Ledger",)]
+
+
 # --- security --------------------------------------------------------------------------------
 
 
@@ -1045,14 +1244,16 @@ def test_script_payloads_come_out_inert_in_every_format(digest_dir):
     assert dangers(files["html"]) == []
     page = Markup(files["html"])
     assert any("<script>alert(10)</script>" in h for h in page.headings["h3"])
-    assert not {tag for tag, _ in page.tags} & {"img", "link", "script", "iframe", "object"}
+    assert not {tag for tag, _ in page.tags} & {"img", "script", "iframe", "object"}
+    assert [attrs for tag, attrs in page.tags if tag == "link"] == [EMPTY_ICON]
     assert "Content-Security-Policy" in files["html"]
     # JSON: every link is http(s), the payload's markup is gone from its text
     links = [s["link"] for s in all_stories(document)] + [
         x["link"] for s in all_stories(document) for x in s["sources"]
     ]
     assert all(link is None or link.startswith("https://") for link in links)
-    assert sudan["link"] is None and sudan["sources"] == [{"source": "EEAS (test)", "link": None}]
+    assert sudan["link"] is None
+    assert [(x["source"], x["link"]) for x in sudan["sources"]] == [("EEAS (test)", None)]
     for text in (sudan["title"], sudan["excerpt"]):
         assert "<" not in text and "onerror" not in text
     assert "javascript:" not in files["json"].replace("[x](javascript:alert(3))", "")

@@ -12,7 +12,14 @@ the DevTools protocol (``tests/cdp.py``, standard library only). For each page i
 * no JavaScript dialog ever opened (the payloads' ``alert`` never ran);
 * no ``<script>`` element, no ``on*`` attribute, no embedded content, every link http(s);
 * the hostile title is shown as text, exactly, and every story and topic is there;
-* the SVG chart has one bar per topic, with the topic's name and count, labels clear of bars;
+* the title, the ``<h1>`` and the description name the period in words;
+* the chart is a table: each topic's name and count are text, on the page and in the
+  accessibility tree (DevTools ``Accessibility.getFullAXTree``), the bars proportional and
+  clear of the labels, the table no wider than its cap, its labels no larger than headings;
+* in each story no two links read alike or go to the same article (the headline's source is
+  text), each source link names its source and the item's title, every link is a 24 px target;
+* every text is on a background the page sets, at >= 7:1 contrast (links >= 4.5:1), in the
+  light and the dark scheme;
 * nothing is wider than a phone's screen;
 
 and saves a full-page screenshot under ``test-artifacts/`` (gitignored) for people to look at.
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import struct
@@ -279,6 +287,7 @@ class Viewport:
 PHONE = Viewport("phone", 390, 844, 2, mobile=True)
 DESKTOP = Viewport("desktop", 1280, 900, 1, mobile=False)
 PHONE_DARK = Viewport("phone-dark", 390, 844, 2, mobile=True, dark=True)
+DESKTOP_DARK = Viewport("desktop-dark", 1280, 900, 1, mobile=False, dark=True)
 
 # What the page is, as the DOM says: run in the page by DevTools (the page's CSP, which forbids
 # scripts, does not apply to DevTools' own evaluation). ``screenWidth`` is the emulated screen's
@@ -295,36 +304,69 @@ PROBE = """((screenWidth) => {
            'background', 'ping'].includes(name)) urls.push(attr.value);
     }
   }
-  const svg = document.querySelector('svg');
-  const bars = [...document.querySelectorAll('svg rect')].map((rect) => ({
-    label: rect.previousElementSibling.textContent,
-    count: rect.nextElementSibling.textContent,
-    labelBottom: box(rect.previousElementSibling).bottom,
-    barTop: box(rect).top,
-    countLeft: box(rect.nextElementSibling).left,
-    barRight: box(rect).right,
-    barWidth: box(rect).width,
+  const chart = document.querySelector('table.chart');
+  const rows = [...document.querySelectorAll('table.chart tbody tr')].map((tr) => ({
+    label: tr.querySelector('th').textContent,
+    count: tr.querySelector('.count').textContent,
+    labelRight: box(tr.querySelector('th')).right,
+    countLeft: box(tr.querySelector('.count')).left,
+    countRight: box(tr.querySelector('.count')).right,
+    barLeft: box(tr.querySelector('.bar')).left,
+    barWidth: box(tr.querySelector('.bar')).width,
+    labelSize: parseFloat(getComputedStyle(tr.querySelector('th')).fontSize),
+  }));
+  const background = (el) => {  // the colour the text is drawn on: the nearest one set
+    for (let e = el; e; e = e.parentElement) {
+      const colour = getComputedStyle(e).backgroundColor;
+      if (colour !== 'rgba(0, 0, 0, 0)' && colour !== 'transparent') return colour;
+    }
+    return null;
+  };
+  const grey = '.period, .when, .sources li, .counts, .chart thead th';
+  const colours = [...document.querySelectorAll(
+    `a, h1, h2, h3, p, li, caption, th, .count`
+  )].filter((el) => el.closest('body') && !el.closest('.visually-hidden')).map((el) => ({
+    what: `${el.localName}.${el.className}: ${el.textContent.slice(0, 30)}`,
+    kind: el.closest('a') ? 'link' : el.matches(grey) ? 'grey' : 'text',
+    colour: getComputedStyle(el).color,
+    background: background(el),
   }));
   const wide = [...document.querySelectorAll('body *')]
+    .filter((el) => !el.closest('.visually-hidden'))  // clipped to 1 px on purpose
     .filter((el) => box(el).right > screenWidth + 0.5
       || (el instanceof HTMLElement && el.scrollWidth > el.clientWidth + 1))  // text overflowing
     .map((el) => `${el.localName}: ${el.textContent.slice(0, 60)}`);
+  const description = document.querySelector('meta[name=description]');
   return {
     title: document.title,
+    description: description ? description.content : null,
+    h1: [...document.querySelectorAll('h1')].map((h) => h.textContent),
     scripts: document.querySelectorAll('script').length,
     embedded: document.querySelectorAll(
-      'img, iframe, frame, object, embed, video, audio, link, base, form, meta[http-equiv=refresh]'
+      'img, iframe, frame, object, embed, video, audio, base, form, meta[http-equiv=refresh], '
+      + 'link:not([rel=icon][href="data:,"])'  // an empty icon: no /favicon.ico request
     ).length,
     handlers,
     urls,
     headings: [...document.querySelectorAll('h2')].map((h) => h.textContent),
     stories: [...document.querySelectorAll('article.story')].map((a) => ({
       title: a.querySelector('h3').textContent,
-      sources: [...a.querySelectorAll('.sources li')].map((li) => li.textContent),
+      sources: [...a.querySelectorAll('.sources li')]  // the name, without hidden words
+        .map((li) => (li.querySelector('a') || li).childNodes[0].textContent),
+      links: [...a.querySelectorAll('a')].map((link) => link.getAttribute('href')),
+    })),
+    links: [...document.querySelectorAll('a')].map((a) => ({
+      href: a.getAttribute('href'), url: a.href, height: box(a).height, width: box(a).width,
     })),
     text: document.body.innerText,
-    bars,
-    chartScale: svg ? box(svg).width / svg.viewBox.baseVal.width : null,
+    chart: chart ? {
+      caption: chart.caption.textContent,
+      width: box(chart).width,
+      headingSize: Math.min(...[...document.querySelectorAll('h2, h3')]
+        .map((h) => parseFloat(getComputedStyle(h).fontSize))),
+      rows,
+    } : null,
+    colours,
     scrollWidth: document.documentElement.scrollWidth,
     wide,
   };
@@ -336,6 +378,7 @@ class Rendered:
     """What chromium made of one page."""
 
     dom: dict[str, Any]
+    ax: list[dict[str, Any]] = field(default_factory=list)  # Accessibility.getFullAXTree nodes
     problems: list[str] = field(default_factory=list)  # console, exceptions, log entries
     requests: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
@@ -396,6 +439,7 @@ def render(cdp: CDP, page: Path, viewport: Viewport, screenshot: str) -> Rendere
         )
         assert "exceptionDetails" not in evaluated, evaluated["exceptionDetails"]
         result = Rendered(dom=evaluated["result"]["value"])
+        result.ax = cdp.call("Accessibility.getFullAXTree", session=session)["nodes"]
 
         size = cdp.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
@@ -429,6 +473,11 @@ def render(cdp: CDP, page: Path, viewport: Viewport, screenshot: str) -> Rendere
             cdp.call("Target.closeTarget", {"targetId": target})
 
 
+ICON = "data:,"  # the page's empty icon: the browser asks for no /favicon.ico
+TARGET = 24  # CSS px: WCAG 2.2 target size (minimum), 2.5.8
+CHART_WIDTH = 480  # CSS px: the chart's cap (30rem), whatever the screen
+
+
 def assert_clean(rendered: Rendered, page: Path, viewport: Viewport) -> None:
     """What every digest page must be, whatever it says."""
     dom = rendered.dom
@@ -438,9 +487,95 @@ def assert_clean(rendered: Rendered, page: Path, viewport: Viewport) -> None:
     assert dom["scripts"] == 0
     assert dom["handlers"] == []
     assert dom["embedded"] == 0
-    assert all(url.startswith(("https://", "http://")) for url in dom["urls"]), dom["urls"]
+    assert dom["urls"].count(ICON) == 1, dom["urls"]
+    urls = [url for url in dom["urls"] if url != ICON]
+    assert all(url.startswith(("https://", "http://")) for url in urls), urls
     assert dom["scrollWidth"] <= viewport.width, f"wider than the screen: {dom['wide']}"
     assert dom["wide"] == []
+    assert_readable(dom["colours"])
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    match = re.fullmatch(r"rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)", colour)
+    assert match and float(match[4] or 1) == 1, f"not an opaque colour: {colour}"
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def contrast(foreground: str, background: str) -> float:
+    """The WCAG 2 contrast ratio of two CSS ``rgb()`` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [c / 255 for c in _rgb(colour)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+MINIMUM_CONTRAST = {"text": 7.0, "grey": 7.0, "link": 4.5}  # WCAG AAA for text, AA for links
+
+
+def assert_readable(colours: list[dict[str, Any]]) -> None:
+    """Every text is drawn on a background the page sets itself (not the browser's, which a
+    reader may have made dark while the text stayed dark), at the contrast it needs."""
+    assert colours, "no text measured"
+    unset = [c["what"] for c in colours if c["background"] is None]
+    assert unset == [], f"text on no background of the page's own: {unset[:5]}"
+    faint = [
+        (c["what"], round(contrast(c["colour"], c["background"]), 2))
+        for c in colours
+        if contrast(c["colour"], c["background"]) < MINIMUM_CONTRAST[c["kind"]]
+    ]
+    assert faint == [], f"too little contrast: {faint[:5]}"
+
+
+def ax_name(node: dict[str, Any]) -> str:
+    return str(node.get("name", {}).get("value", ""))
+
+
+def ax_role(node: dict[str, Any]) -> str:
+    return "" if node.get("ignored") else str(node.get("role", {}).get("value", ""))
+
+
+def ax_descendants(nodes: list[dict[str, Any]], root: dict[str, Any]) -> list[dict[str, Any]]:
+    """``root``'s descendants in the accessibility tree, in document order."""
+    by_id = {node["nodeId"]: node for node in nodes}
+    found, stack = [], list(reversed(root.get("childIds", [])))
+    while stack:
+        node = by_id.get(stack.pop())
+        if node is not None:
+            found.append(node)
+            stack.extend(reversed(node.get("childIds", [])))
+    return found
+
+
+def ax_chart(nodes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(row header, cell) of the table named "Stories per topic", as assistive technology
+    reads it."""
+    tables = [n for n in nodes if ax_role(n) == "table" and ax_name(n) == "Stories per topic"]
+    assert len(tables) == 1, [ax_name(n) for n in nodes if ax_role(n) == "table"]
+    rows = []
+    for row in ax_descendants(nodes, tables[0]):
+        if ax_role(row) == "row":
+            cells = [n for n in ax_descendants(nodes, row) if ax_role(n) in ("rowheader", "cell")]
+            if cells:  # the header row has column headers only
+                rows.append((ax_name(cells[0]), ax_name(cells[1])))
+    return rows
+
+
+def ax_links_by_story(nodes: list[dict[str, Any]]) -> list[list[tuple[str, str]]]:
+    """(accessible name, URL) of each link, article by article, from the accessibility tree."""
+    stories = []
+    for article in (n for n in nodes if ax_role(n) == "article"):
+        links = [n for n in ax_descendants(nodes, article) if ax_role(n) == "link"]
+        urls = [
+            next(p["value"]["value"] for p in link.get("properties", []) if p["name"] == "url")
+            for link in links
+        ]
+        names = [" ".join(ax_name(link).split()) for link in links]
+        stories.append(list(zip(names, urls, strict=True)))
+    return stories
 
 
 @pytest.fixture(scope="module")
@@ -451,7 +586,9 @@ def digest_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Digest, Path]
     return digest, page
 
 
-@pytest.mark.parametrize("viewport", [PHONE, DESKTOP, PHONE_DARK], ids=lambda v: v.name)
+@pytest.mark.parametrize(
+    "viewport", [PHONE, DESKTOP, PHONE_DARK, DESKTOP_DARK], ids=lambda v: v.name
+)
 def test_digest_renders_cleanly_in_chromium(
     browser: CDP, digest_page: tuple[Digest, Path], viewport: Viewport
 ) -> None:
@@ -462,34 +599,72 @@ def test_digest_renders_cleanly_in_chromium(
     rendered = render(browser, page, viewport, f"digest-{viewport.name}.png")
     assert_clean(rendered, page, viewport)
     dom = rendered.dom
+    assert rendered.screenshot is not None and rendered.screenshot.stat().st_size > 10_000
 
-    assert dom["title"] == f"{TITLE} · {digest.day}"
+    # what the page is, in words
+    assert dom["title"] == dom["h1"][0] == f"{TITLE}, 10 June 2025"
+    assert dom["h1"] == [dom["title"]]
+    assert dom["description"] == (
+        f"{TITLE}, 10 June 2025: {digest.stories} stories from {digest.items} items "
+        f"in {len(digest.topics)} topics."
+    )
     assert dom["headings"] == ["At a glance", *(t.name for t in digest.topics)]
     expected = [
-        {"title": s.title, "sources": [name for name, _ in s.sources]}
+        {
+            "title": s.title,
+            "sources": [name for name, _ in s.sources],
+            "links": [link for link in dict.fromkeys((s.link, *(x for _, x in s.sources))) if link],
+        }
         for t in digest.topics
         for s in t.stories
     ]
-    assert dom["stories"] == expected  # every story, titles and source names shown verbatim
+    assert [{**s, "links": sorted(s["links"])} for s in dom["stories"]] == [
+        {**s, "links": sorted(s["links"])} for s in expected
+    ]  # every story, titles and source names verbatim, every article linked once
     assert HOSTILE_TITLE in [s["title"] for s in dom["stories"]]  # escaped: shown, not run
     assert "<script>alert(1)</script>" in dom["text"]
     assert "Hostile <b>Feed</b> & Co" in dom["text"]
 
-    # The chart: one bar per topic, in the digest's order, with its name and story count,
-    # and no label running into its bar.
-    assert [(b["label"], int(b["count"])) for b in dom["bars"]] == [
-        (t.name, len(t.stories)) for t in digest.topics
+    # The chart is a table: every topic and its story count are text, in the digest's order,
+    # for the page and for assistive technology; no label runs into a count or a bar.
+    counts = [(t.name, str(len(t.stories))) for t in digest.topics]
+    chart = dom["chart"]
+    assert chart["caption"] == "Stories per topic"
+    assert [(row["label"], row["count"]) for row in chart["rows"]] == counts
+    assert ax_chart(rendered.ax) == counts
+    crowded = [
+        row["label"]
+        for row in chart["rows"]
+        if row["labelRight"] > row["countLeft"] or row["countRight"] > row["barLeft"]
     ]
-    overlapping = [
-        b["label"]
-        for b in dom["bars"]
-        if b["labelBottom"] > b["barTop"] or b["countLeft"] < b["barRight"]
-    ]
-    assert overlapping == [], "chart labels or counts overlap their bars"
-    longest = max(dom["bars"], key=lambda b: b["barWidth"])
-    for bar in dom["bars"]:  # bar lengths proportional to story counts
-        expected_width = longest["barWidth"] * int(bar["count"]) / int(longest["count"])
-        assert bar["barWidth"] == pytest.approx(expected_width, abs=1), bar
+    assert crowded == [], "chart labels, counts and bars overlap"
+    longest = max(chart["rows"], key=lambda row: row["barWidth"])
+    for row in chart["rows"]:  # bar lengths proportional to story counts
+        expected_width = longest["barWidth"] * int(row["count"]) / int(longest["count"])
+        assert row["barWidth"] == pytest.approx(expected_width, abs=1), row
+    assert chart["width"] <= min(CHART_WIDTH, viewport.width), chart["width"]
+    assert max(row["labelSize"] for row in chart["rows"]) <= chart["headingSize"]
+
+    # Links say where they go: in a story, no two links read alike, no article is linked
+    # twice (the headline's source is text), and each source link names its source and the
+    # item's title. Every link is a target at least 24 px tall and wide.
+    by_story = ax_links_by_story(rendered.ax)
+    stories = [s for t in digest.topics for s in t.stories]
+    assert len(by_story) == len(stories)
+    resolved = {link["href"]: link["url"] for link in dom["links"]}  # as the browser reads it
+    for story, links in zip(stories, by_story, strict=True):
+        names, urls = [name for name, _ in links], [url for _, url in links]
+        assert len(set(names)) == len(names) and len(set(urls)) == len(urls), links
+        if story.link:
+            assert links[0] == (" ".join(story.title.split()), resolved[story.link])
+        for source in story.told_by[1:]:
+            if source.link and source.link != story.link:
+                name = f"{source.name} : {source.title}"  # chromium spaces the hidden text
+                assert (" ".join(name.split()), resolved[source.link]) in links, (name, links)
+    japan = by_story[0]
+    assert [name.split(":")[0].strip() for name, _ in japan[1:]] == ["Example News"]
+    small = [link for link in dom["links"] if min(link["height"], link["width"]) < TARGET]
+    assert small == [], f"link targets smaller than {TARGET} px"
 
 
 def test_empty_digest_renders_cleanly_in_chromium(browser: CDP, tmp_path: Path) -> None:
@@ -500,7 +675,8 @@ def test_empty_digest_renders_cleanly_in_chromium(browser: CDP, tmp_path: Path) 
     rendered = render(browser, page, PHONE, "digest-empty-phone.png")
     assert_clean(rendered, page, PHONE)
     dom = rendered.dom
-    assert dom["title"] == f"{TITLE} · 2025-06-10"
+    assert dom["title"] == f"{TITLE}, 10 June 2025"
+    assert dom["description"] == f"{TITLE}, 10 June 2025: no items about EU foreign policy."
     assert "No items about EU foreign policy in this period." in dom["text"]
-    assert dom["bars"] == [] and dom["chartScale"] is None and dom["stories"] == []
+    assert dom["chart"] is None and dom["stories"] == [] and dom["links"] == []
     assert digest.period in dom["text"]
