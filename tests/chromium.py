@@ -38,7 +38,8 @@ FLAGS = (
     "--disable-extensions",
     "--disable-default-apps",
     "--password-store=basic",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # no network even if the page asked
+    # no network even if the page asked; only the tests' own loopback servers, by address
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
     "--hide-scrollbars",
     "--mute-audio",
     "--remote-debugging-port=0",  # chromium picks a free port and writes DevToolsActivePort
