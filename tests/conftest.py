@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from chromium import browser  # noqa: F401 -- the browser tests' fixture, for every module
 from click.testing import CliRunner, Result
 from feedserver import FeedServer
 

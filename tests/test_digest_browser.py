@@ -2,9 +2,10 @@
 
 The digest is built with the public functions (``build_digest``, ``to_html``) from stored
 items in several topics, one of them carrying ``<script>`` and ``onerror=`` payloads, and
-written under ``tmp_path``. The test starts chromium itself, with a fresh profile (and HOME)
-under ``tmp_path``, no host name resolution and no background networking, and drives it over
-the DevTools protocol (``tests/cdp.py``, standard library only). For each page it checks:
+written under ``tmp_path``. The test starts chromium itself (``tests/chromium.py``), with a
+fresh profile (and HOME) under ``tmp_path``, no host name resolution and no background
+networking, and drives it over the DevTools protocol (``tests/cdp.py``, standard library
+only). For each page it checks:
 
 * no console message, no uncaught exception, no browser log entry of level warning or error
   (a Content-Security-Policy violation, for one, is logged as an error);
@@ -28,16 +29,9 @@ With chromium missing the test is skipped, or fails when ``CI`` is set: CI insta
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shutil
-import signal
 import struct
-import subprocess
-import time
 from base64 import b64decode
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +39,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from cdp import CDP, CDPError
+from cdp import CDP
+from chromium import Viewport, describe, open_tab
 
 from sources.digest import Digest, build_digest, to_html
 from sources.relevance import build_taxonomy
@@ -62,28 +57,6 @@ TITLE = "EU foreign policy digest"
 EEAS = "https://www.eeas.europa.eu/eeas/press-material_en/rss"
 COUNCIL = "https://www.consilium.europa.eu/en/rss/pressreleases.ashx"
 OFFICIAL = frozenset({EEAS, COUNCIL})
-
-STARTUP_TIMEOUT = 10.0  # seconds for chromium to open its DevTools port
-PAGE_TIMEOUT = 10.0  # seconds for everything about one page, screenshot included
-FLAGS = (
-    "--headless",
-    "--no-sandbox",  # CI runs as root in a container
-    "--disable-gpu",
-    "--disable-dev-shm-usage",  # containers have a small /dev/shm
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--password-store=basic",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # no network even if the page asked
-    "--hide-scrollbars",
-    "--mute-audio",
-    "--remote-debugging-port=0",  # chromium picks a free port and writes DevToolsActivePort
-)
 
 HOSTILE_TITLE = (
     "EU foreign ministers discuss Iran <script>alert(1)</script> and the Red Sea "
@@ -197,93 +170,6 @@ def make_digest(items: list[StoredItem]) -> Digest:
     )
 
 
-# --- chromium --------------------------------------------------------------------------------
-
-
-def chromium_or_skip() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        reason = (
-            "chromium is not installed (apt-get install -y chromium); "
-            "the HTML digest browser test needs it"
-        )
-        if os.environ.get("CI", "").lower() not in ("", "0", "false", "no"):
-            pytest.fail(f"{reason}, and CI is set", pytrace=False)
-        pytest.skip(reason)
-    return path
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """End chromium's whole process group (browser, zygotes, renderers): TERM, then KILL."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-    with contextlib.suppress(ProcessLookupError):  # a leader that ignored TERM, or stragglers
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CDP]:
-    """Headless chromium with a fresh profile, as this test's own subprocess group."""
-    executable = chromium_or_skip()
-    root = tmp_path_factory.mktemp("chromium")
-    profile, home = root / "profile", root / "home"
-    home.mkdir()
-    env = {
-        **os.environ,
-        "HOME": str(home),  # chromium writes ~/.pki and more: never the real HOME
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "LANG": "C.UTF-8",
-    }
-    log_path = root / "chromium.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [executable, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    client = None
-    try:
-        active_port = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            lines = active_port.read_text().split("\n") if active_port.exists() else []
-            if len(lines) >= 2 and lines[0].isdigit() and lines[1].startswith("/devtools/"):
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                pytest.fail(
-                    f"chromium did not open its DevTools port within {STARTUP_TIMEOUT} s "
-                    f"(exit status {process.poll()}); its log ends:\n{tail}",
-                    pytrace=False,
-                )
-            time.sleep(0.05)
-        client = CDP(
-            f"ws://127.0.0.1:{lines[0]}{lines[1]}", deadline=time.monotonic() + PAGE_TIMEOUT
-        )
-        yield client
-    finally:
-        if client is not None:
-            client.close()
-        _stop(process)
-
-
-@dataclass(frozen=True)
-class Viewport:
-    name: str
-    width: int
-    height: int
-    scale: float
-    mobile: bool
-    dark: bool = False
-
-
 PHONE = Viewport("phone", 390, 844, 2, mobile=True)
 DESKTOP = Viewport("desktop", 1280, 900, 1, mobile=False)
 PHONE_DARK = Viewport("phone-dark", 390, 844, 2, mobile=True, dark=True)
@@ -385,21 +271,6 @@ class Rendered:
     screenshot: Path | None = None
 
 
-def _describe(event: dict[str, Any]) -> str | None:
-    """A console message, an exception, or a log entry worth failing for; else None."""
-    method, params = event.get("method"), event.get("params", {})
-    if method == "Runtime.consoleAPICalled":  # the page has no scripts: any call is wrong
-        args = " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
-        return f"console.{params['type']}: {args}"
-    if method == "Runtime.exceptionThrown":
-        details = params["exceptionDetails"]
-        return f"exception: {details.get('exception', {}).get('description') or details['text']}"
-    if method == "Log.entryAdded" and params["entry"]["level"] in ("warning", "error"):
-        entry = params["entry"]
-        return f"log {entry['level']} ({entry['source']}): {entry['text']} {entry.get('url', '')}"
-    return None
-
-
 def _png_size(data: bytes) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", "not a PNG"
     return struct.unpack(">II", data[16:24])
@@ -407,46 +278,16 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 def render(cdp: CDP, page: Path, viewport: Viewport, screenshot: str) -> Rendered:
     """Open ``page`` in a new tab at ``viewport``, probe it, save a full-page screenshot."""
-    cdp.deadline = time.monotonic() + PAGE_TIMEOUT
-    target = cdp.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-    try:
-        for domain in ("Runtime", "Log", "Network", "Page"):
-            cdp.call(f"{domain}.enable", session=session)
-        metrics = {
-            "width": viewport.width,
-            "height": viewport.height,
-            "deviceScaleFactor": viewport.scale,
-            "mobile": viewport.mobile,
-        }
-        cdp.call("Emulation.setDeviceMetricsOverride", metrics, session=session)
-        scheme = "dark" if viewport.dark else "light"
-        cdp.call(
-            "Emulation.setEmulatedMedia",
-            {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
-            session=session,
-        )
-        mark = len(cdp.events)  # about:blank's own events are not the page's
-        url = page.as_uri()
-        navigated = cdp.call("Page.navigate", {"url": url}, session=session)
-        assert "errorText" not in navigated, f"chromium could not open {url}: {navigated}"
-        cdp.wait_for("Page.loadEventFired", session=session, since=mark)
+    with open_tab(cdp, page.as_uri(), viewport) as tab:
+        result = Rendered(dom=tab.evaluate(f"({PROBE})({viewport.width})"))
 
-        evaluated = cdp.call(
-            "Runtime.evaluate",
-            {"expression": f"({PROBE})({viewport.width})", "returnByValue": True},
-            session=session,
-        )
-        assert "exceptionDetails" not in evaluated, evaluated["exceptionDetails"]
-        result = Rendered(dom=evaluated["result"]["value"])
-        result.ax = cdp.call("Accessibility.getFullAXTree", session=session)["nodes"]
+        result.ax = tab.call("Accessibility.getFullAXTree")["nodes"]
 
-        size = cdp.call("Page.getLayoutMetrics", session=session)["cssContentSize"]
+        size = tab.call("Page.getLayoutMetrics")["cssContentSize"]
         clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-        shot = cdp.call(
+        shot = tab.call(
             "Page.captureScreenshot",
             {"format": "png", "captureBeyondViewport": True, "clip": clip},
-            session=session,
         )
         data = b64decode(shot["data"])
         width, height = _png_size(data)
@@ -456,21 +297,15 @@ def render(cdp: CDP, page: Path, viewport: Viewport, screenshot: str) -> Rendere
         result.screenshot = ARTIFACTS / screenshot
         result.screenshot.write_bytes(data)
 
-        cdp.call("Runtime.evaluate", {"expression": "1"}, session=session)  # flush late events
-        for event in cdp.events[mark:]:
-            if event.get("sessionId") != session:
-                continue
+        for event in tab.events():
             method, params = event.get("method"), event.get("params", {})
             if method == "Network.requestWillBeSent":
                 result.requests.append(params["request"]["url"])
             elif method == "Page.javascriptDialogOpening":
                 result.dialogs.append(f"{params['type']}: {params['message']}")
-            elif (problem := _describe(event)) is not None:
+            elif (problem := describe(event)) is not None:
                 result.problems.append(problem)
         return result
-    finally:
-        with contextlib.suppress(CDPError):  # best effort: the fixture ends chromium anyway
-            cdp.call("Target.closeTarget", {"targetId": target})
 
 
 ICON = "data:,"  # the page's empty icon: the browser asks for no /favicon.ico

@@ -25,10 +25,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cdp import CDP
 from click.testing import CliRunner, Result
-from test_digest_browser import (  # noqa: F401 - the browser fixture is used by name
+from test_digest_browser import (
     HOSTILE_TITLE,
     PHONE,
-    browser,
     fixture_items,
     make_digest,
     render,
@@ -213,7 +212,7 @@ def test_the_digest_is_mailed_as_plain_text_and_mail_client_html(project, smtp):
 def test_the_html_part_renders_in_chromium_without_any_request(
     project,
     smtp,
-    browser: CDP,  # noqa: F811 - the fixture imported above, by name
+    browser: CDP,
     tmp_path: Path,
 ):
     assert project.run("mail").exit_code == 0
