@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import textwrap
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -63,7 +63,7 @@ def subject(digest: Digest) -> str:
     counts = (
         f"{plural(digest.stories, 'story', 'stories')} from {plural(digest.items, 'item', 'items')}"
     )
-    return f"{digest.title}, {_day(digest)}: {counts}"
+    return f"{digest.title}, {digest.days}: {counts}"
 
 
 def message_id(digest: Digest, host: str) -> str:
@@ -136,20 +136,6 @@ def _counts(digest: Digest) -> str:
     return (
         f"{plural(digest.stories, 'story', 'stories')} from {plural(digest.items, 'item', 'items')}"
     )
-
-
-def _day(digest: Digest) -> str:
-    """The days the digest covers, as its files name them, in words: "10 June 2025"; a
-    longer period names its first and its last day."""
-    return " – ".join(_human(day) for day in digest.day.split("--"))
-
-
-def _human(day: str) -> str:
-    try:
-        moment = date.fromisoformat(day)
-    except ValueError:
-        return day
-    return f"{moment.day} {moment:%B %Y}"
 
 
 def _wrap(text: str, indent: str, first: str | None = None) -> list[str]:
