@@ -10,6 +10,7 @@ the same item.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TRACKING_PARAMETERS = frozenset(
@@ -21,6 +22,7 @@ TRACKING_PARAMETERS = frozenset(
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+@lru_cache(maxsize=65_536)  # pure, and asked again for every link a digest shows
 def normalise_link(url: str) -> str:
     """A canonical form of a link for comparison (never for display).
 
