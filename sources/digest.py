@@ -443,7 +443,7 @@ def digest_feed(digests: Sequence[dict[str, object]], site: Site, base_url: str)
         entries.append(
             Entry(
                 id=f"tag:{site.host},{day[-10:]}:digest-{day}",
-                title=f"{document['title']}, {day}",
+                title=f"{document['title']}, {days_in_words(day)}",
                 url=f"{base_url}digest-{day}.html",
                 published=until,
                 updated=until,
