@@ -1348,7 +1348,10 @@ def test_the_digest_feed_has_one_entry_per_digest_newest_first_with_stable_ids(c
         "https://notes.example.org/digest/digest-2025-03-13.html",
         "https://notes.example.org/digest/digest-2025-03-12.html",
     ]
-    assert [e.title for e in feed.entries] == ["Test digest, 13 March 2025", "Test digest, 12 March 2025"]
+    assert [e.title for e in feed.entries] == [
+        "Test digest, 13 March 2025",
+        "Test digest, 12 March 2025",
+    ]
     assert feed.entries[0].updated == "2025-03-14T00:00:00+01:00"
     assert "Iran: Council sanctions" in feed.entries[1].content[0].value
     # re-running (in any order, anywhere) gives the same ids and bytes
