@@ -327,8 +327,10 @@ def vector(sig: Signature, idf: Mapping[str, float]) -> dict[str, float]:
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     """Cosine similarity of two unit vectors. The words both have are found by a set
     intersection (in C): two items share a few of their dozens of words, and the digest
-    compares tens of thousands of pairs."""
-    return sum(a[word] * b[word] for word in a.keys() & b.keys())
+    compares tens of thousands of pairs. A set's order changes from one process to the next
+    (string hashing), so the products are added exactly (``fsum``), never in that order:
+    the same items give the same similarity, to the last bit, and so the same stories."""
+    return math.fsum(a[word] * b[word] for word in a.keys() & b.keys())
 
 
 def conflicts(a: Signature, b: Signature) -> tuple[str, ...]:

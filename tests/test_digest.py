@@ -12,9 +12,12 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import os
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -1380,6 +1383,56 @@ def test_same_database_and_period_give_the_same_bytes(corpus, tmp_path, digest_d
     third = tmp_path / "third"
     copy.digest(third, "--since", "2025-03-09T23:00:00Z", "--until", "2025-03-15T00:00:00+01:00")
     assert snapshot(third)[f"digest-{DAY}.md"] == expected[f"digest-{DAY}.md"]
+
+
+def test_the_same_bytes_whatever_the_process_hash_seed(corpus, tmp_path, digest_dir):
+    """Sets and dicts of strings are ordered by hashes that change with every process: a
+    digest that depended on that order (a sum of similarities added in set order, say) would
+    group stories differently from one run to the next."""
+    expected = snapshot(digest_dir)
+    for seed in ("1", "3", "14"):
+        out = tmp_path / f"seed-{seed}"
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "communique"),
+                "--config", str(corpus.config),
+                "digest", "--out", str(out), "--now", NOW, "--since", SINCE, "--until", UNTIL,
+            ],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert snapshot(out) == expected, seed
+
+
+_SIMILARITIES = """
+import random
+from sources.event_identity import cosine
+rng = random.Random(7)
+words = [f"w{n}" for n in range(60)]
+def vector():
+    return {w: rng.random() for w in rng.sample(words, 40)}
+print([cosine(vector(), vector()).hex() for _ in range(200)])
+"""
+
+
+def test_similarity_is_the_same_to_the_last_bit_in_every_process():
+    """Floating-point sums depend on their order; a set of words is ordered by string hashes,
+    which differ from one process to the next (grouping near a threshold flipped with them)."""
+    printed = {
+        subprocess.run(
+            [sys.executable, "-c", _SIMILARITIES],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        for seed in ("1", "2", "3", "14")
+    }
+    assert len(printed) == 1
 
 
 def test_an_empty_period_writes_valid_files_that_say_so(corpus, tmp_path):
