@@ -385,7 +385,7 @@ def compare(
         ((w, va[w] * vb[w]) for w in va.keys() & vb.keys()), key=lambda kv: (-kv[1], kv[0])
     )
     return Comparison(
-        similarity=sum(s for _, s in shares) + agreement(a, b),
+        similarity=math.fsum(s for _, s in shares) + agreement(a, b),  # as cosine() adds
         shared=tuple(shares[:top]),
         conflicts=conflicts(a, b),
     )
