@@ -29,33 +29,18 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import click
 
-from feeds.article import check_articles_dir
-from feeds.build import Build, load_and_build, publish, stale_files
 from feeds.config import Config, load_config, normalise_base_url
 from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
 from feeds.errors import InputError, decode_utf8
-from feeds.importer import ImportedPost, convert_post
 from feeds.output import published_base_url, write_atomically
-from feeds.serve import make_server, url_host
-from feeds.websub import Ping, pending_path, pings_due, read_pending, send_pings, write_pending
-from sources.digest import Digest, build_digest, plural
-from sources.digest import from_json as digest_from_json
-from sources.digest_files import (
-    digest_folder_problem,
-    load_digest_settings,
-    next_period_start,
-    write_digest,
-)
 from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
 from sources.full_text import page_mode
-from sources.mail_delivery import MailFailure, load_mail_settings
-from sources.mail_delivery import send as send_mail
-from sources.mail_message import build_message
 from sources.opml import (
     Source,
     SourceList,
@@ -78,8 +63,11 @@ from sources.settings import (
     parse_duration,
 )
 from sources.store import Busy, Store, StoredItem, run_lock
-from sources.stories import explain_pair
-from sources.subscribe import NotAFeed, find_feed
+
+if TYPE_CHECKING:  # names in annotations only; the modules load with their commands
+    from feeds.build import Build
+    from feeds.websub import Ping
+    from sources.digest import Digest
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -283,6 +271,9 @@ def publish_command(
     not an error: its pings are kept in .communique/pending-pings.json beside the config
     and sent again by the next publish.
     """
+    from feeds.build import load_and_build, publish, stale_files
+    from feeds.websub import pending_path, read_pending
+
     config = _config(ctx, base_url)
     clock = _clock(now)
     output = config.publish.output_dir
@@ -327,6 +318,8 @@ def publish_command(
 
 def _ping_hubs(config: Config, build: Build, pending: tuple[Ping, ...], pending_file: Path) -> None:
     """Tell each hub which feeds changed; a failing hub is one warning, kept for next time."""
+    from feeds.websub import pings_due, send_pings, write_pending
+
     hubs = config.publish.hubs
     due = pings_due(hubs, build.changed_feeds, pending, build.feeds.values())
     write_pending(pending_file, due)  # kept first: an interrupted publish still pings next time
@@ -370,6 +363,8 @@ def import_command(
     years (never after today); with none, the latest such day on or before today. Everything
     inferred is printed and written into the front matter.
     """
+    from feeds.importer import ImportedPost, convert_post
+
     config = _config(ctx)
     settings = config.publish
     today = _clock(now).astimezone(config.site.tz).date()
@@ -426,6 +421,8 @@ def serve_command(
     The site is served under the path of the base_url it was published for (/blog/ for
     https://example.org/blog/), so its pages' links work.
     """
+    from feeds.serve import make_server, url_host
+
     root = directory or _config(ctx).publish.output_dir
     if not root.is_dir():
         raise InputError(
@@ -451,6 +448,8 @@ def serve_command(
 
 def _listen_problem(exc: OSError, host: str, port: int) -> str:
     """Why ``serve`` could not listen, and the fix: only a busy port calls for another port."""
+    from feeds.serve import url_host
+
     where = f"{url_host(host.removeprefix('[').removesuffix(']'))}:{port}"
     if isinstance(exc, socket.gaierror):
         return (
@@ -742,6 +741,9 @@ def sources_add_command(
     polled at once, with its whole history when it publishes one (RFC 5005 archives), so a
     subscription starts complete (--no-check: at the next aggregate).
     """
+    from sources.digest import plural
+    from sources.subscribe import NotAFeed, find_feed
+
     settings = _aggregate_settings(ctx)
     try:
         url = normalise_feed_url(url)
@@ -986,6 +988,8 @@ def _stored_item(ctx: click.Context, store: Store, item_id: int) -> StoredItem:
 
 
 def _explain_pair(item: StoredItem, other: StoredItem, background: list[StoredItem]) -> None:
+    from sources.stories import explain_pair
+
     verdict = explain_pair(item, other, background=background)
     click.echo(f"one story: {'yes' if verdict.one_story else 'no'}")
     for label, shown in (("A", item), ("B", other)):
@@ -1066,6 +1070,14 @@ def digest_command(
     The .json file is written whatever --format says: it is the record digest.atom is
     rebuilt from and where the next digest's default period starts.
     """
+    from sources.digest import build_digest, plural
+    from sources.digest_files import (
+        digest_folder_problem,
+        load_digest_settings,
+        next_period_start,
+        write_digest,
+    )
+
     wanted = {f.strip() for f in formats.split(",") if f.strip()}
     if not wanted or wanted - {"md", "html", "atom", "json"}:
         raise click.BadParameter("use md, html, atom and/or json", param_hint="--format")
@@ -1122,6 +1134,11 @@ def digest_command(
 def _mail_digest(ctx: click.Context, digest: Digest, *, resend: bool, clock: datetime) -> int:
     """Mail ``digest`` unless it was mailed already (``resend`` sends it anyway); the exit
     code: 0 sent or already sent, 1 the server did not take it (said in one line)."""
+    from sources.digest import plural
+    from sources.mail_delivery import MailFailure, load_mail_settings
+    from sources.mail_delivery import send as send_mail
+    from sources.mail_message import build_message
+
     mail = load_mail_settings(ctx.obj)
     if not mail.to:
         raise click.UsageError("no [mail] to in the config: say where digests are mailed")
@@ -1177,6 +1194,9 @@ def mail_command(ctx: click.Context, day: str | None, resend: bool, now: str | N
     when the server accepts it, and sending it again needs --resend. Temporary failures are
     tried again for [mail] retry_for, then left for the next run (exit 1).
     """
+    from sources.digest import from_json as digest_from_json
+    from sources.digest_files import load_digest_settings
+
     options = load_digest_settings(ctx.obj)
     site = load_config(ctx.obj).site
     if day is None:
@@ -1216,6 +1236,9 @@ def run_command(ctx: click.Context) -> None:
     run. Without an articles folder (someone who only follows feeds), the site is published
     with the digest alone, unless [publish] articles names a folder that is missing.
     """
+    from feeds.article import check_articles_dir
+    from sources.mail_delivery import load_mail_settings
+
     config = _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
     if config.publish.articles_configured:  # and so does a configured folder that is missing
         check_articles_dir(config.publish.articles_dir)

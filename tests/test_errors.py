@@ -279,7 +279,7 @@ def test_an_internal_error_is_one_line_and_exit_code_3(site, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("something impossible")
 
-    monkeypatch.setattr("cli.publish", broken)
+    monkeypatch.setattr("feeds.build.publish", broken)  # cli imports it when publishing
     result = site.run("publish")
     assert result.exit_code == 3
     assert result.output.strip() == "communique: internal error: RuntimeError: something impossible"
