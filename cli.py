@@ -222,7 +222,8 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 
     Following: `communique aggregate` polls the sources (`communique sources list`) into a
     local database; `communique digest` writes what mattered, by topic and story;
-    `communique run` does both and publishes, for cron.
+    `communique mail` sends it to your inbox; `communique run` does it all and publishes, for
+    cron.
     """
     ctx.obj = config_path
 
