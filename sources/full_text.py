@@ -22,6 +22,7 @@ stores it with the item's relevance scored again on the page's text.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -106,6 +107,31 @@ class Plan:
     reuse: tuple[PageJob, ...]  # read before: the text is there, nothing to fetch
     fetch: tuple[PageJob, ...]  # at most the per-host cap per host, newest items first
     waiting: int  # pages left for a later run
+    refused: tuple[PageJob, ...] = ()  # on a private address a public feed has no business with
+
+
+PRIVATE_PAGE = "the page is on a private or local address and its feed is not: not fetched"
+
+
+def private_address(url: str) -> bool:
+    """Whether ``url``'s host is this machine or a private, link-local or reserved address
+    (``localhost``, 10.0.0.0/8, 169.254.169.254, ::1, ...), written as such."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def may_fetch(page_url: str, source_url: str) -> bool:
+    """A feed from the internet may not send communique to an address inside the network
+    it runs in (a router's page, a cloud's metadata service), whose text would then be
+    stored and published in a digest; a feed that is itself on such an address (an
+    intranet) may link its own kind of pages."""
+    return not private_address(page_url) or private_address(source_url)
 
 
 def plan(
@@ -122,8 +148,12 @@ def plan(
         jobs.setdefault(item.url, []).append(item)
     reuse, fetch, waiting = [], [], 0
     taken: dict[str, int] = dict(taken_before or {})
+    refused = []
     for url, entries in jobs.items():
         job = PageJob(url, tuple(entries), entries[0].known)
+        if not all(may_fetch(url, e.source_url) for e in entries):
+            refused.append(job)
+            continue
         known = job.known
         if known is not None and known.status == "200" and known.text and not known.problem:
             reuse.append(job)
@@ -136,7 +166,7 @@ def plan(
             continue
         taken[job.host] = taken.get(job.host, 0) + 1
         fetch.append(job)
-    return Plan(tuple(reuse), tuple(fetch), waiting)
+    return Plan(tuple(reuse), tuple(fetch), waiting, tuple(refused))
 
 
 def after_failure(
@@ -223,6 +253,10 @@ class PageReader:
             self._resting[host] = until is not None and until > now
         resting = frozenset(h for h, rests in self._resting.items() if rests)
         work = plan(wanted, now, self.settings.pages_per_host, resting, self._taken)
+        for job in work.refused:
+            self._seen.add(job.url)
+            await run_on(store.give_up_pages, job.entry_ids, PRIVATE_PAGE, now)
+            self.summary.disallowed += 1
         for job in work.reuse:
             self._seen.add(job.url)
             known = job.known

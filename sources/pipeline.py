@@ -32,6 +32,7 @@ from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.full_text import (
     PageReader,
     PagesSummary,
+    may_fetch,
     page_mode,
     score_with_page,
     wants_page,
@@ -430,6 +431,9 @@ async def _read_archives(
     known = set(await run_on(store.known_archives, url))
     target: str | None = first
     while target and target not in known and len(known) < settings.max_archives:
+        if not may_fetch(target, url):  # a public feed linking into the local network
+            log.info("%s: archive %s is on a private or local address: not read", url, target)
+            return
         result = await fetcher.fetch(FetchRequest(target))
         if result.status != 200 or result.body is None:
             log.info("%s: archive %s: %s", url, target, result.error or result.status)
