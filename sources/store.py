@@ -617,15 +617,7 @@ class Store:
                     list(item.topics),
                 ):
                     changed += 1
-                    db.execute(
-                        "UPDATE entries SET relevance = ?, relevant = ?, topics = ? WHERE id = ?",
-                        (
-                            verdict.score,
-                            int(verdict.relevant),
-                            json.dumps(list(verdict.topics)),
-                            item.id,
-                        ),
-                    )
+                    _write_verdict(db, item.id, verdict)
         return total, changed
 
     def item(self, item_id: int) -> StoredItem | None:
@@ -752,10 +744,7 @@ class Store:
                 )
                 verdict = (relevance or {}).get(entry_id)
                 if verdict is not None:
-                    db.execute(
-                        "UPDATE entries SET relevance = ?, relevant = ?, topics = ? WHERE id = ?",
-                        (*_verdict_columns(verdict), entry_id),
-                    )
+                    _write_verdict(db, entry_id, verdict)
 
     def give_up_pages(self, entry_ids: Sequence[int], note: str, at: datetime) -> None:
         """These items' pages will not be read (robots.txt, not a web page): say why."""
@@ -917,6 +906,14 @@ def _verdict_columns(verdict: Relevance | None) -> tuple[float, int, str]:
     if verdict is None:
         return 0.0, 0, "[]"
     return verdict.score, int(verdict.relevant), json.dumps(list(verdict.topics))
+
+
+def _write_verdict(db: sqlite3.Connection, entry_id: int, verdict: Relevance) -> None:
+    """A stored item's relevance, verdict and topics, scored again."""
+    db.execute(
+        "UPDATE entries SET relevance = ?, relevant = ?, topics = ? WHERE id = ?",
+        (*_verdict_columns(verdict), entry_id),
+    )
 
 
 def _remember_hash(
