@@ -372,6 +372,36 @@ def changing(count: int, generated: int) -> set[int]:
 # --- the servers ----------------------------------------------------------------------------
 
 
+def loopback_server(address: str, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A threaded HTTP server on ``address`` (a free port), keep-alive, not yet accepting."""
+    server = ThreadingHTTPServer((address, 0), handler, bind_and_activate=False)
+    server.daemon_threads = True
+    server.block_on_close = False
+    server.request_queue_size = 128
+    # TCPServer's bind, not HTTPServer's: that one looks the address up in the DNS
+    # (socket.getfqdn), which takes most of a second per address without a resolver.
+    socketserver.TCPServer.server_bind(server)
+    server.server_name, server.server_port = address, server.server_address[1]
+    server.server_activate()
+    return server
+
+
+def accept_until(servers: list[ThreadingHTTPServer], stop: threading.Event) -> None:
+    """One accept loop for many servers (a thread each would be hundreds of threads),
+    each connection then served on a thread of its own, until ``stop`` is set."""
+    with selectors.DefaultSelector() as selector:
+        for server in servers:
+            selector.register(server.socket, selectors.EVENT_READ, server)
+        while not stop.is_set():
+            for key, _ in selector.select(0.2):
+                server = key.data
+                try:
+                    request, client = server.get_request()
+                except OSError:
+                    continue
+                server.process_request(request, client)  # one thread per connection
+
+
 class FeedServers:
     """Threaded HTTP servers on ``127.0.0.2``, ``127.0.0.3``, ... with one accept loop.
 
@@ -434,15 +464,7 @@ class FeedServers:
         hosts = math.ceil(len(feeds) / per_host)
         for number in range(hosts):
             address = str(ipaddress.IPv4Address("127.0.0.2") + number)
-            server = ThreadingHTTPServer((address, 0), Handler, bind_and_activate=False)
-            server.daemon_threads = True
-            server.block_on_close = False
-            server.request_queue_size = 128
-            # TCPServer's bind, not HTTPServer's: that one looks the address up in the DNS
-            # (socket.getfqdn), which takes most of a second per address without a resolver.
-            socketserver.TCPServer.server_bind(server)
-            server.server_name, server.server_port = address, server.server_address[1]
-            server.server_activate()
+            server = loopback_server(address, Handler)
             self._servers.append(server)
             port = server.server_address[1]
             for index in range(number * per_host, min((number + 1) * per_host, len(feeds))):
@@ -457,17 +479,7 @@ class FeedServers:
             self.counts[status] += 1
 
     def _accept(self) -> None:
-        with selectors.DefaultSelector() as selector:
-            for server in self._servers:
-                selector.register(server.socket, selectors.EVENT_READ, server)
-            while not self._stop.is_set():
-                for key, _ in selector.select(0.2):
-                    server = key.data
-                    try:
-                        request, client = server.get_request()
-                    except OSError:
-                        continue
-                    server.process_request(request, client)  # one thread per connection
+        accept_until(self._servers, self._stop)
 
     def reset(self, mode: str, variant: str) -> None:
         with self._lock:

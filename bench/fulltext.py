@@ -37,7 +37,6 @@ import ipaddress
 import json
 import math
 import re
-import socketserver
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from aggregate import accept_until, loopback_server  # noqa: E402
 
 from sources.page_text import read_page  # noqa: E402
 
@@ -217,11 +219,7 @@ class Hosts:
         page_number = 0
         for number in range(HOSTS):
             address = str(ipaddress.IPv4Address("127.0.0.2") + number)
-            server = ThreadingHTTPServer((address, 0), Handler, bind_and_activate=False)
-            server.daemon_threads = True
-            server.request_queue_size = 128
-            socketserver.TCPServer.server_bind(server)  # no DNS lookup of the address
-            server.server_activate()
+            server = loopback_server(address, Handler)
             self._servers.append(server)
             base = f"http://{address}:{server.server_address[1]}"
             routes[(address, "/robots.txt")] = ("text/plain", b"User-agent: *\nAllow: /\n")
@@ -250,18 +248,7 @@ class Hosts:
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def _accept(self) -> None:
-        import selectors
-
-        with selectors.DefaultSelector() as selector:
-            for server in self._servers:
-                selector.register(server.socket, selectors.EVENT_READ, server)
-            while not self._stop.is_set():
-                for key, _ in selector.select(0.2):
-                    try:
-                        request, client = key.data.get_request()
-                    except OSError:
-                        continue
-                    key.data.process_request(request, client)
+        accept_until(self._servers, self._stop)
 
     def __enter__(self) -> Hosts:
         self._thread.start()
