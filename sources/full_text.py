@@ -106,7 +106,6 @@ class Plan:
 
     reuse: tuple[PageJob, ...]  # read before: the text is there, nothing to fetch
     fetch: tuple[PageJob, ...]  # at most the per-host cap per host, newest items first
-    waiting: int  # pages left for a later run
     refused: tuple[PageJob, ...] = ()  # on a private address a public feed has no business with
 
 
@@ -141,12 +140,13 @@ def plan(
     resting: frozenset[str],
     taken_before: Mapping[str, int] | None = None,
 ) -> Plan:
-    """Sort the wanted pages into those already read, those to fetch now, and the rest.
+    """Sort the wanted pages into those already read, those to fetch now, those refused,
+    and the rest (left for later runs).
     ``taken_before``: pages already fetched per host in this run (they count to the cap)."""
     jobs: dict[str, list[WantedPage]] = {}
     for item in wanted:  # newest first, as the store lists them
         jobs.setdefault(item.url, []).append(item)
-    reuse, fetch, waiting = [], [], 0
+    reuse, fetch = [], []
     taken: dict[str, int] = dict(taken_before or {})
     refused = []
     for url, entries in jobs.items():
@@ -159,14 +159,12 @@ def plan(
             reuse.append(job)
             continue
         if known is not None and known.retry_at is not None and known.retry_at > now:
-            waiting += 1
-            continue
+            continue  # its backoff has not passed: a later run
         if job.host in resting or taken.get(job.host, 0) >= per_host:
-            waiting += 1
-            continue
+            continue  # the host rests, or gave its share this run: a later run
         taken[job.host] = taken.get(job.host, 0) + 1
         fetch.append(job)
-    return Plan(tuple(reuse), tuple(fetch), waiting, tuple(refused))
+    return Plan(tuple(reuse), tuple(fetch), tuple(refused))
 
 
 def after_failure(
