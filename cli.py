@@ -685,6 +685,7 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
                 "full_text": page_mode(source.full_text, settings.full_text),
                 "entries_with_page_text": pages.get(source.url, (0, ""))[0],
                 "last_page_problem": pages.get(source.url, (0, ""))[1] or None,
+                "network": row.network if row else None,
             }
         )
     if as_json:
@@ -699,6 +700,8 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
         )
         if item["last_error"]:
             click.echo(f"  last error: {item['last_error']}")
+        if item["network"] not in (None, "public"):  # its links may reach this network too
+            click.echo(f"  network: {item['network']}")
         if item["full_text"] != "off" or item["entries_with_page_text"]:
             click.echo(
                 f"  article pages: {item['full_text']}  "

@@ -16,17 +16,20 @@ source and never raises: one hostile source must not stop a run.
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import certifi
+import httpcore
 import httpx
 
 from sources.inflate import BadEncoding, BoundedDecoder, TooLarge, codings
+from sources.network import ANYWHERE, PUBLIC, RefusedAddress, check, network_of
 from sources.settings import AggregateSettings
 
 MAX_REDIRECTS = 10
@@ -48,6 +51,9 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     accept: str | None = None  # another Accept header than a feed's (an article page's)
+    # The network besides the internet this request may reach (:mod:`sources.network`):
+    # what the user typed goes anywhere, what a document links to only where it lives.
+    reach: str = ANYWHERE
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,9 @@ class FetchResult:
     content_type: str | None = None
     retry_after: str | None = None
     body: bytes | None = field(default=None, repr=False)
-    error_kind: str | None = (
-        None  # timeout, deadline, dns, tls, connect, too_large, protocol, redirects, url, error
-    )
+    error_kind: str | None = None  # timeout, deadline, dns, tls, connect, too_large,
+    # protocol, redirects, url, refused (the network rule), error
+    network: str | None = None  # where the first answer came from (sources.network)
     error: str | None = None
     elapsed: float = 0.0
 
@@ -83,33 +89,30 @@ class Fetcher:
         # pool on each request it assigns, so one pool holding the connections to hundreds
         # of hosts costs CPU that grows with their square; per host it holds two. The TLS
         # context (the CA bundle, tens of milliseconds to load) is made once for all.
-        self._clients: dict[tuple[str, str], httpx.AsyncClient] = {}
+        self._clients: dict[tuple[str, str, str], httpx.AsyncClient] = {}
         self._tls = ssl.create_default_context(cafile=certifi.where())
 
-    def _client(self, url: str) -> httpx.AsyncClient:
-        """The client that holds the connections to ``url``'s host (made on first use)."""
+    def _client(self, url: str, reach: str) -> httpx.AsyncClient:
+        """The client that holds the connections to ``url``'s host for requests that may
+        reach ``reach`` (made on first use): the network rule is its connection's."""
         parts = urlsplit(url)
-        key = (parts.scheme.lower(), parts.netloc.lower())
+        key = (parts.scheme.lower(), parts.netloc.lower(), reach)
         client = self._clients.get(key)
         if client is None:
             settings = self.settings
             client = self._clients[key] = httpx.AsyncClient(
+                transport=_GuardedTransport(self._tls, settings.per_host, reach),
                 timeout=httpx.Timeout(
                     connect=settings.connect_timeout,
                     read=settings.read_timeout,
                     write=settings.read_timeout,
                     pool=settings.deadline,
                 ),
-                limits=httpx.Limits(
-                    max_connections=settings.per_host,
-                    max_keepalive_connections=settings.per_host,
-                ),
                 headers={
                     "User-Agent": settings.user_agent,
                     "Accept": ACCEPT,
                     "Accept-Encoding": "gzip, deflate",
                 },
-                verify=self._tls,
                 follow_redirects=False,
                 event_hooks={"response": [_hide_location]},
                 trust_env=False,  # no proxy or netrc from the environment: fetch what was asked
@@ -155,6 +158,8 @@ class Fetcher:
                 )
             except httpx.ConnectError as exc:
                 result = _failure(request, fetched_at, *_connect_error(exc))
+            except RefusedAddress as exc:
+                result = _failure(request, fetched_at, "refused", str(exc))
             except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 result = _failure(request, fetched_at, "url", f"invalid URL: {_short(exc)}")
             except httpx.HTTPError as exc:
@@ -169,12 +174,6 @@ class Fetcher:
                 )
             return _with_elapsed(result, time.monotonic() - started)
 
-    async def fetch_all(self, requests: Sequence[FetchRequest]) -> AsyncIterator[FetchResult]:
-        """Results as they complete."""
-        tasks = [asyncio.create_task(self.fetch(r)) for r in requests]
-        for task in asyncio.as_completed(tasks):
-            yield await task
-
     async def _fetch(self, request: FetchRequest, fetched_at: datetime) -> FetchResult:
         url = request.url
         problem = _url_problem(url)
@@ -188,12 +187,22 @@ class Fetcher:
         hops: list[tuple[int, str]] = []
         permanent_url: str | None = None
         still_permanent = True
+        reach, network = request.reach, None
         for _ in range(MAX_REDIRECTS + 1):
-            client = self._client(url)
-            response = await client.send(
-                client.build_request("GET", url, headers=headers), stream=True
-            )
+            client = self._client(url, reach)
             try:
+                response = await client.send(
+                    client.build_request("GET", url, headers=headers), stream=True
+                )
+            except RefusedAddress as exc:
+                if hops:  # say where the chain led, not only the address
+                    raise RefusedAddress(f"redirected to {_clip(url)}: {exc}") from None
+                raise
+            try:
+                if network is None:  # the first answer: where the URL asked for lives
+                    network = _peer_network(response)
+                    if reach == ANYWHERE:  # what it redirects to may reach its network only
+                        reach = network or PUBLIC
                 location = response.headers.get(_LOCATION)
                 if response.status_code in REDIRECTS and location:
                     target, problem = _redirect_target(url, location)
@@ -229,6 +238,7 @@ class Fetcher:
                 content_type=_header(response.headers.get("Content-Type")),
                 retry_after=_header(response.headers.get("Retry-After")),
                 body=body,
+                network=network,
             )
         return _failure(request, fetched_at, "redirects", f"more than {MAX_REDIRECTS} redirects")
 
@@ -246,6 +256,81 @@ class Fetcher:
             decoder.feed(chunk)
         decoder.finish()
         return decoder.body()
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Where every connection is made, the network rule is applied: the host is resolved
+    once, every address it resolves to is checked (:func:`sources.network.check`), and the
+    connection goes to those checked addresses, never to the name, so a name cannot resolve
+    to a public address for the check and to a private one for the connection. TLS still
+    names and verifies the host (httpcore starts TLS with the request's host name)."""
+
+    def __init__(self, reach: str) -> None:
+        self.reach = reach
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        host = host.removeprefix("[").removesuffix("]")
+        try:
+            async with asyncio.timeout(timeout):
+                answers = await asyncio.get_running_loop().getaddrinfo(
+                    host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"no address for {host} in time") from None
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"DNS lookup failed for {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(str(answer[4][0]) for answer in answers))
+        check(host, addresses, self.reach)
+        problem: Exception = httpcore.ConnectError(f"{host} resolves to no address")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address, port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                problem = exc
+        raise problem
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("communique connects over TCP only")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a connection pool whose connections are made by
+    :class:`_GuardedBackend` (httpx offers no public way to choose the pool's backend)."""
+
+    def __init__(self, tls: ssl.SSLContext, per_host: int, reach: str) -> None:
+        super().__init__(verify=tls, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=tls,
+            max_connections=per_host,
+            max_keepalive_connections=per_host,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(reach),
+        )
+
+
+def _peer_network(response: httpx.Response) -> str | None:
+    """The network of the address the response came from (None if it cannot be told)."""
+    stream = response.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    return network_of(peer[0]) if peer else None
 
 
 _LOCATION = "X-Communique-Location"

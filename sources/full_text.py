@@ -22,7 +22,6 @@ stores it with the item's relevance scored again on the page's text.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -31,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sources.fetch import FetchRequest, FetchResult
+from sources.network import PUBLIC
 from sources.page_text import PageText, read_page
 from sources.relevance import Relevance, Taxonomy
 from sources.robots import RobotsFile, host_of, robots_url
@@ -42,6 +42,7 @@ log = logging.getLogger("communique.aggregate")
 MAX_FAILURES = 4  # a page that failed this many fetches in a row is given up
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+NEVER = frozenset({"refused", "url"})  # fetch failures that no later try can mend
 
 
 @dataclass
@@ -95,6 +96,15 @@ class PageJob:
         return tuple(e.entry_id for e in self.entries)
 
     @property
+    def reach(self) -> str:
+        """The network besides the internet the page may be fetched from: its feed's own
+        (:mod:`sources.network`). Items of feeds in different networks linking one page, or
+        of a feed not answered yet, give it the internet only."""
+        networks = {e.source_network for e in self.entries}
+        only = networks.pop() if len(networks) == 1 else None
+        return only or PUBLIC
+
+    @property
     def feed_text(self) -> str:
         """The most the feed said about it (the page must say more to be used)."""
         return max((e.text or e.summary for e in self.entries), key=len, default="")
@@ -106,31 +116,6 @@ class Plan:
 
     reuse: tuple[PageJob, ...]  # read before: the text is there, nothing to fetch
     fetch: tuple[PageJob, ...]  # at most the per-host cap per host, newest items first
-    refused: tuple[PageJob, ...] = ()  # on a private address a public feed has no business with
-
-
-PRIVATE_PAGE = "the page is on a private or local address and its feed is not: not fetched"
-
-
-def private_address(url: str) -> bool:
-    """Whether ``url``'s host is this machine or a private, link-local or reserved address
-    (``localhost``, 10.0.0.0/8, 169.254.169.254, ::1, ...), written as such."""
-    host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return not address.is_global
-
-
-def may_fetch(page_url: str, source_url: str) -> bool:
-    """A feed from the internet may not send communique to an address inside the network
-    it runs in (a router's page, a cloud's metadata service), whose text would then be
-    stored and published in a digest; a feed that is itself on such an address (an
-    intranet) may link its own kind of pages."""
-    return not private_address(page_url) or private_address(source_url)
 
 
 def plan(
@@ -140,20 +125,16 @@ def plan(
     resting: frozenset[str],
     taken_before: Mapping[str, int] | None = None,
 ) -> Plan:
-    """Sort the wanted pages into those already read, those to fetch now, those refused,
-    and the rest (left for later runs).
+    """Sort the wanted pages into those already read, those to fetch now, and the rest (left
+    for later runs).
     ``taken_before``: pages already fetched per host in this run (they count to the cap)."""
     jobs: dict[str, list[WantedPage]] = {}
     for item in wanted:  # newest first, as the store lists them
         jobs.setdefault(item.url, []).append(item)
     reuse, fetch = [], []
     taken: dict[str, int] = dict(taken_before or {})
-    refused = []
     for url, entries in jobs.items():
         job = PageJob(url, tuple(entries), entries[0].known)
-        if not all(may_fetch(url, e.source_url) for e in entries):
-            refused.append(job)
-            continue
         known = job.known
         if known is not None and known.status == "200" and known.text and not known.problem:
             reuse.append(job)
@@ -164,7 +145,7 @@ def plan(
             continue  # the host rests, or gave its share this run: a later run
         taken[job.host] = taken.get(job.host, 0) + 1
         fetch.append(job)
-    return Plan(tuple(reuse), tuple(fetch), tuple(refused))
+    return Plan(tuple(reuse), tuple(fetch))
 
 
 def after_failure(
@@ -220,7 +201,7 @@ class PageReader:
         self._seen: set[str] = set()  # page URLs taken up (or judged) in this run
         self._taken: dict[str, int] = {}  # pages fetched per host in this run
         self._resting: dict[str, bool] = {}
-        self._robots: dict[str, asyncio.Task[RobotsFile]] = {}
+        self._robots: dict[tuple[str, str], asyncio.Task[RobotsFile | Unfetchable]] = {}
         self._queues: dict[str, list[PageJob]] = {}
         self._workers: dict[str, int] = {}
         self._stopped: set[str] = set()  # hosts that asked us to stop (429/503) in this run
@@ -251,10 +232,6 @@ class PageReader:
             self._resting[host] = until is not None and until > now
         resting = frozenset(h for h, rests in self._resting.items() if rests)
         work = plan(wanted, now, self.settings.pages_per_host, resting, self._taken)
-        for job in work.refused:
-            self._seen.add(job.url)
-            await run_on(store.give_up_pages, job.entry_ids, PRIVATE_PAGE, now)
-            self.summary.disallowed += 1
         for job in work.reuse:
             self._seen.add(job.url)
             known = job.known
@@ -267,9 +244,9 @@ class PageReader:
         for job in work.fetch:
             self._seen.add(job.url)
             self._taken[job.host] = self._taken.get(job.host, 0) + 1
-            if job.host not in self._robots:
-                self._robots[job.host] = asyncio.create_task(
-                    _robots(store, job.host, self.fetch, run_on, now)
+            if (job.host, job.reach) not in self._robots:
+                self._robots[(job.host, job.reach)] = asyncio.create_task(
+                    _robots(store, job.host, job.reach, self.fetch, run_on, now)
                 )
             self._queues.setdefault(job.host, []).append(job)
             while self._workers.get(job.host, 0) < self.settings.per_host:
@@ -300,7 +277,10 @@ class PageReader:
             self._workers[host] -= 1
 
     async def _one(self, job: PageJob) -> None:
-        rules = await self._robots[job.host]
+        rules = await self._robots[(job.host, job.reach)]
+        if isinstance(rules, Unfetchable):  # nowhere this page's feed may reach
+            await self._refuse(job, rules.message)
+            return
         if not rules.allows(job.url):
             if rules.status is not None and rules.status < 500:  # unreadable: a later run
                 await self.run_on(self.store.give_up_pages, job.entry_ids, rules.problem, self.now)
@@ -315,6 +295,7 @@ class PageReader:
                 known.etag if known else None,
                 known.last_modified if known else None,
                 accept=HTML_ACCEPT,
+                reach=job.reach,
             )
         )
         if result.status in {429, 503}:
@@ -322,8 +303,23 @@ class PageReader:
         # the page is read and stored while the host's next page is being fetched
         self._tasks.append(asyncio.create_task(self._settle(job, result)))
 
+    async def _refuse(self, job: PageJob, message: str) -> None:
+        """The page cannot be fetched (the network rule refused it, or its URL is invalid):
+        its items stop waiting for it. (Unless one of its feeds has not been answered yet:
+        the rule may allow it once the feed's own network is known, so it is tried again.)"""
+        if any(e.source_network is None for e in job.entries):
+            record, done = after_failure(job, "refused", message, self.now, self.settings)
+            await self.run_on(self.store.record_page, record, self.now, job.entry_ids, done=done)
+        else:
+            await self.run_on(self.store.give_up_pages, job.entry_ids, message, self.now)
+        self.summary.disallowed += 1
+        log.info("%s: %s", job.url, message)
+
     async def _settle(self, job: PageJob, result: FetchResult) -> None:
         store, run_on, now, summary = self.store, self.run_on, self.now, self.summary
+        if result.error_kind in NEVER:
+            await self._refuse(job, result.error or result.error_kind)
+            return
         status = str(result.status) if result.status is not None else (result.error_kind or "error")
         if result.status in {429, 503}:
             rest = retry_after(result.retry_after, now) or self.settings.backoff_base
@@ -385,18 +381,33 @@ class PageReader:
         log.info("%s: %s", job.url, record.problem)
 
 
+@dataclass(frozen=True)
+class Unfetchable:
+    """A host no page of this feed can be fetched from: the network rule keeps the feed
+    from it (:mod:`sources.network`), or its URL cannot be fetched at all."""
+
+    message: str
+
+
 async def _robots(
     store: Store,
     host: str,
+    reach: str,
     fetch: Callable[[FetchRequest], Any],
     run_on: Callable[..., Any],
     now: datetime,
-) -> RobotsFile:
-    """The host's robots.txt: as stored if read within the day, else read now and stored."""
+) -> RobotsFile | Unfetchable:
+    """The host's robots.txt: as stored if read within the day, else read now and stored.
+    It is asked for under the same network rule as the page it is read for (a refused
+    page is refused again when it is fetched, whatever a stored robots.txt says)."""
     known: RobotsFile | None = await run_on(store.robots_file, host)
     if known is not None and not known.stale(now):
         return known
-    result: FetchResult = await fetch(FetchRequest(robots_url(host), accept="text/plain"))
+    result: FetchResult = await fetch(
+        FetchRequest(robots_url(host), accept="text/plain", reach=reach)
+    )
+    if result.error_kind in NEVER:
+        return Unfetchable(result.error or result.error_kind)
     body = ""
     if result.status == 200 and result.body is not None:
         body = result.body.decode("utf-8", errors="replace")

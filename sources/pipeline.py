@@ -32,12 +32,12 @@ from sources.fetch import Fetcher, FetchRequest, FetchResult
 from sources.full_text import (
     PageReader,
     PagesSummary,
-    may_fetch,
     page_mode,
     score_with_page,
     wants_page,
 )
 from sources.identity import normalise_link
+from sources.network import PUBLIC
 from sources.opml import Source
 from sources.page_text import warm_page_reader
 from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
@@ -180,8 +180,8 @@ async def run(
                         pages.pump_soon()
                     if fetched.prev_archive:  # a history not read yet (RFC 5005)
                         await _read_archives(
-                            store, request.url, fetched.prev_archive, fetcher, run_on,
-                            extract_on, settings, summary, scoring, pages,
+                            store, request.url, fetched.prev_archive, result.network or PUBLIC,
+                            fetcher, run_on, extract_on, settings, summary, scoring, pages,
                         )  # fmt: skip
                 except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
                     await loop.run_in_executor(
@@ -415,6 +415,7 @@ async def _read_archives(
     store: Store,
     url: str,
     first: str,
+    reach: str,
     fetcher: Fetcher,
     run_on: Callable[..., Any],
     extract_on: Callable[..., Any],
@@ -431,10 +432,8 @@ async def _read_archives(
     known = set(await run_on(store.known_archives, url))
     target: str | None = first
     while target and target not in known and len(known) < settings.max_archives:
-        if not may_fetch(target, url):  # a public feed linking into the local network
-            log.info("%s: archive %s is on a private or local address: not read", url, target)
-            return
-        result = await fetcher.fetch(FetchRequest(target))
+        # an archive may reach only the network the feed lives in (sources.network)
+        result = await fetcher.fetch(FetchRequest(target, reach=reach))
         if result.status != 200 or result.body is None:
             log.info("%s: archive %s: %s", url, target, result.error or result.status)
             return

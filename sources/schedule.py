@@ -43,6 +43,7 @@ class SourceState:
     gone: bool = False
     redirect_target: str | None = None
     redirect_seen: int = 0
+    network: str | None = None  # where the feed was last answered from (sources.network)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def after_fetch(
             next_due=now + settings.interval,
             etag=result.etag or (state.etag if status == 304 else None),
             last_modified=result.last_modified or (state.last_modified if status == 304 else None),
+            network=result.network or state.network,
         )
         if status == 304:
             return Outcome("not_modified", fresh, moved_from=moved_from)

@@ -196,6 +196,10 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source_id, url)
     ) WITHOUT ROWID;
     """,
+    # 9: the network each source was last answered from: what its pages and archives may reach
+    """
+    ALTER TABLE sources ADD COLUMN network TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -223,6 +227,7 @@ class SourceRow:
     failures: int
     entries: int
     warning: str | None
+    network: str | None = None  # where the feed answered from (sources.network)
 
 
 @dataclass(frozen=True)
@@ -281,6 +286,7 @@ class WantedPage:
     text: str
     source_url: str
     known: PageRecord | None
+    source_network: str | None = None  # where the feed lives: the network its page may reach
 
 
 @dataclass(frozen=True)
@@ -373,6 +379,7 @@ class Store:
             gone=bool(row["gone"]),
             redirect_target=row["redirect_target"],
             redirect_seen=row["redirect_seen"],
+            network=row["network"],
         )
 
     def pending_moves(self, listed: Sequence[str]) -> list[tuple[str, str]]:
@@ -460,7 +467,8 @@ class Store:
             success = outcome.kind in {"ok", "not_modified", "unchanged"}
             db.execute(
                 """UPDATE sources SET url = ?, etag = ?, last_modified = ?, body_hash = ?, failures = ?,
-                   next_due = ?, gone = ?, redirect_target = ?, redirect_seen = ?, last_status = ?,
+                   next_due = ?, gone = ?, redirect_target = ?, redirect_seen = ?, network = ?,
+                   last_status = ?,
                    last_fetch_at = ?, last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END,
                    last_error = CASE WHEN ? THEN NULL ELSE ? END,
                    last_error_at = CASE WHEN ? THEN last_error_at ELSE ? END,
@@ -470,7 +478,7 @@ class Store:
                 (
                     state.url, state.etag, state.last_modified, state.body_hash, state.failures,
                     _iso(state.next_due), int(state.gone), state.redirect_target, state.redirect_seen,
-                    status, now, success, now, success, outcome.message, success, now,
+                    state.network, status, now, success, now, success, outcome.message, success, now,
                     outcome.kind == "ok", warning, keep_warning, source_id,
                 ),
             )  # fmt: skip
@@ -674,7 +682,7 @@ class Store:
     def wanted_pages(self) -> list[WantedPage]:
         """Items whose page is to be read, newest first, with what is known of the page."""
         rows = self.db.execute(
-            """SELECT e.id, e.link, e.title, e.summary, e.text, s.url AS source_url,
+            """SELECT e.id, e.link, e.title, e.summary, e.text, s.url AS source_url, s.network,
                       p.status, p.etag, p.last_modified, p.text AS page_text, p.language,
                       p.problem, p.failures, p.retry_at
                FROM entries e JOIN sources s ON s.id = e.source_id
@@ -690,6 +698,7 @@ class Store:
                 summary=r["summary"],
                 text=r["text"],
                 source_url=r["source_url"],
+                source_network=r["network"],
                 known=None
                 if r["status"] is None
                 else PageRecord(
@@ -838,6 +847,7 @@ class Store:
                 failures=r["failures"],
                 entries=r["n"],
                 warning=r["warning"],
+                network=r["network"],
             )
             for r in rows
         }

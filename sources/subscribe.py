@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sources.discover import discover_feeds, looks_like_html
 from sources.feed_url import BadFeedUrl, normalise_feed_url
 from sources.fetch import Fetcher, FetchRequest, FetchResult
+from sources.network import PUBLIC
 from sources.parse import parse_feed
 from sources.settings import AggregateSettings
 
@@ -75,7 +76,8 @@ async def _from_page(fetcher: Fetcher, url: str, body: bytes, result: FetchResul
         if tried == MAX_CANDIDATES:
             break
         tried += 1
-        feed_result = await fetcher.fetch(FetchRequest(feed_url))
+        # a feed the page links to may reach only the page's own network (sources.network)
+        feed_result = await fetcher.fetch(FetchRequest(feed_url, reach=result.network or PUBLIC))
         try:
             title = (
                 _title(_body(feed_result), feed_result, fetcher.settings.max_items)

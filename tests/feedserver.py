@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -86,9 +87,11 @@ class FeedServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer((host, 0), Handler)
+        self.httpd = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)(
+            (host, 0), Handler
+        )
         self.httpd.daemon_threads = True
-        self.host = host
+        self.host = f"[{host}]" if ":" in host else host
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -165,6 +168,12 @@ class FeedServer:
                 pass  # the client gave up, as it should
             return
         handler._send(200, body, route.content_type, headers)  # type: ignore[attr-defined]
+
+
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    """The same server on an IPv6 address."""
+
+    address_family = socket.AF_INET6
 
 
 def rss(

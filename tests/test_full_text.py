@@ -12,7 +12,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -454,28 +453,3 @@ def test_a_bad_full_text_setting_is_one_line_naming_the_line(tmp_path, server, s
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "communique.toml:7:" in lines[0] and message in lines[0], lines
-
-
-@pytest.mark.parametrize(
-    ("page", "feed", "allowed"),
-    [
-        ("http://169.254.169.254/latest/meta-data/", "https://www.eeas.europa.eu/rss", False),
-        ("http://192.168.1.1/admin", "https://news.example/feed", False),
-        ("http://localhost:8080/", "https://news.example/feed", False),
-        ("http://[::1]/", "https://news.example/feed", False),
-        ("http://[fd00::1]/x", "https://news.example/feed", False),
-        ("http://127.0.0.2/page", "https://news.example/feed", False),
-        ("https://news.example/article", "https://news.example/feed", True),
-        ("http://10.0.0.5/intranet/page", "http://10.0.0.2/feed", True),  # an intranet feed
-        ("http://93.184.216.34/article", "https://news.example/feed", True),
-    ],
-)
-def test_a_public_feed_cannot_send_communique_into_the_local_network(page, feed, allowed):
-    from sources.full_text import may_fetch, plan
-    from sources.store import WantedPage
-
-    assert may_fetch(page, feed) is allowed
-    wanted = [WantedPage(1, page, "Title", "One.", "One.", feed, None)]
-    work = plan(wanted, datetime.now(UTC), per_host=5, resting=frozenset())
-    assert [job.url for job in work.refused] == ([] if allowed else [page])
-    assert [job.url for job in work.fetch] == ([page] if allowed else [])
