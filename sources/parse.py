@@ -1,5 +1,8 @@
 """Feed bytes -> :class:`ParsedFeed` with clean :class:`Entry` records. Pure; runs in worker processes.
 
+RSS, RDF and Atom are read by feedparser; JSON Feed by :mod:`sources.json_feed`, into the same
+shape, so every format's entries are cleaned, dated and identified by the same code below.
+
 feedparser spends most of its time sanitising HTML and resolving relative links; both are
 turned off here and done once, by nh3, in the same pass (``feeds.render.sanitise``). Entries
 feedparser recovers from malformed XML (``bozo``) are kept, and the warning is reported.
@@ -18,6 +21,7 @@ import codecs
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -25,11 +29,14 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
+from lxml import etree
 
 from feeds.render import sanitise
 from feeds.text import clean_text, html_to_text
+from sources.discover import looks_like_html
 from sources.feed_items import FeedItems, encoding, split_items
 from sources.identity import entry_key, normalise_link
+from sources.json_feed import is_json, read_json_feed
 
 _DAY_FIRST = re.compile(
     r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})"
@@ -171,23 +178,19 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse one response body fetched from ``url`` at ``fetched_at``.
 
-    A body with more than ``max_items`` entries is not parsed at all (see
+    A JSON body (:func:`sources.json_feed.is_json`) is read as a JSON Feed, into the same
+    entries. A body with more than ``max_items`` entries is not parsed at all (see
     :func:`count_entries`): that is the source's failure, with a message saying how to
     read it anyway. With ``known`` (the item hashes stored for the source), the body is
     split into items first (:mod:`sources.feed_items`) and only items whose hash is not
     known are parsed; every entry carries its item's hash, to be stored with it.
     """
+    if items is None and is_json(body, content_type):
+        return _parse_json(body, url, fetched_at, max_items, known)
     # a document already split into its items was parsed by lxml: its items are counted
     entries_in_body = len(items.items) if items is not None else count_entries(body)
     if entries_in_body > max_items:
-        return ParsedFeed(
-            title="",
-            link=None,
-            entries=(),
-            error=f"feed has {entries_in_body:,} entries; at most {max_items:,} are read "
-            "(raise [aggregate] max_items to read it)",
-            status="too many entries",
-        )
+        return _too_many(entries_in_body, max_items)
     body = _trust_utf8(body)
     content_type = _trust_utf8_header(content_type, body)
     # No content-location: feedparser would resolve guids ("4711") against the feed URL, and
@@ -229,14 +232,81 @@ def parse_feed(
         else:
             warning = f"{type(exception).__name__}: {exception}"
     if not parsed.get("version") and not parsed.entries and not unchanged:
-        return ParsedFeed(
-            title="", link=None, entries=(), error=f"not a feed ({warning or 'unknown format'})"
-        )
+        found = _what_it_is(body, content_type, warning)
+        return ParsedFeed(title="", link=None, entries=(), error=f"not a feed ({found})")
     feed = parsed.get("feed", {})
+    archives = [
+        _absolute(link.get("href"), url)
+        for link in feed.get("links", [])
+        if link.get("rel") == "prev-archive"
+    ]
+    return _parsed_feed(
+        feed,
+        parsed.entries,
+        hashes or [None] * len(parsed.entries),
+        url,
+        fetched_at,
+        warning=warning,
+        unchanged=unchanged,
+        prev_archive=next((a for a in archives if a), None),
+    )
+
+
+def _parse_json(
+    body: bytes, url: str, fetched_at: datetime, max_items: int, known: frozenset[str] | None
+) -> ParsedFeed:
+    """A JSON Feed (:mod:`sources.json_feed`) read into the entries an XML feed gives.
+
+    Its ``next_url``, the page of older items, is the history a reader walks back through,
+    as ``prev-archive`` in RFC 5005 (communique's own ``feed.json`` pages its archives so).
+    """
+    read = read_json_feed(body, url, max_items=max_items, known=known)
+    if read.error:
+        return ParsedFeed(title="", link=None, entries=(), error=read.error, status=read.status)
+    if read.items_in_body > max_items:
+        return _too_many(read.items_in_body, max_items)
+    older = _absolute(read.next_url, url)
+    if older in {url, _absolute(read.feed_url, url)}:
+        older = None  # a next page that is the feed itself: a loop, not a history
+    return _parsed_feed(
+        read.feed,
+        read.entries,
+        read.hashes,
+        url,
+        fetched_at,
+        warning=read.warning,
+        unchanged=read.unchanged,
+        prev_archive=older,
+    )
+
+
+def _too_many(entries_in_body: int, max_items: int) -> ParsedFeed:
+    return ParsedFeed(
+        title="",
+        link=None,
+        entries=(),
+        error=f"feed has {entries_in_body:,} entries; at most {max_items:,} are read "
+        "(raise [aggregate] max_items to read it)",
+        status="too many entries",
+    )
+
+
+def _parsed_feed(
+    feed: Any,
+    raw_entries: list[Any],
+    hashes: Sequence[str | None],
+    url: str,
+    fetched_at: datetime,
+    *,
+    warning: str | None,
+    unchanged: tuple[str, ...],
+    prev_archive: str | None,
+) -> ParsedFeed:
+    """The feed's title and link and its entries, cleaned (one path for every format)."""
     feed_link = _absolute(feed.get("link"), url)
     entries: dict[str, Entry] = {}
     rejected: list[str] = []
-    for raw, item_hash in zip(parsed.entries, hashes or [None] * len(parsed.entries), strict=True):
+    for raw, item_hash in zip(raw_entries, hashes, strict=True):
         entry, wrong_dates = _entry(raw, url, feed_link, fetched_at)
         if item_hash:
             entry = replace(entry, item_hash=item_hash)
@@ -250,19 +320,44 @@ def parse_feed(
             f"month, day, time or zone offset), e.g. {example!r}"
         )
         warning = f"{warning}; {note}" if warning else note
-    archives = [
-        _absolute(link.get("href"), url)
-        for link in feed.get("links", [])
-        if link.get("rel") == "prev-archive"
-    ]
     return ParsedFeed(
         title=_plain(feed.get("title_detail")) or clean_text(feed.get("title", "")).strip(),
         link=feed_link,
         entries=tuple(entries.values()),
         warning=warning,
         unchanged=unchanged,
-        prev_archive=next((a for a in archives if a), None),
+        prev_archive=prev_archive,
     )
+
+
+_XML_PARSER = {"resolve_entities": False, "no_network": True, "huge_tree": False}
+_LOCATION = re.compile(r", line \d+, column \d+$")
+
+
+def _what_it_is(body: bytes, content_type: str | None, warning: str | None) -> str:
+    """What a body that is not a feed is, for a one-line error: an empty response, an HTML
+    page, XML with its first error (located by lxml: feedparser's line numbers count a
+    declaration it adds), XML of another kind, or neither XML nor JSON."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if not body.strip():
+        return "an empty response"
+    if looks_like_html(body, content_type):
+        return "an HTML page"
+    if not body.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return (f"a {media_type} document, " if media_type else "") + "neither XML nor JSON"
+    try:
+        root = etree.fromstring(body, etree.XMLParser(**_XML_PARSER))
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position
+        return f"XML error at line {line}, column {column}: {_LOCATION.sub('', exc.msg)}"
+    except ValueError:
+        return f"XML that cannot be read: {warning or 'unknown format'}"
+    name = etree.QName(root).localname[:40] if isinstance(root.tag, str) else "?"
+    if name.lower() == "html":
+        return "an HTML page"
+    if name in {"rss", "feed", "RDF"}:
+        return f"an <{name}> document without a channel or entries"
+    return f"XML whose root is <{name}>, not RSS, RDF or Atom"
 
 
 _DECLARED_ENCODING = re.compile(rb"^(\s*<\?xml[^>]*?encoding=[\"'])([A-Za-z0-9._-]+)([\"'])")

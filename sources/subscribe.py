@@ -125,8 +125,6 @@ def _title(body: bytes, result: FetchResult, max_items: int) -> str:
         result.fetched_at,
         max_items=max_items,
     )
-    if parsed.error and parsed.status != "not a feed":  # a feed, but one not read
+    if parsed.error:  # "not a feed (an HTML page)", "feed has 9,000 entries; …"
         raise NotAFeed(f"{result.url}: {parsed.error}")
-    if parsed.error:
-        raise NotAFeed(f"{result.url} is not a feed ({parsed.error})")
     return parsed.title

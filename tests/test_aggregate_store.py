@@ -863,7 +863,7 @@ def test_sources_add_a_feed_url_directly_with_a_title(project, server):
 @pytest.mark.parametrize(
     ("route", "message"),
     [
-        (Route(body=b"hello, not a feed", content_type="text/plain"), "is not a feed"),
+        (Route(body=b"hello, not a feed", content_type="text/plain"), ": not a feed ("),
         (
             Route(body=b"<html><head><title>x</title></head></html>", content_type="text/html"),
             "links to no feed",
