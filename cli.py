@@ -41,6 +41,7 @@ from feeds.errors import InputError, decode_utf8
 from feeds.output import published_base_url, write_atomically
 from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
 from sources.full_text import page_mode
+from sources.history import History, describe
 from sources.opml import (
     Source,
     SourceList,
@@ -649,17 +650,21 @@ def sources_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def sources_list_command(ctx: click.Context, as_json: bool) -> None:
-    """Every source with its last status, last success, next poll and item count, and
-    whether its items' article pages are read (with how many have page text, and the last
-    page that could not be used, and why)."""
+    """Every source with its last status, last success, next poll and item count, whether
+    its items' article pages are read (with how many have page text, and the last page that
+    could not be used, and why), and whether its history (RFC 5005 archives) is complete."""
+    from sources.digest import plural
+
     settings = _aggregate_settings(ctx)
     source_list = _warn_skipped(read_source_list(settings.sources_file)).sources
     rows = {}
     pages: dict[str, tuple[int, str]] = {}
+    histories = {}
     if settings.database.exists():  # listing never creates a database
         with Store(settings.database) as store:
             rows = store.source_rows()
             pages = store.page_counts()
+            histories = store.histories()
     table = []
     for source in source_list:
         row = rows.get(source.url)
@@ -686,6 +691,12 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
                 "entries_with_page_text": pages.get(source.url, (0, ""))[0],
                 "last_page_problem": pages.get(source.url, (0, ""))[1] or None,
                 "network": row.network if row else None,
+                # null until the source is fetched; else how far its archives were read
+                "history": (
+                    histories.get(source.url, History()).as_dict(settings.max_archives)
+                    if row and row.last_status
+                    else None
+                ),
             }
         )
     if as_json:
@@ -709,6 +720,15 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
             )
         if item["last_page_problem"]:
             click.echo(f"  last page problem: {item['last_page_problem']}")
+        history = histories.get(item["url"])
+        if history:  # a source with archives: read whole, or not yet
+            read = plural(history.read, "archive document", "archive documents")
+            incomplete = describe(history, settings.max_archives)
+            click.echo(
+                f"  history: incomplete ({read} read): {incomplete}"
+                if incomplete
+                else f"  history: complete ({read} read)"
+            )
 
 
 @sources_group.command("add", epilog=EXIT_CODES_HELP)
@@ -743,7 +763,9 @@ def sources_add_command(
     #fragment), so the same feed cannot be subscribed twice; adding a feed already in the
     list says so and exits 0. URLs with a user name or password are refused. A new feed is
     polled at once, with its whole history when it publishes one (RFC 5005 archives), so a
-    subscription starts complete (--no-check: at the next aggregate).
+    subscription starts complete (--no-check: at the next aggregate). A history that cannot
+    be read whole now (an archive fails, or [aggregate] history_time runs out) is said to be
+    incomplete, and later runs read on from where it stopped; the feed is subscribed (exit 0).
     """
     from sources.digest import plural
     from sources.subscribe import NotAFeed, find_feed
@@ -794,12 +816,17 @@ def sources_add_command(
         summary = asyncio.run(
             pipeline_run(store, [source], settings, force=True, taxonomy=load_taxonomy(ctx.obj))
         )
+        walked = store.history(found_url)
     history = (
         f", {plural(summary.archives, 'archive document', 'archive documents')} of its history"
         if summary.archives
         else ""
     )
     click.echo(f"stored {plural(summary.new, 'item', 'items')}{history}")
+    # subscribed all the same (exit 0): the history is taken up again by later runs
+    incomplete = describe(walked, settings.max_archives)
+    if incomplete:
+        click.echo(f"history incomplete: {incomplete}")
     for url, message in summary.failures:
         click.echo(
             f"communique: first poll of {url} failed: {message}; the next run tries again", err=True

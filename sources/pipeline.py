@@ -36,6 +36,7 @@ from sources.full_text import (
     score_with_page,
     wants_page,
 )
+from sources.history import Unread, after_failure, next_to_read, time_ran_out
 from sources.identity import normalise_link
 from sources.network import PUBLIC
 from sources.opml import Source
@@ -128,16 +129,23 @@ async def run(
     on_topic = {s.url: is_on_topic_source(s.categories) for s in sources}
     modes = {s.url: page_mode(s.full_text, settings.full_text) for s in sources}
     store.sync_sources([(s.url, s.title) for s in sources])
-    due = due_sources(store, sources, datetime.now(UTC), force=force)
+    now = datetime.now(UTC)
+    due = due_sources(store, sources, now, force=force)
+    # sources not due whose history walk stopped (a failure that has waited, a kill, its
+    # time ran out): it goes on now, whether or not the current feed links anything new
+    walking = store.histories_due(now) - {s.url for s in due}
+    go_on = [s for s in sources if s.url in walking]
     summary = RunSummary(sources=len(due))
-    if not due:
+    if not due and not go_on:
         return summary
     workers = settings.workers or os.cpu_count() or 1
     loop = asyncio.get_running_loop()
     done = 0
     # The taxonomy (120 kB pickled) goes to each worker once, not with every feed.
-    reads_pages = any(modes.get(s.url, "off") != "off" for s in due)
-    pool = parser_pool(min(workers, len(due)), use_taxonomy, (taxonomy, reads_pages))
+    reads_pages = any(modes.get(s.url, "off") != "off" for s in [*due, *go_on])
+    pool = parser_pool(
+        max(1, min(workers, len(due) + len(go_on))), use_taxonomy, (taxonomy, reads_pages)
+    )
     # One thread does all the run's database work, in the order it is asked for: the event
     # loop, which only fetches, is never held up by a transaction or a small parse.
     storing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="communique-store")
@@ -165,29 +173,41 @@ async def run(
                 datetime.now(UTC),
             )
 
+            def scoring_of(url: str) -> _Scoring:
+                return _Scoring(taxonomy, on_topic.get(url, False), modes.get(url, "off"))
+
+            # History walks (RFC 5005 archives) are tasks of their own, each bounded by
+            # [aggregate] history_time: a source counts as done once its current feed is
+            # stored, and a long history never holds up the other sources.
+            walks: list[asyncio.Task[None]] = []
+
+            def walk_soon(url: str, scoring: _Scoring) -> None:
+                walk = _walk_history(
+                    store, url, fetcher, run_on, extract_on, settings, summary, scoring,
+                    pages, rng,
+                )  # fmt: skip
+                walks.append(asyncio.create_task(walk))
+
             async def poll(request: FetchRequest) -> None:
                 # Fetch and handle in one task, so a body lives only until its source is stored.
                 try:
                     result = await fetcher.fetch(request)
-                    scoring = _Scoring(
-                        taxonomy, on_topic.get(request.url, False), modes.get(request.url, "off")
-                    )
+                    scoring = scoring_of(request.url)
                     pools = (pool, storing)
                     fetched = await _handle(
                         store, result, settings, rng, pools, loop, summary, scoring
                     )
                     if fetched.pages_wanted:
                         pages.pump_soon()
-                    if fetched.prev_archive:  # a history not read yet (RFC 5005)
-                        await _read_archives(
-                            store, request.url, fetched.prev_archive, result.network or PUBLIC,
-                            fetcher, run_on, extract_on, settings, summary, scoring, pages,
-                        )  # fmt: skip
+                    if fetched.history_url:  # the feed answered: its history, if unread
+                        walk_soon(fetched.history_url, scoring)
                 except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
                     await loop.run_in_executor(
                         storing, _record_error, store, request.url, exc, settings, rng, summary
                     )
 
+            for source in go_on:
+                walk_soon(source.url, scoring_of(source.url))
             tasks = [asyncio.create_task(poll(r)) for r in requests]
             try:
                 for task in asyncio.as_completed(tasks):
@@ -195,11 +215,12 @@ async def run(
                     done += 1
                     if progress:
                         progress(summary, done)
+                await asyncio.gather(*walks)  # every poll is done: no walk is added now
             finally:  # interrupted: stop every fetch before the client and the pool go
-                for task in tasks:
+                for task in [*tasks, *walks]:
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.gather(*tasks, return_exceptions=True)
+                    await asyncio.gather(*tasks, *walks, return_exceptions=True)
 
             summary.pages = await pages.finish()  # and pages left from earlier runs
     finally:
@@ -253,7 +274,7 @@ class _Fetched:
     pool_arguments: tuple[object, ...] | None = None
     page_mode: str = "off"  # whether new items' pages are to be read (sources.full_text)
     pages_wanted: int = 0  # items stored that want their page
-    prev_archive: str | None = None  # the newest archive document not read yet (RFC 5005)
+    history_url: str | None = None  # the feed answered: walk its history under this URL
 
 
 async def _handle(
@@ -378,15 +399,12 @@ def _finish(
         feed_title=parsed.title if parsed and not parsed.error else "",
         relevance={a.entry.key: verdicts[a.entry.key] for a in actions if a.kind != "same"},
         pages_wanted=pages_wanted,
+        prev_archive=parsed.prev_archive if parsed and not parsed.error else None,
+        max_archives=settings.max_archives,
     )
     fetched.pages_wanted = len(pages_wanted)
-    if (
-        parsed
-        and not parsed.error
-        and parsed.prev_archive
-        and parsed.prev_archive not in store.known_archives(url)
-    ):
-        fetched.prev_archive = parsed.prev_archive
+    if outcome.kind not in {"failed", "gone"}:  # a failing host is left alone
+        fetched.history_url = outcome.state.url  # (a confirmed move renamed the source)
     summary.new += new
     summary.updated += updated
     if parsed and not parsed.error:
@@ -411,11 +429,9 @@ def _finish(
         )
 
 
-async def _read_archives(
+async def _walk_history(
     store: Store,
     url: str,
-    first: str,
-    reach: str,
     fetcher: Fetcher,
     run_on: Callable[..., Any],
     extract_on: Callable[..., Any],
@@ -423,50 +439,129 @@ async def _read_archives(
     summary: RunSummary,
     scoring: _Scoring,
     pages: PageReader,
+    rng: random.Random,
 ) -> None:
-    """Read a source's history (RFC 5005 archived feeds) back from ``first``, the newest
-    archive document not read yet, to the first one read before or the oldest, at most
-    ``[aggregate] max_archives`` documents. Archives never change, so each is read once:
-    later polls read the current feed alone until it links a newer archive. A document that
-    fails stops the walk; it is not remembered, so a later run goes on from there."""
-    known = set(await run_on(store.known_archives, url))
-    target: str | None = first
-    while target and target not in known and len(known) < settings.max_archives:
-        # an archive may reach only the network the feed lives in (sources.network)
-        result = await fetcher.fetch(FetchRequest(target, reach=reach))
-        if result.status != 200 or result.body is None:
-            log.info("%s: archive %s: %s", url, target, result.error or result.status)
-            return
-        try:
-            parsed, verdicts = await extract_on(
-                parse_and_score,
-                result.body,
-                result.final_url or target,
-                result.content_type,
-                result.fetched_at,
-                None,
-                scoring.on_topic,
-                settings.max_items,
-            )
-        except Exception as exc:  # a parser crash ends the walk, not the run
-            log.info("%s: archive %s: parser crashed: %s", url, target, exc)
-            return
-        if parsed.error:
-            log.info("%s: archive %s: %s", url, target, parsed.error)
-            return
+    """Read on in a source's history (RFC 5005 archived feeds): the archive documents the
+    store holds as unread, newest first, each read once, each committed with the older one it
+    links (``sources.history``). The walk stops when none is left, ``[aggregate]
+    max_archives`` documents are read, or ``[aggregate] history_time`` has run out: a fetch
+    still under way then is cut short, except the walk's first, which has the usual
+    deadline (so a slow archive is read, one a run). A document that fails waits (backoff)
+    and the walk goes on with any other; a later run goes on from where this one stopped."""
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + settings.history_time.total_seconds()
+    tried: list[str] = []
+    try:
+        # an archive may reach only the internet and the network the feed answered from
+        reach = (await run_on(store.state, url)).network or PUBLIC
+        while True:
+            history = await run_on(store.history, url)
+            unread = next_to_read(history, datetime.now(UTC), settings.max_archives, tried)
+            if unread is None:
+                return
+            tried.append(unread.url)
+            first = len(tried) == 1
+            in_time = first or loop.time() < ends
+            if in_time:
+                try:
+                    in_time = await _read_archive(
+                        store, url, unread, reach, None if first else ends, fetcher, run_on,
+                        extract_on, settings, summary, scoring, pages, rng,
+                    )  # fmt: skip
+                except Exception as exc:  # storing failed: this document's, not the run's
+                    log.debug("%s: archive %s: unexpected error", url, unread.url, exc_info=exc)
+                    message = f"internal error: {type(exc).__name__}: {exc}"
+                    await run_on(_archive_failed, store, url, unread, message, None, settings, rng)
+                    continue
+            if not in_time:  # the walk's time ran out before this document or while fetching it
+                log.info("%s: history stops before %s: %s", url, unread.url, time_ran_out(settings))
+                await run_on(store.archive_not_reached, url, unread.url, time_ran_out(settings))
+                return
+    except Exception as exc:  # the store unreadable: the walk ends, the run goes on
+        log.info("%s: history walk ended: %s: %s", url, type(exc).__name__, exc)
 
-        new, updated, wanted = await run_on(
-            _store_archive, store, url, target, result.fetched_at, parsed, verdicts, scoring,
-            settings,
-        )  # fmt: skip
-        summary.new += new
-        summary.updated += updated
-        summary.archives += 1
-        if wanted:
-            pages.pump_soon()
-        log.info("%s: archive %s: %d new, %d updated", url, target, new, updated)
-        known.add(target)
-        target = parsed.prev_archive
+
+async def _read_archive(
+    store: Store,
+    url: str,
+    unread: Unread,
+    reach: str,
+    ends: float | None,
+    fetcher: Fetcher,
+    run_on: Callable[..., Any],
+    extract_on: Callable[..., Any],
+    settings: AggregateSettings,
+    summary: RunSummary,
+    scoring: _Scoring,
+    pages: PageReader,
+    rng: random.Random,
+) -> bool:
+    """Read one archive document of source ``url`` and store its items, or record why it
+    could not be read; False when the walk's time (``ends``, on the loop's clock) ran out
+    while it was being fetched, and nothing was recorded."""
+    target = unread.url
+
+    async def failed(message: str, result: FetchResult | None = None) -> bool:
+        log.info("%s: archive %s: %s", url, target, message)
+        await run_on(_archive_failed, store, url, unread, message, result, settings, rng)
+        return True
+
+    try:
+        async with asyncio.timeout_at(ends):
+            result = await fetcher.fetch(FetchRequest(target, reach=reach))
+    except TimeoutError:
+        return False
+    if result.status != 200 or result.body is None:
+        return await failed(result.error or f"HTTP {result.status}", result)
+    try:
+        parsed, verdicts = await extract_on(
+            parse_and_score,
+            result.body,
+            result.final_url or target,
+            result.content_type,
+            result.fetched_at,
+            None,
+            scoring.on_topic,
+            settings.max_items,
+        )
+    except Exception as exc:  # a parser crash fails this document, not the run
+        return await failed(f"parser crashed: {exc}")
+    if parsed.error:
+        return await failed(parsed.error)
+    new, updated, wanted = await run_on(
+        _store_archive, store, url, target, result.fetched_at, parsed, verdicts, scoring,
+        settings,
+    )  # fmt: skip
+    summary.new += new
+    summary.updated += updated
+    summary.archives += 1
+    if wanted:
+        pages.pump_soon()
+    log.info("%s: archive %s: %d new, %d updated", url, target, new, updated)
+    return True
+
+
+def _archive_failed(
+    store: Store,
+    url: str,
+    unread: Unread,
+    message: str,
+    result: FetchResult | None,
+    settings: AggregateSettings,
+    rng: random.Random,
+) -> None:
+    """On the storing thread: an archive document that could not be read waits (backoff)."""
+    message = message.encode("utf-8", "replace").decode("utf-8")
+    waiting = after_failure(
+        unread,
+        message,
+        datetime.now(UTC),
+        settings,
+        jitter=rng.random(),
+        status=result.status if result else None,
+        retry_after_header=result.retry_after if result else None,
+    )
+    store.archive_failed(url, waiting)
 
 
 def _store_archive(
@@ -496,6 +591,7 @@ def _store_archive(
         document,
         fetched_at,
         actions,
+        prev_archive=parsed.prev_archive,
         relevance={a.entry.key: verdicts[a.entry.key] for a in actions if a.kind != "same"},
         pages_wanted=wanted,
     )

@@ -46,6 +46,7 @@ class AggregateSettings:
     full_text_below: int = 500  # auto: a feed text shorter than this many characters
     pages_per_host: int = 5  # article pages read from one host in one run; the rest wait
     max_archives: int = 100  # RFC 5005 archive documents read from one source's history
+    history_time: timedelta = timedelta(minutes=2)  # one run's walk of one source's history
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -82,6 +83,7 @@ _KEYS = {
     "full_text_below": "a whole number",
     "pages_per_host": "a whole number",
     "max_archives": "a whole number",
+    "history_time": "a duration",
 }
 FULL_TEXT_MODES = ("off", "auto", "on")
 
@@ -154,6 +156,7 @@ def load_aggregate_settings(config_path: Path | None) -> AggregateSettings:
         full_text_below=values.get("full_text_below", defaults.full_text_below),
         pages_per_host=values.get("pages_per_host", defaults.pages_per_host),
         max_archives=values.get("max_archives", defaults.max_archives),
+        history_time=values.get("history_time", defaults.history_time),
     )
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from feeds.errors import InputError
 from sources.decide import Action, StoredEntry
+from sources.history import History, Unread
 from sources.relevance import Relevance
 from sources.robots import RobotsFile
 from sources.schedule import Outcome, SourceState
@@ -196,7 +197,21 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (source_id, url)
     ) WITHOUT ROWID;
     """,
-    # 9: the network each source was last answered from: what its pages and archives may reach
+    # 9: the archive documents of each source still to read: where a history walk stopped
+    # (a failure, a kill, its time ran out), so a later run goes on from there; the newest
+    # queued (the highest id) is read first
+    """
+    CREATE TABLE archives_unread (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        problem TEXT NOT NULL DEFAULT '',
+        retry_at TEXT,
+        UNIQUE (source_id, url)
+    );
+    """,
+    # 10: the network each source was last answered from: what its pages and archives may reach
     """
     ALTER TABLE sources ADD COLUMN network TEXT;
     """,
@@ -431,6 +446,8 @@ class Store:
         keep_warning: bool = False,
         relevance: Mapping[str, Relevance] | None = None,
         pages_wanted: Collection[str] = (),
+        prev_archive: str | None = None,
+        max_archives: int = 0,
     ) -> tuple[int, int]:
         """Store one fetch: new state and every item, in one transaction. ``(new, updated)``.
 
@@ -438,6 +455,9 @@ class Store:
         (its content type, its encoding) is kept unless this fetch brings one of its own.
         ``pages_wanted``: keys of new items, or items whose link changed, whose page is to be
         read (:mod:`sources.full_text`); an item whose link changed loses its old page text.
+        ``prev_archive``: the newest archive document the feed links (RFC 5005); queued to be
+        read unless it was, or ``max_archives`` documents are read or queued. Committed with
+        the feed: a run killed before its walk leaves it queued, not lost behind an ETag.
         """
         state = outcome.state
         now = _iso(fetched_at)
@@ -490,6 +510,8 @@ class Store:
             new, updated = self._write_entries(
                 db, source_id, actions, now, relevance or {}, pages_wanted
             )
+            if prev_archive:
+                _queue_archive(db, source_id, prev_archive, budget=max_archives)
         return new, updated
 
     def _write_entries(
@@ -568,12 +590,15 @@ class Store:
         fetched_at: datetime,
         actions: Sequence[Action],
         *,
+        prev_archive: str | None = None,
         relevance: Mapping[str, Relevance] | None = None,
         pages_wanted: Collection[str] = (),
     ) -> tuple[int, int]:
-        """Store the items of one RFC 5005 archive document of source ``url``, and remember
-        the document, which is never read again (archives do not change); the source's own
-        state (validators, schedule) is the current feed's and stays as it is."""
+        """Store the items of one RFC 5005 archive document of source ``url``, remember the
+        document as read (archives do not change: it is never read again), and queue the
+        older one it links, ``prev_archive``, in its place: all in one transaction, so a walk
+        killed at any moment goes on from the first document not committed. The source's
+        own state (validators, schedule) is the current feed's and stays as it is."""
         with self.transaction() as db:
             row = db.execute("SELECT id FROM sources WHERE url = ?", (url,)).fetchone()
             if row is None:
@@ -585,13 +610,70 @@ class Store:
                 "INSERT OR IGNORE INTO archives (source_id, url, read_at) VALUES (?, ?, ?)",
                 (row[0], archive_url, _iso(fetched_at)),
             )
+            db.execute(
+                "DELETE FROM archives_unread WHERE source_id = ? AND url = ?", (row[0], archive_url)
+            )
+            if prev_archive:  # the walk goes on: no budget (it holds one place as it moves)
+                _queue_archive(db, row[0], prev_archive, budget=None)
         return counts
 
-    def known_archives(self, url: str) -> frozenset[str]:
-        """The archive documents of source ``url`` already read."""
+    def history(self, url: str) -> History:
+        """How far source ``url``'s history has been read, and what is still to read."""
+        return self.histories(url).get(url, History())
+
+    def histories(self, url: str | None = None) -> dict[str, History]:
+        """Every source's history (or only ``url``'s), by source URL; the archive document to
+        read next comes first in each."""
+        where, params = ("WHERE s.url = ?", (url,)) if url is not None else ("", ())
+        read = {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT s.url, COUNT(*) FROM archives a JOIN sources s ON s.id = a.source_id "
+                f"{where} GROUP BY s.url",
+                params,
+            )
+        }
+        unread: dict[str, list[Unread]] = {}
+        for r in self.db.execute(
+            "SELECT s.url AS source, u.url, u.failures, u.problem, u.retry_at "
+            f"FROM archives_unread u JOIN sources s ON s.id = u.source_id {where} "
+            "ORDER BY u.id DESC",
+            params,
+        ):
+            unread.setdefault(r["source"], []).append(
+                Unread(r["url"], r["failures"], r["problem"], _time(r["retry_at"]))
+            )
+        return {
+            source: History(read.get(source, 0), tuple(unread.get(source, ())))
+            for source in read.keys() | unread.keys()
+        }
+
+    def archive_failed(self, url: str, unread: Unread) -> None:
+        """An archive document of source ``url`` could not be read: it waits, with why."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE archives_unread SET failures = ?, problem = ?, retry_at = ? "
+                "WHERE url = ? AND source_id = (SELECT id FROM sources WHERE url = ?)",
+                (unread.failures, unread.problem, _iso(unread.retry_at), unread.url, url),
+            )
+
+    def archive_not_reached(self, url: str, archive_url: str, problem: str) -> None:
+        """A walk stopped before this document (its time ran out): say why, unless the
+        document failed before (that reason still stands, and so does its backoff)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE archives_unread SET problem = ? WHERE url = ? AND failures = 0 "
+                "AND source_id = (SELECT id FROM sources WHERE url = ?)",
+                (problem, archive_url, url),
+            )
+
+    def histories_due(self, now: datetime) -> frozenset[str]:
+        """Sources with an archive document to read now: a walk to go on with (not for a
+        source that is gone, or failing: its host is left alone until the feed answers)."""
         rows = self.db.execute(
-            "SELECT a.url FROM archives a JOIN sources s ON s.id = a.source_id WHERE s.url = ?",
-            (url,),
+            "SELECT DISTINCT s.url FROM archives_unread u JOIN sources s ON s.id = u.source_id "
+            "WHERE s.gone = 0 AND s.failures = 0 AND (u.retry_at IS NULL OR u.retry_at <= ?)",
+            (_iso(now),),
         )
         return frozenset(r[0] for r in rows)
 
@@ -947,6 +1029,32 @@ def _remember_hash(
     db.execute(
         "INSERT OR REPLACE INTO item_hashes (source_id, hash, entry_id) VALUES (?, ?, ?)",
         (source_id, item_hash, entry_id),
+    )
+
+
+def _queue_archive(
+    db: sqlite3.Connection, source_id: int, archive_url: str, *, budget: int | None
+) -> None:
+    """Queue an archive document of a source to be read, unless it was read or is queued
+    already, or (``budget``) that many documents are read or queued: a feed that links a new
+    archive on every poll cannot grow the queue without end."""
+    seen = db.execute(
+        "SELECT 1 FROM archives WHERE source_id = ? AND url = ? "
+        "UNION ALL SELECT 1 FROM archives_unread WHERE source_id = ? AND url = ?",
+        (source_id, archive_url, source_id, archive_url),
+    ).fetchone()
+    if seen:
+        return
+    if budget is not None:
+        held = db.execute(
+            "SELECT (SELECT COUNT(*) FROM archives WHERE source_id = ?) + "
+            "(SELECT COUNT(*) FROM archives_unread WHERE source_id = ?)",
+            (source_id, source_id),
+        ).fetchone()[0]
+        if held >= budget:
+            return
+    db.execute(
+        "INSERT INTO archives_unread (source_id, url) VALUES (?, ?)", (source_id, archive_url)
     )
 
 

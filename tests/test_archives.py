@@ -11,9 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
-from datetime import date, timedelta
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import feedparser
@@ -218,3 +222,268 @@ def test_sources_add_reads_a_served_sites_whole_history_once(history, tmp_path, 
     summary = json.loads(cli("aggregate", "--all", "--json"))
     assert summary["archives"] == 1 and summary["items_new"] == 15
     assert len([s for s in server.seen if "/archive/" in s.path]) == before + 1
+
+
+# --- a history walk that stops is taken up again (issue 18) ----------------------------------
+
+COMMUNIQUE = Path(sys.executable).parent / "communique"
+
+
+def atom(numbers: range, prev: str | None) -> bytes:
+    """An Atom document holding entries ``numbers`` and, if given, its ``prev-archive``."""
+    entries = "".join(
+        f"<entry><id>urn:e{n}</id><title>Entry {n}</title>"
+        f'<link href="https://history.example/e{n}"/>'
+        f"<updated>2025-01-{n:02d}T09:00:00Z</updated><summary>Item {n}.</summary></entry>"
+        for n in numbers
+    )
+    older = f'<link rel="prev-archive" href="{prev}"/>' if prev else ""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<id>urn:history</id><title>History</title><updated>2025-02-01T00:00:00Z</updated>"
+        f'<link href="https://history.example/"/>{older}{entries}</feed>'
+    ).encode()
+
+
+def serve_history(server, archives: int, per: int = 3) -> dict[str, Route]:
+    """The current feed ``/feed.xml`` and archive documents ``/a{archives}.xml`` (newest) …
+    ``/a1.xml``, ``per`` entries each, every document linking the one before it."""
+    routes = {}
+    for number in range(1, archives + 2):
+        first = (number - 1) * per + 1
+        path = "/feed.xml" if number == archives + 1 else f"/a{number}.xml"
+        prev = server.url(f"/a{number - 1}.xml") if number > 1 else None
+        body = atom(range(first, first + per), prev)
+        routes[path] = server.route(path, Route(body=body, content_type="application/atom+xml"))
+    return routes
+
+
+def held(body: bytes, release: threading.Event, *, every_time: bool = False) -> Route:
+    """An archive document that answers only once the test sets ``release`` (at most 30 s)
+    the first time it is asked (``every_time``: every time), at once after that."""
+    asked: list[int] = []
+
+    def answer(handler) -> None:
+        asked.append(1)
+        if every_time or len(asked) == 1:
+            release.wait(timeout=30)
+        with contextlib.suppress(OSError):  # the client gave up or was killed meanwhile
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/atom+xml")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+
+    return Route(handler=answer)
+
+
+class Reader:
+    """A reader's project in ``root``: communique.toml (with ``extra`` settings under
+    ``[aggregate]``), an empty source list, and the database c.db."""
+
+    def __init__(self, root: Path, extra: str = "") -> None:
+        root.mkdir()
+        self.root = root
+        self.config = root / "communique.toml"
+        self.config.write_text(
+            '[site]\nbase_url = "https://reader.example.org/"\n'
+            f'[aggregate]\nsources = "sources.opml"\ndatabase = "c.db"\n{extra}',
+            encoding="utf-8",
+        )
+        (root / "sources.opml").write_text(
+            '<?xml version="1.0"?><opml version="2.0"><head/><body/></opml>', encoding="utf-8"
+        )
+
+    def cli(self, *args: str) -> str:
+        result = CliRunner().invoke(
+            main, ["--config", str(self.config), *args], catch_exceptions=False
+        )
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def history(self) -> dict:
+        (source,) = json.loads(self.cli("sources", "list", "--json"))
+        return source["history"]
+
+    def guids(self) -> list[str]:
+        with contextlib.closing(sqlite3.connect(self.root / "c.db")) as db:
+            return sorted(row[0] for row in db.execute("SELECT guid FROM entries"))
+
+
+def everything(upto: int) -> list[str]:
+    return sorted(f"urn:e{n}" for n in range(1, upto + 1))
+
+
+BROKEN = {  # how an archive document breaks, and what the history then says
+    "HTTP 500": lambda route: setattr(route, "status", 500),
+    "not a feed": lambda route: setattr(route, "body", b"<html><p>Down for maintenance</p>"),
+    "response larger than 16384 bytes": lambda route: setattr(
+        route, "body", route.body.replace(b"</feed>", b"<!--" + b"x" * 20_000 + b"--></feed>")
+    ),
+}
+
+
+@pytest.mark.parametrize("problem", list(BROKEN))
+def test_a_history_broken_once_is_complete_after_the_next_run(tmp_path, server, problem):
+    """The second of three archive documents fails once (a 500, an HTML page, too large):
+    `sources add` stores what it could, says the history is incomplete and exits 0; the next
+    `aggregate`, with the feed itself not due, reads on from that document to the oldest,
+    each item once."""
+    routes = serve_history(server, 3)
+    good = Route(**vars(routes["/a2.xml"]))
+    BROKEN[problem](routes["/a2.xml"])
+    # backoff 0.1 s: the failed document may be asked for again by the next run
+    reader = Reader(tmp_path / "reader", 'backoff_base = "0.1s"\nmax_bytes = 16384\n')
+    added = reader.cli("sources", "add", server.url("/feed.xml"))
+    assert "stored 6 items, 1 archive document of its history" in added
+    assert f"history incomplete: archive {server.url('/a2.xml')} failed ({problem}" in added
+    assert "; a later run goes on from there" in added
+    history = reader.history()
+    assert history["next"] == server.url("/a2.xml") and history["problem"].startswith(problem)
+    assert history["complete"] is False and history["archives_read"] == 1
+    assert "history: incomplete (1 archive document read): archive" in reader.cli("sources", "list")
+
+    server.route("/a2.xml", good)
+    time.sleep(0.2)  # past the backoff (0.1 s at most)
+    summary = json.loads(reader.cli("aggregate", "--json"))
+    assert summary["sources"] == 0  # the feed was not due: its history went on all the same
+    assert summary["archives"] == 2 and summary["items_new"] == 6
+    assert reader.guids() == everything(12)
+    assert reader.history() == {
+        "complete": True, "archives_read": 3, "next": None, "problem": None, "retry_at": None,
+    }  # fmt: skip
+    assert "history: complete (3 archive documents read)" in reader.cli("sources", "list")
+    asked = len([s for s in server.seen if s.path.startswith("/a")])
+    summary = json.loads(reader.cli("aggregate", "--all", "--json"))
+    assert summary["archives"] == 0 and summary["items_new"] == 0
+    assert len([s for s in server.seen if s.path.startswith("/a")]) == asked  # read once
+
+
+def test_a_new_archive_while_the_history_is_incomplete_is_read_with_the_rest(tmp_path, server):
+    """A walk stopped at a2 (a 500); then the site fills a new archive page, a4, which links
+    a3, read already: the next run reads a4, and goes on from a2 to a1 all the same."""
+    routes = serve_history(server, 3)
+    routes["/a2.xml"].status = 500
+    reader = Reader(tmp_path / "reader", 'backoff_base = "0.1s"\n')
+    reader.cli("sources", "add", server.url("/feed.xml"))
+    routes["/a2.xml"].status = 200
+    server.route("/a4.xml", Route(body=routes["/feed.xml"].body))  # the old current page
+    routes["/feed.xml"].body = atom(range(13, 16), server.url("/a4.xml"))
+    time.sleep(0.2)  # past the backoff (0.1 s at most)
+    summary = json.loads(reader.cli("aggregate", "--all", "--json"))
+    assert summary["archives"] == 3 and summary["items_new"] == 9
+    assert reader.guids() == everything(15)
+    assert reader.history()["complete"] is True and reader.history()["archives_read"] == 4
+
+
+def test_a_failed_archive_document_waits_before_it_is_asked_again(tmp_path, server):
+    """With the default backoff (5 minutes), the runs right after a failure leave the
+    document alone, and say when it is tried again."""
+    routes = serve_history(server, 2)
+    routes["/a1.xml"].status = 503
+    reader = Reader(tmp_path / "reader")
+    reader.cli("sources", "add", server.url("/feed.xml"))
+    reader.cli("aggregate", "--json")
+    reader.cli("aggregate", "--all", "--json")
+    assert len(server.requests_for("/a1.xml")) == 1
+    history = reader.history()
+    assert history["next"] == server.url("/a1.xml") and history["problem"] == "HTTP 503"
+    retry = datetime.fromisoformat(history["retry_at"])
+    assert timedelta(minutes=2) < retry - datetime.now(UTC) <= timedelta(minutes=5)
+
+
+def test_a_walk_out_of_time_stops_and_the_next_run_goes_on(tmp_path, server):
+    """A server slow on an archive document (held 30 s the first time) and history_time
+    1 s: the walk stops after a second, `sources add` ends at once and says why, and the
+    next run reads on from that document."""
+    routes = serve_history(server, 3)
+    release = threading.Event()
+    server.route("/a2.xml", held(routes["/a2.xml"].body, release))
+    reader = Reader(tmp_path / "reader", 'history_time = "1s"\n')
+    try:
+        started = time.monotonic()
+        added = reader.cli("sources", "add", server.url("/feed.xml"))
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+    assert elapsed < 8, elapsed  # not the 30 s the document was held
+    assert "stored 6 items, 1 archive document of its history" in added
+    assert (
+        "history incomplete: [aggregate] history_time (1 s) ran out before archive "
+        f"{server.url('/a2.xml')}; the next run goes on from there"
+    ) in added
+    assert reader.history()["next"] == server.url("/a2.xml")
+
+    summary = json.loads(reader.cli("aggregate", "--json"))
+    assert summary["archives"] == 2 and summary["items_new"] == 6
+    assert reader.guids() == everything(12)
+    assert reader.history()["complete"] is True
+
+
+def test_the_walks_first_document_has_the_whole_deadline(tmp_path, server):
+    """A document slower than history_time (0.8 s, with history_time 0.3 s) is still read,
+    one a run: a history of slow documents is read in the end, not cut short for ever."""
+    routes = serve_history(server, 2)
+    for path in ("/a1.xml", "/a2.xml"):
+        routes[path].delay = 0.8
+    reader = Reader(tmp_path / "reader", 'history_time = "0.3s"\n')
+    reader.cli("sources", "add", server.url("/feed.xml"))
+    assert reader.guids() == sorted(f"urn:e{n}" for n in range(4, 10))
+    assert reader.history()["next"] == server.url("/a1.xml")
+    reader.cli("aggregate")
+    assert reader.guids() == everything(9)
+    assert reader.history()["complete"] is True
+
+
+def test_a_walk_killed_during_a_document_is_completed_by_the_next_run(tmp_path, server):
+    """`sources add` killed with SIGKILL while an archive document is being fetched: what
+    was committed stays, and the next `aggregate` reads the rest, each item once."""
+    routes = serve_history(server, 3)
+    release = threading.Event()
+    server.route("/a2.xml", held(routes["/a2.xml"].body, release))
+    reader = Reader(tmp_path / "reader")
+    process = subprocess.Popen(
+        [str(COMMUNIQUE), "--config", str(reader.config), "sources", "add",
+         server.url("/feed.xml")],
+        cwd=reader.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: its parser workers go with it
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not server.requests_for("/a2.xml"):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the walk never reached /a2.xml"
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        assert process.returncode == -signal.SIGKILL
+    finally:
+        release.set()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=10)
+    assert reader.guids() == sorted(f"urn:e{n}" for n in range(7, 13))  # the feed and a3
+    history = reader.history()
+    assert history["complete"] is False and history["next"] == server.url("/a2.xml")
+
+    summary = json.loads(reader.cli("aggregate", "--json"))
+    assert summary["archives"] == 2 and summary["items_new"] == 6
+    assert reader.guids() == everything(12)
+    assert reader.history()["complete"] is True
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('history_time = "0s"', "[aggregate] history_time '0s' must be longer than zero"),
+        ('history_time = "soon"', "[aggregate] history_time 'soon' is not a duration"),
+    ],
+)
+def test_a_bad_history_time_is_one_line_naming_the_line(tmp_path, setting, message):
+    reader = Reader(tmp_path / "reader", setting + "\n")
+    result = CliRunner().invoke(main, ["--config", str(reader.config), "aggregate"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "communique.toml:6:" in lines[0] and message in lines[0], lines
