@@ -39,6 +39,7 @@ from feeds.config import Config, load_config, normalise_base_url
 from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
 from feeds.errors import InputError, decode_utf8
 from feeds.output import published_base_url, write_atomically
+from feeds.text import cut_at_word
 from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
 from sources.full_text import page_mode
 from sources.opml import (
@@ -962,6 +963,8 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
                 factor = " x2" if match.where == "title" else ""
                 click.echo(f"    {match.term!r} {match.weight:g}{factor} in {match.where}")
     click.echo(f"  {_page_line(item)}")
+    if item.page_text:  # what was read, so a page read in the wrong encoding shows at once
+        click.echo(f"  page text begins: {cut_at_word(' '.join(item.page_text.split()), 160)}")
 
 
 def _page_line(item: StoredItem) -> str:

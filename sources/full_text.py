@@ -349,7 +349,11 @@ class PageReader:
                 return
             try:
                 page: PageText = await self.extract_on(
-                    read_page, result.body, result.final_url or job.url, job.feed_text
+                    read_page,
+                    result.body,
+                    result.final_url or job.url,
+                    job.feed_text,
+                    result.content_type,
                 )
             except Exception as exc:  # an extractor crash is this page's problem only
                 page = PageText("", "", f"extraction failed: {type(exc).__name__}")
