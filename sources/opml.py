@@ -263,20 +263,24 @@ def default_sources() -> list[Source]:
     return parse_opml(data, DEFAULT_LIST)
 
 
-def read_source_list(path: Path) -> SourceList:
+def read_source_list(path: Path, *, create: bool = True) -> SourceList:
     """The project's list; created from the shipped default the first time it is needed.
 
     Entries communique cannot fetch are in ``skipped`` (to warn about and to write back), so
-    one mistyped URL costs that source, not every run.
+    one mistyped URL costs that source, not every run. Without ``create`` (commands that
+    only read) a missing list is the shipped default, and nothing is written: looking at an
+    empty folder leaves it empty.
     """
     if not path.exists():
+        if not create:
+            return SourceList(tuple(default_sources()))
         save_source_list(path, default_sources())
     return read_opml(_read(path), path, normalise=False)
 
 
-def load_source_list(path: Path) -> list[Source]:
+def load_source_list(path: Path, *, create: bool = True) -> list[Source]:
     """The usable sources of the project's list (see :func:`read_source_list`)."""
-    return list(read_source_list(path).sources)
+    return list(read_source_list(path, create=create).sources)
 
 
 def read_import(path: Path) -> SourceList:
