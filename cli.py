@@ -559,7 +559,7 @@ def aggregate_command(
     if not as_json:  # errors are printed even with -q
         for url, message in summary.failures:
             click.echo(f"failed: {url}: {message}", err=True)
-    if summary.failed or summary.gone or listed.skipped:
+    if summary.failed or summary.gone or listed.skipped or listed.warnings:
         ctx.exit(EXIT_PROBLEM)
 
 
@@ -607,9 +607,12 @@ def _follow_moves(store: Store, settings: AggregateSettings) -> list[Source]:
 
 
 def _warn_skipped(listed: SourceList) -> SourceList:
-    """One stderr line per source-list entry that cannot be fetched: that source is left out."""
+    """One stderr line per source-list entry that cannot be fetched (that source is left out)
+    and per setting of an entry that cannot be read (the source is polled by the defaults)."""
     for skipped in listed.skipped:
         click.echo(f"warning: {skipped.problem}; skipped (fix or remove it)", err=True)
+    for problem in listed.warnings:
+        click.echo(f"warning: {problem}; [aggregate] full_text applies until it is fixed", err=True)
     return listed
 
 
@@ -848,8 +851,8 @@ def sources_import_command(ctx: click.Context, file: Path) -> None:
 
     URLs are put into one spelling first, so a feed already subscribed under another
     (HTTP://Host/feed#x for http://host/feed) is skipped and counted. An entry with an
-    invalid URL (bad port or host, not http(s), credentials) is named with its line and
-    skipped; the valid ones are still imported, and the exit code is then 2. A file over
+    invalid URL (bad port or host, not http(s), credentials) or a communique:fullText
+    other than "on", "off" or "auto" is named with its line and skipped; the valid ones are still imported, and the exit code is then 2. A file over
     2 MiB, with over 10,000 outlines, a field over 2,048 characters or an <!ENTITY>
     declaration is refused whole.
     """

@@ -67,8 +67,9 @@ class PagesSummary:
 
 
 def page_mode(source_mode: str, default: str) -> str:
-    """The source's own setting, else the run's ``[aggregate] full_text``."""
-    return source_mode or default
+    """The source's own setting, else the run's ``[aggregate] full_text`` (also when the
+    source list has a value communique does not know: it is warned about, not guessed)."""
+    return source_mode if source_mode in {"on", "auto", "off"} else default
 
 
 def wants_page(mode: str, link: str | None, feed_text: str, below: int) -> bool:
