@@ -80,8 +80,8 @@ AGGREGATE_EXIT_CODES_HELP = """\b
 Exit codes:
   0  every polled source answered (or nothing was due)
   1  some sources failed or are gone, or the source list has entries that cannot
-     be fetched (listed on stderr; the others were stored); run: or the digest
-     could not be mailed
+     be fetched or settings it cannot read (listed on stderr; the others were
+     stored); run: or the digest could not be mailed
   2  bad input, configuration or usage, or another run holds the database
   3  internal error (please report it; COMMUNIQUE_DEBUG=1 shows a traceback)
   130  interrupted (Ctrl-C); every source stored before it is kept
