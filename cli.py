@@ -665,7 +665,8 @@ def sources_group() -> None:
 def sources_list_command(ctx: click.Context, as_json: bool) -> None:
     """Every source with its last status, last success, next poll and item count, and
     whether its items' article pages are read (with how many have page text, and the last
-    page that could not be used, and why)."""
+    page that could not be used, and why). Before there is a source list, the shipped one
+    (nothing is written)."""
     settings = _aggregate_settings(ctx)
     source_list = _warn_skipped(read_source_list(settings.sources_file, create=False)).sources
     if not settings.sources_file.exists():  # listing writes nothing, not even the default list
