@@ -39,6 +39,7 @@ from feeds.config import Config, load_config, normalise_base_url
 from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
 from feeds.errors import InputError, decode_utf8
 from feeds.output import published_base_url, write_atomically
+from feeds.text import cut_at_word
 from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
 from sources.full_text import page_mode
 from sources.history import History, describe
@@ -80,8 +81,8 @@ AGGREGATE_EXIT_CODES_HELP = """\b
 Exit codes:
   0  every polled source answered (or nothing was due)
   1  some sources failed or are gone, or the source list has entries that cannot
-     be fetched (listed on stderr; the others were stored); run: or the digest
-     could not be mailed
+     be fetched or settings it cannot read (listed on stderr; the others were
+     stored); run: or the digest could not be mailed
   2  bad input, configuration or usage, or another run holds the database
   3  internal error (please report it; COMMUNIQUE_DEBUG=1 shows a traceback)
   130  interrupted (Ctrl-C); every source stored before it is kept
@@ -477,6 +478,16 @@ def _aggregate_settings(ctx: click.Context) -> AggregateSettings:
     return load_aggregate_settings(ctx.obj)
 
 
+def _existing_store(settings: AggregateSettings) -> Store:
+    """The database, for a command that only looks at what was stored: opening a missing
+    one would create it (and its -wal and -shm files) in a folder that had nothing."""
+    if not settings.database.exists():
+        raise InputError(
+            settings.database, None, "no database yet; run `communique aggregate` first"
+        )
+    return Store(settings.database)
+
+
 def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
@@ -549,7 +560,7 @@ def aggregate_command(
     if not as_json:  # errors are printed even with -q
         for url, message in summary.failures:
             click.echo(f"failed: {url}: {message}", err=True)
-    if summary.failed or summary.gone or listed.skipped:
+    if summary.failed or summary.gone or listed.skipped or listed.warnings:
         ctx.exit(EXIT_PROBLEM)
 
 
@@ -597,9 +608,12 @@ def _follow_moves(store: Store, settings: AggregateSettings) -> list[Source]:
 
 
 def _warn_skipped(listed: SourceList) -> SourceList:
-    """One stderr line per source-list entry that cannot be fetched: that source is left out."""
+    """One stderr line per source-list entry that cannot be fetched (that source is left out)
+    and per setting of an entry that cannot be read (the source is polled by the defaults)."""
     for skipped in listed.skipped:
         click.echo(f"warning: {skipped.problem}; skipped (fix or remove it)", err=True)
+    for problem in listed.warnings:
+        click.echo(f"warning: {problem}; [aggregate] full_text applies until it is fixed", err=True)
     return listed
 
 
@@ -652,11 +666,18 @@ def sources_group() -> None:
 def sources_list_command(ctx: click.Context, as_json: bool) -> None:
     """Every source with its last status, last success, next poll and item count, whether
     its items' article pages are read (with how many have page text, and the last page that
-    could not be used, and why), and whether its history (RFC 5005 archives) is complete."""
+    could not be used, and why), and whether its history (RFC 5005 archives) is complete.
+    Before there is a source list, the shipped one (nothing is written)."""
     from sources.digest import plural
 
     settings = _aggregate_settings(ctx)
-    source_list = _warn_skipped(read_source_list(settings.sources_file)).sources
+    source_list = _warn_skipped(read_source_list(settings.sources_file, create=False)).sources
+    if not settings.sources_file.exists():  # listing writes nothing, not even the default list
+        click.echo(
+            f"note: no {settings.sources_file} yet: the shipped sources, which the first "
+            "`communique aggregate` or `sources add` writes there",
+            err=True,
+        )
     rows = {}
     pages: dict[str, tuple[int, str]] = {}
     histories = {}
@@ -839,7 +860,7 @@ def sources_add_command(
 def sources_remove_command(ctx: click.Context, url: str) -> None:
     """Unsubscribe (stored items are kept); any spelling of the feed's URL works."""
     settings = _aggregate_settings(ctx)
-    current = read_source_list(settings.sources_file)
+    current = read_source_list(settings.sources_file, create=False)  # written only if found
     entries = [*current.sources, *current.kept]  # an entry that cannot be fetched can go too
     entry = find_source(entries, url)
     if entry is None:
@@ -861,8 +882,8 @@ def sources_import_command(ctx: click.Context, file: Path) -> None:
 
     URLs are put into one spelling first, so a feed already subscribed under another
     (HTTP://Host/feed#x for http://host/feed) is skipped and counted. An entry with an
-    invalid URL (bad port or host, not http(s), credentials) is named with its line and
-    skipped; the valid ones are still imported, and the exit code is then 2. A file over
+    invalid URL (bad port or host, not http(s), credentials) or a communique:fullText
+    other than "on", "off" or "auto" is named with its line and skipped; the valid ones are still imported, and the exit code is then 2. A file over
     2 MiB, with over 10,000 outlines, a field over 2,048 characters or an <!ENTITY>
     declaration is refused whole.
     """
@@ -893,7 +914,8 @@ def sources_import_command(ctx: click.Context, file: Path) -> None:
 def sources_export_command(ctx: click.Context) -> None:
     """Write the source list to stdout as OPML 2.0 (never an entry with a password)."""
     settings = _aggregate_settings(ctx)
-    listed = read_source_list(settings.sources_file)  # entries it cannot fetch too, as written
+    # entries it cannot fetch too, as written; with no list yet, the shipped one (not written)
+    listed = read_source_list(settings.sources_file, create=False)
     for skipped in listed.skipped:
         if has_credentials(skipped.source.url):
             click.echo(f"warning: {skipped.problem}; left out of the export", err=True)
@@ -907,10 +929,11 @@ def rescore_command(ctx: click.Context) -> None:
     """Score every stored item again after the topics changed (nothing is fetched)."""
     settings = _aggregate_settings(ctx)
     taxonomy = load_taxonomy(ctx.obj)
-    on_topic = {
-        s.url: is_on_topic_source(s.categories) for s in load_source_list(settings.sources_file)
-    }
-    with Store(settings.database) as store:
+    with _existing_store(settings) as store:
+        on_topic = {
+            s.url: is_on_topic_source(s.categories)
+            for s in load_source_list(settings.sources_file, create=False)
+        }
         total, changed = store.rescore(
             lambda item: taxonomy.score(
                 item.title,
@@ -937,7 +960,7 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
     ITEM and OTHER are the numbers `communique search --json` shows as "id".
     """
     settings = _aggregate_settings(ctx)
-    with Store(settings.database) as store:
+    with _existing_store(settings) as store:
         item = _stored_item(ctx, store, item_id)
         if other_id is not None:
             other = _stored_item(ctx, store, other_id)
@@ -948,7 +971,8 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
             return
     taxonomy = load_taxonomy(ctx.obj)
     on_topic = {
-        s.url: is_on_topic_source(s.categories) for s in load_source_list(settings.sources_file)
+        s.url: is_on_topic_source(s.categories)
+        for s in load_source_list(settings.sources_file, create=False)
     }
     verdict = taxonomy.score(
         item.title, item.summary, item.article_text, on_topic=on_topic.get(item.source_url, False)
@@ -992,6 +1016,8 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
                 factor = " x2" if match.where == "title" else ""
                 click.echo(f"    {match.term!r} {match.weight:g}{factor} in {match.where}")
     click.echo(f"  {_page_line(item)}")
+    if item.page_text:  # what was read, so a page read in the wrong encoding shows at once
+        click.echo(f"  page text begins: {cut_at_word(' '.join(item.page_text.split()), 160)}")
 
 
 def _page_line(item: StoredItem) -> str:
@@ -1295,15 +1321,46 @@ def run_command(ctx: click.Context) -> None:
 @click.argument("query", nargs=-1, required=True)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option(
+    "--fts",
+    is_flag=True,
+    help="Read QUERY as SQLite FTS5 query syntax: AND, OR, NOT, NEAR(...), prefix*, "
+    "title:word, (groups).",
+)
 @click.pass_context
-def search_command(ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool) -> None:
-    """Full-text search over stored items (SQLite FTS5 syntax: words, "phrases", OR, NOT)."""
+def search_command(
+    ctx: click.Context, query: tuple[str, ...], limit: int, as_json: bool, fts: bool
+) -> None:
+    """Full-text search over stored items (titles, feed text and article pages).
+
+    QUERY is words, as typed: an item must contain every word (EU-China, U.S., Kallas's
+    and sanctions. match as written, punctuation and accents aside); text in double quotes
+    is one phrase: communique search 'sanctions "Kallas visit"'. With --fts, QUERY is
+    FTS5 syntax instead (sanctions OR tariffs, sanction*, NEAR(Kallas Kyiv)).
+    """
+    from sources.search_query import echo, fts_syntax, words_query
+
+    text = " ".join(query)
+    fts_query = text if fts else words_query(text)
+    if not fts_query.strip():
+        raise click.BadParameter(
+            f"{echo(text)!r} has no word to search for (letters or digits)", param_hint="QUERY"
+        )
     settings = _aggregate_settings(ctx)
-    with Store(settings.database) as store:
+    with _existing_store(settings) as store:
         try:
-            hits = store.search(" ".join(query), limit)
+            hits = store.search(fts_query, limit)
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="QUERY") from None
+            raise click.BadParameter(
+                f"FTS5 cannot read {echo(text)!r} ({exc}); without --fts QUERY is plain words",
+                param_hint="QUERY",
+            ) from None
+    if not fts and fts_syntax(text):
+        click.echo(
+            "note: AND, OR, NOT, NEAR(, word* and column: were searched for as words; "
+            "--fts reads them as FTS5 query syntax",
+            err=True,
+        )
     if as_json:
         click.echo(
             json.dumps(

@@ -68,8 +68,9 @@ class PagesSummary:
 
 
 def page_mode(source_mode: str, default: str) -> str:
-    """The source's own setting, else the run's ``[aggregate] full_text``."""
-    return source_mode or default
+    """The source's own setting, else the run's ``[aggregate] full_text`` (also when the
+    source list has a value communique does not know: it is warned about, not guessed)."""
+    return source_mode if source_mode in {"on", "auto", "off"} else default
 
 
 def wants_page(mode: str, link: str | None, feed_text: str, below: int) -> bool:
@@ -345,7 +346,11 @@ class PageReader:
                 return
             try:
                 page: PageText = await self.extract_on(
-                    read_page, result.body, result.final_url or job.url, job.feed_text
+                    read_page,
+                    result.body,
+                    result.final_url or job.url,
+                    job.feed_text,
+                    result.content_type,
                 )
             except Exception as exc:  # an extractor crash is this page's problem only
                 page = PageText("", "", f"extraction failed: {type(exc).__name__}")

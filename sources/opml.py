@@ -42,7 +42,9 @@ class Source:
     category: str = ""  # OPML's comma-separated category attribute
     html_url: str = ""
     group: str = ""  # the parent outline's text, kept so export round-trips
-    full_text: str = ""  # read items' pages: "on", "auto", "off"; "" follows [aggregate]
+    # read items' pages: "on", "auto", "off"; "" (or, in the project's list, a value
+    # communique does not know, kept as written and warned about) follows [aggregate]
+    full_text: str = ""
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -60,11 +62,13 @@ class Skipped:
 
 @dataclass(frozen=True)
 class SourceList:
-    """The usable feeds of an OPML document, the outlines skipped, and how many repeated one."""
+    """The usable feeds of an OPML document, the outlines skipped, how many repeated one, and
+    what is wrong with feeds used all the same (``path:line: message``)."""
 
     sources: tuple[Source, ...]
     skipped: tuple[Skipped, ...] = ()
     duplicates: int = 0
+    warnings: tuple[InputError, ...] = ()
 
     @property
     def kept(self) -> tuple[Source, ...]:
@@ -85,7 +89,11 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
     list) URLs are kept as written, because the database knows each source by that spelling,
     and a second spelling of a feed already listed is skipped with its line (it would be
     polled twice). Either way an outline whose URL communique cannot fetch, or that carries
-    a user name or password, is skipped with its line, and the rest are used. A document that is too big, has too many outlines or
+    a user name or password, is skipped with its line, and the rest are used. A
+    ``communique:fullText`` that is not "on", "off" or "auto" skips the entry of a list
+    coming in (it is named, as an invalid URL is); in the project's own list the feed is
+    still polled, by ``[aggregate] full_text``, the value is kept as written, and
+    ``warnings`` names its line. A document that is too big, has too many outlines or
     too long a field, or declares entities, is refused whole (:class:`InputError`).
     """
     if len(data) > MAX_LIST_BYTES:
@@ -126,6 +134,7 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
     found: dict[str, Source] = {}
     lines: dict[str, int | None] = {}  # canonical URL -> the line of its first entry
     skipped: list[Skipped] = []
+    warnings: list[InputError] = []
     duplicates = 0
 
     def walk(element: etree._Element, group: str) -> None:
@@ -136,26 +145,32 @@ def read_opml(data: bytes, path: Path | str, *, normalise: bool) -> SourceList:
             ).strip()
             text = (outline.get("title") or outline.get("text") or "").strip()
             if url and outline.get("type", "rss").lower() in {"rss", "atom", "feed", ""}:
+                full_text, unknown = _full_text(outline)
                 source = Source(
                     url=url,
                     title=_title(text),
                     category=(outline.get("category") or "").strip(),
                     html_url=(outline.get("htmlUrl") or "").strip(),
                     group=group,
-                    full_text=_full_text(outline),
+                    full_text=full_text,
                 )
-                problem = _add(found, lines, source, outline.sourceline, normalise=normalise)
+                if normalise and unknown:  # a list coming in: the entry is not imported
+                    problem: str | None = unknown
+                else:
+                    problem = _add(found, lines, source, outline.sourceline, normalise=normalise)
                 if problem == "repeated":
                     duplicates += 1
                 elif problem:
                     skipped.append(Skipped(source, InputError(path, outline.sourceline, problem)))
+                elif unknown:  # the project's list: polled by [aggregate] full_text
+                    warnings.append(InputError(path, outline.sourceline, unknown))
             walk(
                 outline,
                 (outline.get("text") or outline.get("title") or group) if not url else group,
             )
 
     walk(body, "")
-    return SourceList(tuple(found.values()), tuple(skipped), duplicates)
+    return SourceList(tuple(found.values()), tuple(skipped), duplicates, tuple(warnings))
 
 
 def _title(text: str) -> str:
@@ -198,11 +213,18 @@ def _add(
     return None
 
 
-def _full_text(outline: etree._Element) -> str:
-    """The outline's ``communique:fullText`` ("on", "auto", "off"; "true"/"false" too), or ""
-    when it has none or one communique does not know (then ``[aggregate] full_text`` rules)."""
-    value = (outline.get(f"{{{NAMESPACE}}}fullText") or "").strip().lower()
-    return _FULL_TEXT_VALUES.get(value, "")
+def _full_text(outline: etree._Element) -> tuple[str, str]:
+    """The outline's ``communique:fullText`` ("on", "auto", "off"; "true"/"false" too; ""
+    when it has none), and what is wrong with it: a value communique does not know is kept
+    as written (a rewritten list keeps the user's line) and named, never silently dropped."""
+    written = (outline.get(f"{{{NAMESPACE}}}fullText") or "").strip()
+    if not written:
+        return "", ""
+    known = _FULL_TEXT_VALUES.get(written.lower())
+    if known is not None:
+        return known, ""
+    shown = written if len(written) <= 40 else written[:39] + "…"
+    return written, f'communique:fullText must be "on", "off" or "auto", not "{shown}"'
 
 
 def _parser() -> etree.XMLParser:
@@ -263,20 +285,24 @@ def default_sources() -> list[Source]:
     return parse_opml(data, DEFAULT_LIST)
 
 
-def read_source_list(path: Path) -> SourceList:
+def read_source_list(path: Path, *, create: bool = True) -> SourceList:
     """The project's list; created from the shipped default the first time it is needed.
 
     Entries communique cannot fetch are in ``skipped`` (to warn about and to write back), so
-    one mistyped URL costs that source, not every run.
+    one mistyped URL costs that source, not every run. Without ``create`` (commands that
+    only read) a missing list is the shipped default, and nothing is written: looking at an
+    empty folder leaves it empty.
     """
     if not path.exists():
+        if not create:
+            return SourceList(tuple(default_sources()))
         save_source_list(path, default_sources())
     return read_opml(_read(path), path, normalise=False)
 
 
-def load_source_list(path: Path) -> list[Source]:
+def load_source_list(path: Path, *, create: bool = True) -> list[Source]:
     """The usable sources of the project's list (see :func:`read_source_list`)."""
-    return list(read_source_list(path).sources)
+    return list(read_source_list(path, create=create).sources)
 
 
 def read_import(path: Path) -> SourceList:

@@ -30,6 +30,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from feeds.text import clean_text
+from sources.page_charset import decode_page
 
 MIN_CHARS = 200  # shorter is a teaser or an error page, not an article
 WALL_CHARS = 2500  # a consent or paywall text longer than this carries an article as well
@@ -101,9 +102,13 @@ class PageText:
         return bool(self.text) and not self.problem
 
 
-def read_page(body: bytes, url: str, feed_text: str) -> PageText:
-    """The article text of the HTML page ``body`` fetched from ``url``, judged against the
-    text the feed itself gave (``feed_text``).
+def read_page(body: bytes, url: str, feed_text: str, content_type: str | None = None) -> PageText:
+    """The article text of the HTML page ``body`` fetched from ``url`` (served as
+    ``content_type``), judged against the text the feed itself gave (``feed_text``).
+
+    The bytes are decoded first (:func:`sources.page_charset.decode_page`: the header's
+    charset wins over the page's ``<meta>``, as in a browser); lxml left to itself sees only
+    the ``<meta>`` and reads a page without one as Latin-1.
 
     trafilatura reads the page twice at most, tables left out both times (layout tables and
     lists of documents are what most boilerplate is made of): first favouring precision,
@@ -112,8 +117,11 @@ def read_page(body: bytes, url: str, feed_text: str) -> PageText:
     """
     if len(body) > MAX_HTML_BYTES:
         return PageText("", "", f"page larger than {MAX_HTML_BYTES // 1024 // 1024} MiB")
+    decoded = decode_page(body, content_type)
     try:
-        tree = lxml_html.document_fromstring(body)
+        # as UTF-8 bytes with the parser told so: an XML declaration or <meta> in the page
+        # cannot make it read them another way, and a str with a declaration is refused
+        tree = lxml_html.document_fromstring(decoded.encode("utf-8"), parser=_parser())
     except (etree.ParserError, ValueError):
         return PageText("", "", "not an HTML page")
     language = declared_language(tree)
@@ -124,6 +132,10 @@ def read_page(body: bytes, url: str, feed_text: str) -> PageText:
     page = _page_says(tree) if len(text) <= WALL_CHARS else None
     problem = judge(text, feed_text, page)
     return PageText(text if not problem else "", language, problem)
+
+
+def _parser() -> lxml_html.HTMLParser:
+    return lxml_html.HTMLParser(encoding="utf-8")
 
 
 def _extract(tree: lxml_html.HtmlElement, url: str, *, precise: bool) -> str:

@@ -944,7 +944,10 @@ class Store:
         return [(datetime.fromisoformat(r["at"]), r["message"]) for r in rows]
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
-        """Full-text search over titles, summaries, text and page text, best matches first."""
+        """Full-text search over titles, summaries, text and page text, best matches first.
+
+        ``query`` is FTS5 query syntax (:mod:`sources.search_query` makes it from words);
+        ValueError with SQLite's reason when FTS5 cannot read it."""
         try:
             rows = self.db.execute(
                 """SELECT e.id, s.title AS source, s.url, e.title, e.link, e.published_at,
@@ -955,10 +958,8 @@ class Store:
                    LIMIT ?""",
                 (query, limit),
             ).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise ValueError(
-                f"cannot search for {query!r} ({exc}); quote phrases and avoid stray punctuation"
-            ) from None
+        except sqlite3.OperationalError as exc:  # FTS5 syntax: the caller names the query
+            raise ValueError(str(exc)) from None
         return [
             SearchHit(
                 r["id"],

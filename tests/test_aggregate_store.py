@@ -718,16 +718,20 @@ def test_wait_gives_up_with_exit_2_after_the_given_time(project, server):
 
 def test_first_use_creates_the_source_list_from_the_shipped_default(tmp_path):
     (tmp_path / "communique.toml").write_text(CONFIG, encoding="utf-8")
-    result = CliRunner().invoke(
-        main, ["--config", str(tmp_path / "communique.toml"), "sources", "list", "--json"]
-    )
+    config = ["--config", str(tmp_path / "communique.toml")]
+    result = CliRunner().invoke(main, [*config, "sources", "list", "--json"])
     assert result.exit_code == 0, result.output
     listed = json.loads(result.stdout)
     shipped = default_sources()
     assert len(shipped) == 10
     assert [row["url"] for row in listed] == [s.url for s in shipped]
-    assert parse_opml((tmp_path / "sources.opml").read_bytes(), "sources.opml") == shipped
+    assert not (tmp_path / "sources.opml").exists()  # listing writes nothing (issue 18)
     assert not (tmp_path / "c.db").exists()  # listing never creates a database
+    url = "https://feeds.example/eu.xml"
+    added = CliRunner().invoke(main, [*config, "sources", "add", url, "--no-check"])
+    assert added.exit_code == 0, added.output  # the first change writes the shipped list too
+    written = parse_opml((tmp_path / "sources.opml").read_bytes(), "sources.opml")
+    assert written[:-1] == shipped and written[-1].url == url
     for row in listed:
         assert set(row) == {
             "title", "url", "category", "status", "last_success", "next_due", "entries",
@@ -1006,9 +1010,9 @@ def test_a_bad_search_query_exits_2_with_a_message(project, server, query):
     server.route("/feed.xml", Route(body=rss(items("q", 1))))
     project.subscribe("/feed.xml")
     project.aggregate()
-    result = project.run("search", query)
+    result = project.run("search", "--fts", query)  # without --fts a query is words (issue 18)
     assert result.exit_code == 2, result.output
-    assert "cannot search" in result.stderr
+    assert "FTS5 cannot read" in result.stderr and result.stderr.count("\n") == 1
     assert "Traceback" not in result.output
 
 
