@@ -343,10 +343,20 @@ def _authors(data: dict[str, Any], site: Site, fail: Any) -> tuple[Person, ...]:
 
 
 def _written(value: Any) -> str:
-    """A parsed value as the author most likely wrote it, for messages (``true``, not ``True``)."""
+    """A parsed value as the author most likely wrote it, for messages (``true``, not ``True``;
+    ``null``, never Python's ``None``; ``[a, b]``, not ``['a', 'b']``)."""
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_bare(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_bare(item)}" for key, item in value.items()) + "}"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def _bare(value: Any) -> str:
+    """A value inside a written list or mapping: text as it stands, as in ``[a, b]``."""
+    return value if isinstance(value, str) else _written(value)
 
 
 def _tags(value: Any, fail: Any) -> tuple[str, ...]:
@@ -357,10 +367,18 @@ def _tags(value: Any, fail: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise fail("tags", "tags must be a list of words, e.g. tags: [security, ukraine]")
     for tag in value:
-        if not isinstance(tag, str):
+        if isinstance(tag, list | dict):
             raise fail(
                 "tags",
-                f'tag {_written(tag)} is not text; put it in quotes, e.g. tags: ["{tag}"]',
+                f"tag {_written(tag)} is not a word; list each tag once, "
+                "e.g. tags: [security, ukraine]",
+            )
+        if not isinstance(tag, str):
+            quoted = json.dumps(_written(tag), ensure_ascii=False)
+            raise fail(
+                "tags",
+                f"tag {_written(tag)} is not text; remove it, or put it in quotes, "
+                f"e.g. tags: [{quoted}]",
             )
     seen: dict[str, str] = {}
     for tag in value:

@@ -310,8 +310,17 @@ def test_yaml_11_booleans_numbers_and_sexagesimals_stay_the_text_written(site):
         ("title: ~", "missing title"),
         (
             "tags: [security, FALSE]",
-            'tag false is not text; put it in quotes, e.g. tags: ["False"]',
+            'tag false is not text; remove it, or put it in quotes, e.g. tags: ["false"]',
         ),
+        (
+            "tags: [null]",
+            'tag null is not text; remove it, or put it in quotes, e.g. tags: ["null"]',
+        ),
+        (
+            "tags: [a, ~]",
+            'tag null is not text; remove it, or put it in quotes, e.g. tags: ["null"]',
+        ),
+        ("tags: [[a, b]]", "tag [a, b] is not a word; list each tag once, e.g. tags: [security,"),
         ("summary: True", "summary true is not text; put it in quotes"),
         ("slug: false", "slug false is not text; put it in quotes"),
         ("id: true", "id true must be an absolute URI"),
@@ -331,6 +340,7 @@ def test_yaml_12_booleans_where_text_belongs_are_refused_with_their_line(site, l
     assert result.output.startswith(f"{site.articles / '2025-01-02-a.md'}:{number}: ")
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
+    assert not re.search(r"\b(None|True|False)\b|\['", result.output)  # never Python's spelling
 
 
 def test_draft_true_still_means_a_draft(site):
