@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -542,29 +542,50 @@ def output_overlap(settings: PublishSettings, root: Path) -> tuple[str, str] | N
     config file), would lose those files on the second publish. Paths are compared resolved,
     so ``./articles/``, ``..`` detours and symlinks are caught.
     """
+    problem = _overlap(settings, root)
+    if problem is None:
+        return None
+    key, relation = problem
+    shown = f"[publish] output ({settings.output_dir.resolve()})"
+    lost = "the config file and everything beside it" if key == "output" else f"your {key} files"
+    return (
+        key,
+        f"{shown} {relation}; publishing replaces the output folder and would delete {lost}: "
+        f"choose a folder of its own{_suggestion(settings, root)}",
+    )
+
+
+def _overlap(settings: PublishSettings, root: Path) -> tuple[str, str] | None:
+    """``(the setting it collides with, how)``: the decision of :func:`output_overlap`."""
     output = settings.output_dir.resolve()
-    shown = f"[publish] output ({output})"
     root = root.resolve()
     if root.is_relative_to(output):
         relation = "is the project folder" if output == root else f"contains the project {root}"
-        return (
-            "output",
-            f"{shown} {relation}; publishing replaces the output folder and would delete "
-            f"the config file and everything beside it: choose a folder of its own, such as public",
-        )
+        return "output", relation
     for key, folder in (("articles", settings.articles_dir), ("static", settings.static_dir)):
         other = folder.resolve()
         if output == other:
-            relation = f"is the {key} folder"
-        elif other.is_relative_to(output):
-            relation = f"contains the {key} folder {other}"
-        elif output.is_relative_to(other):
-            relation = f"is inside the {key} folder {other}"
-        else:
-            continue
-        return (
-            key,
-            f"{shown} {relation}; publishing replaces the output folder and would delete "
-            f"your {key} files: choose a folder of its own, such as public",
-        )
+            return key, f"is the {key} folder"
+        if other.is_relative_to(output):
+            return key, f"contains the {key} folder {other}"
+        if output.is_relative_to(other):
+            return key, f"is inside the {key} folder {other}"
     return None
+
+
+# Output folders to suggest, the first that would be accepted: never the one refused.
+_OUTPUT_NAMES = ("public", "site", "output", "www")
+
+
+def _suggestion(settings: PublishSettings, root: Path) -> str:
+    """``", such as site"``: an output folder that this very check would accept, or nothing.
+
+    Suggesting ``public`` when ``public`` is the folder refused (articles kept in it) would
+    send the user round in a circle.
+    """
+    refused = settings.output_dir.resolve()
+    for name in (*_OUTPUT_NAMES, f"../{root.name}-public"):
+        candidate = (root / name).resolve()
+        if candidate != refused and _overlap(replace(settings, output_dir=candidate), root) is None:
+            return f", such as {name}"
+    return ""

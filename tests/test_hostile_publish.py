@@ -82,6 +82,31 @@ def test_an_output_folder_that_overlaps_input_is_refused_and_nothing_is_lost(
     assert sorted(p for p in site.root.rglob("*")) == before  # nothing written anywhere
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        'articles = "public/articles"\noutput = "public"\n',
+        'articles = "public"\n',  # the default output, public, is the articles folder
+        'articles = "site"\noutput = "site/out"\n',
+        'articles = "public/a"\nstatic = "site/s"\noutput = "public"\n',
+        'articles = "."\n',  # every folder of the project is inside the articles folder
+    ],
+)
+def test_the_output_folder_suggested_is_never_one_that_is_refused(site, table):
+    configured(site, table)
+    (site.root / re.search(r'articles = "(.+)"', table)[1]).mkdir(parents=True, exist_ok=True)
+    result = site.run("publish", "--now", NOW)
+    assert result.exit_code == 2, result.output
+    refused = re.search(r"\[publish\] output \((.+?)\)", result.output)[1]
+    suggested = re.search(r"choose a folder of its own, such as (\S+)\n", result.output)[1]
+    assert (site.root / suggested).resolve() != Path(refused)
+    configured(site, table.replace('output = "', 'old = "') + f'output = "{suggested}"\n')
+    lines = site.config.read_text(encoding="utf-8").replace("old = ", "# old = ")
+    site.config.write_text(lines, encoding="utf-8")
+    check = site.run("publish", "--check", "--now", NOW)  # writes nothing, wherever it points
+    assert check.exit_code == 1, check.output  # accepted: only out of date
+
+
 @pytest.mark.parametrize("command", ["serve", "import"])
 def test_every_command_that_reads_the_config_refuses_a_dangerous_output(site, command):
     configured(site, 'output = "articles"\n')
