@@ -271,6 +271,9 @@ def publish_command(
     (POST hub.mode=publish) about every feed that changed. A hub that fails is a warning,
     not an error: its pings are kept in .communique/pending-pings.json beside the config
     and sent again by the next publish (a damaged one is renamed .corrupt-N, with a warning).
+
+    A file is published only from inside its own folder: a symlink leading out of articles/
+    or static/ is left out with one warning.
     """
     from feeds.build import load_and_build, publish, stale_files
     from feeds.websub import Pending, pending_path, read_pending
@@ -279,7 +282,9 @@ def publish_command(
     clock = _clock(now)
     output = config.publish.output_dir
     if check:
-        problems = stale_files(load_and_build(config, now=clock, drafts=drafts), output)
+        checked = load_and_build(config, now=clock, drafts=drafts)
+        _warn_left_out(checked)
+        problems = stale_files(checked, output)
         for problem in problems:
             click.echo(problem)
         if problems:
@@ -299,6 +304,7 @@ def publish_command(
             err=True,
         )
     build = publish(config, now=clock, drafts=drafts)
+    _warn_left_out(build)
     for article, fixed_id in build.ids_to_fix:
         click.echo(f"{article.path}: id fixed as {fixed_id}")
     if build.ids_held_back:
@@ -321,6 +327,12 @@ def publish_command(
         _ping_hubs(config, build, pending.pings, pending_file)
     elif config.publish.hubs and base_url is not None and not no_ping:
         click.echo("note: hubs not pinged for a --base-url preview", err=True)
+
+
+def _warn_left_out(build: Build) -> None:
+    """One warning line per file or folder the site leaves out (see feeds/boundary.py)."""
+    for skipped in build.skipped:
+        click.echo(f"warning: {skipped}", err=True)
 
 
 def _ping_hubs(config: Config, build: Build, pending: tuple[Ping, ...], pending_file: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from feeds.boundary import Skipped, walk
 from feeds.config import LANGUAGE_TAG, Person, Site, is_uri, person
 from feeds.dates import DateFormatError, parse_when
 from feeds.errors import InputError, decode_utf8, toml_error
@@ -98,27 +99,25 @@ class Article:
         return self.key_lines.get(key, 1)
 
 
-def is_hidden(relative: Path) -> bool:
-    """Names starting with ``.`` or ``_`` are the author's scratch space: never published."""
-    return any(part.startswith((".", "_")) for part in relative.parts)
-
-
-def article_paths(directory: Path) -> list[Path]:
-    """Article files under ``directory``, sorted.
+def article_paths(directory: Path) -> tuple[list[Path], list[Skipped]]:
+    """``(article files, links skipped)`` under ``directory``, sorted.
 
     Hidden names are skipped, and so is anything inside an article's asset folder (the
     folder named like an article file), where a README is an attachment, not an article.
+    A file or folder whose real path leaves the articles folder is never read: it is skipped
+    and named (see boundary.py).
     """
-    candidates = sorted(
-        p for p in directory.rglob("*") if p.suffix in ARTICLE_SUFFIXES and p.is_file()
-    )
+    within = directory.resolve()
+    candidates, skipped = walk(directory, within, lambda p: p.suffix in ARTICLE_SUFFIXES)
     folders = {p.with_suffix("") for p in candidates}
-    return [
-        p
-        for p in candidates
-        if not is_hidden(p.relative_to(directory))
-        and not any(parent in folders for parent in p.parents)
-    ]
+
+    def in_asset_folder(path: Path) -> bool:
+        return any(parent in folders for parent in path.parents)
+
+    return (
+        [p for p in candidates if not in_asset_folder(p)],
+        [s for s in skipped if not in_asset_folder(s.path)],
+    )
 
 
 def check_articles_dir(directory: Path) -> None:
@@ -130,10 +129,13 @@ def check_articles_dir(directory: Path) -> None:
         )
 
 
-def load_articles(directory: Path, site: Site, default_time: time) -> list[Article]:
-    """Every article under ``directory``, sorted by path."""
+def load_articles(
+    directory: Path, site: Site, default_time: time
+) -> tuple[list[Article], list[Skipped]]:
+    """Every article under ``directory``, sorted by path, and the links left unread."""
     check_articles_dir(directory)
-    return [load_article(p, site, default_time) for p in article_paths(directory)]
+    paths, skipped = article_paths(directory)
+    return [load_article(p, site, default_time) for p in paths], skipped
 
 
 def read_source(path: Path) -> str:

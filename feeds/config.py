@@ -8,6 +8,7 @@ absolute http(s), ``language`` is a BCP 47 tag, ``timezone`` is a real IANA zone
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -366,11 +367,13 @@ def _favicon(value: str, static_dir: Path) -> str:
     A path names a file in the static folder, which is published at the site root, so the
     path is also its URL; a missing file would be the very 404 the setting is there to end,
     so it is an error here. Unset, ``favicon.ico`` in the static folder is used if there is
-    one (browsers fetch it anyway; an empty icon would hide it), else none. ValueError says
-    what is wrong.
+    one (browsers fetch it anyway; an empty icon would hide it) and it is published (not a
+    symlink leading out of the static folder), else none. ValueError says what is wrong.
     """
     if not value:
-        return DEFAULT_FAVICON if (static_dir / DEFAULT_FAVICON).is_file() else ""
+        default = static_dir / DEFAULT_FAVICON
+        published = default.is_file() and default.resolve().is_relative_to(static_dir.resolve())
+        return DEFAULT_FAVICON if published else ""
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         if (
@@ -436,7 +439,40 @@ def _publish(everything: dict[str, Any], root: Path, fail: Any) -> PublishSettin
         if message:  # blame the line that put it there: the kept path, else the output
             given = key in everything.get(section, {})
             raise fail(section if given else "publish", key if given else "output", message)
+    _check_input_folders(data, root, settings, fail)
     return settings
+
+
+def _check_input_folders(
+    data: dict[str, Any], root: Path, settings: PublishSettings, fail: Any
+) -> None:
+    """Refuse an articles or static folder written inside the project (the config's folder)
+    that a symlink leads out of (see boundary.py).
+
+    Everything in those folders is published, so ``static`` linked to ``/`` would publish the
+    machine; a folder written outside the project in communique.toml is the owner's choice
+    and taken as it is. An error, not a warning: left out, the site would be published
+    without its articles (or static files) and replace the live one.
+    """
+    for key, folder in (("articles", settings.articles_dir), ("static", settings.static_dir)):
+        value = data.get(key, key)  # the defaults are the folders "articles" and "static"
+        written = Path(os.path.normpath(root / value))
+        if not written.is_relative_to(root) or folder.is_relative_to(root):
+            continue
+        leads = f"leads through a symlink to {folder}, outside the project {root}"
+        if key in data:
+            raise fail(
+                "publish",
+                key,
+                f"[publish] {key} {written} {leads}; write {folder} there to publish that "
+                "folder, or move it into the project",
+            )
+        raise InputError(
+            written,
+            None,
+            f'the {key} folder {leads}; set [publish] {key} = "{folder}" in communique.toml '
+            "to publish that folder, or move it into the project",
+        )
 
 
 _HUB_EXAMPLE = 'hubs = ["https://websub.example/"]'
