@@ -273,7 +273,7 @@ def publish_command(
     and sent again by the next publish (a damaged one is renamed .corrupt-N, with a warning).
 
     A file is published only from inside its own folder: a symlink leading out of articles/
-    or static/ is left out with one warning.
+    or static/, and an SVG that could run script, are left out with one warning each.
     """
     from feeds.build import load_and_build, publish, stale_files
     from feeds.websub import Pending, pending_path, read_pending

@@ -8,12 +8,12 @@ untouched) and fixes new articles' ids in their front matter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from feeds import archive
+from feeds import archive, svg
 from feeds.article import (
     ARTICLE_SUFFIXES,
     Article,
@@ -27,7 +27,7 @@ from feeds.config import Config, Site
 from feeds.errors import InputError
 from feeds.ids import can_fix_ids, entry_id
 from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
-from feeds.picture import is_web_url
+from feeds.picture import HEAD_BYTES, is_web_url, mismatch
 from feeds.render import RenderedArticle, render_article
 from feeds.site import (
     STYLESHEET,
@@ -52,7 +52,7 @@ class Build:
     :func:`can_fix_ids`). ``feeds`` maps the path of each feed document to its public URL
     (the WebSub topic); ``changed_feeds`` is filled by :func:`publish`: the URLs of the feeds
     whose bytes differ from what the output folder held before. ``skipped`` are the files and
-    folders left out (symlinks leading out of their folder), one warning each.
+    folders left out (symlinks leading out of their folder, scripted SVG), one warning each.
     """
 
     files: dict[str, bytes | Path]
@@ -99,13 +99,14 @@ def build_site(
     drafts: bool = False,
     assets: Assets | None = None,
     unread: Sequence[Skipped] = (),
+    pictures: Mapping[str, bytes] | None = None,
 ) -> Build:
     """Every output file for ``articles`` as of ``now``; no I/O, no clock.
 
     ``assets`` are the files to copy (see :func:`find_assets`); only those of published
     articles are copied (a draft's images stay private), and an asset that would replace a
     generated file is an error. ``unread`` are the links in the articles folder that lead out
-    of it.
+    of it; ``pictures`` the first bytes of each front-matter image, by output path.
     """
     assets = assets or Assets()
     site = config.site
@@ -151,7 +152,7 @@ def build_site(
         links = (tag_feeds(tag_feed.urls, title, name), *site_links)
         files[prefix + "index.html"] = tag_page(site, name, tag_feed.home_url, tagged, links)
 
-    _check_images(articles, assets)
+    _check_images(articles, assets, pictures or {})
     published = {a.slug for a in chosen}
     unpublished = {a.slug for a in articles} - published
     skipped = {*unread}
@@ -186,10 +187,13 @@ def front_matter_pictures(articles: Sequence[Article]) -> dict[str, Article]:
     return {f"{a.slug}/{a.image}": a for a in articles if a.image and not is_web_url(a.image)}
 
 
-def _check_images(articles: Sequence[Article], assets: Assets) -> None:
-    """A picture named in front matter must be a file published beside its article: a feed
-    naming a picture the site never publishes shows readers a broken image. One left out (a
-    symlink leading out of the articles folder) is an error here, not a warning."""
+def _check_images(
+    articles: Sequence[Article], assets: Assets, pictures: Mapping[str, bytes]
+) -> None:
+    """A picture named in front matter must be a file published beside its article, and be
+    what its name says: feeds announce its type from the extension, and a feed naming a
+    picture the site never publishes shows readers a broken image. One left out (a symlink
+    leading out of the articles folder, a scripted SVG) is an error here, not a warning."""
     for name, article in front_matter_pictures(articles).items():
         image = article.image or ""
         left_out = next(
@@ -204,6 +208,9 @@ def _check_images(articles: Sequence[Article], assets: Assets) -> None:
                 f" not found; put the picture at {article.path.with_suffix('') / image} "
                 "or correct the name"
             )
+        elif not name.lower().endswith(".svg"):  # an SVG was read whole: see find_assets
+            said = mismatch(image, pictures.get(name, b""))
+            problem = f": {assets.files[name]} {said}" if said else None
         if problem:
             raise InputError(article.path, article.line_of("image"), f"image {image!r}{problem}")
 
@@ -309,8 +316,9 @@ def find_assets(config: Config, articles: Sequence[Article]) -> Assets:
     An article's assets live in a folder named like its file without the extension
     (``articles/2025-02-25-talks.md`` -> ``articles/2025-02-25-talks/map.png``) and are
     published beside its page (``talks/map.png``), where its relative links point. A file
-    whose real path leaves the folder it is published from is left out, with one warning
-    (see boundary.py).
+    whose real path leaves the folder it is published from is left out (see boundary.py),
+    and so is an SVG that could run script on the site's origin (see svg.py): each is one
+    warning.
     """
     found = Assets()
 
@@ -320,7 +328,12 @@ def find_assets(config: Config, articles: Sequence[Article]) -> Assets:
             relative = item.path.relative_to(folder).as_posix()
             found.skipped[prefix + relative if relative != "." else prefix.rstrip("/")] = item
         for path in files:
-            found.files[prefix + path.relative_to(folder).as_posix()] = path
+            name = prefix + path.relative_to(folder).as_posix()
+            problem = svg.unsafe(path.read_bytes()) if path.suffix.lower() == ".svg" else None
+            if problem:
+                found.skipped[name] = Skipped(path, problem)
+            else:
+                found.files[name] = path
 
     static, articles_dir = config.publish.static_dir, config.publish.articles_dir
     add("", static, static.resolve(), lambda _: True)
@@ -332,6 +345,16 @@ def find_assets(config: Config, articles: Sequence[Article]) -> Assets:
             lambda path: path.suffix not in ARTICLE_SUFFIXES,
         )
     return found
+
+
+def _picture_heads(articles: Sequence[Article], assets: Assets) -> dict[str, bytes]:
+    """The first bytes of each picture a front matter names, to tell what it really is."""
+    heads = {}
+    for name in front_matter_pictures(articles):
+        if name in assets.files:
+            with assets.files[name].open("rb") as stream:
+                heads[name] = stream.read(HEAD_BYTES)
+    return heads
 
 
 def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Build:
@@ -355,6 +378,7 @@ def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Bu
         drafts=drafts,
         assets=assets,
         unread=unread,
+        pictures=_picture_heads(articles, assets),
     )
 
 
