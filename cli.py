@@ -272,16 +272,21 @@ def publish_command(
     With [publish] hubs set, every feed names those WebSub hubs, and each hub is told
     (POST hub.mode=publish) about every feed that changed. A hub that fails is a warning,
     not an error: its pings are kept in .communique/pending-pings.json beside the config
-    and sent again by the next publish.
+    and sent again by the next publish (a damaged one is renamed .corrupt-N, with a warning).
+
+    A file is published only from inside its own folder: a symlink leading out of articles/
+    or static/, and an SVG that could run script, are left out with one warning each.
     """
     from feeds.build import load_and_build, publish, stale_files
-    from feeds.websub import pending_path, read_pending
+    from feeds.websub import Pending, pending_path, read_pending
 
     config = _config(ctx, base_url)
     clock = _clock(now)
     output = config.publish.output_dir
     if check:
-        problems = stale_files(load_and_build(config, now=clock, drafts=drafts), output)
+        checked = load_and_build(config, now=clock, drafts=drafts)
+        _warn_left_out(checked)
+        problems = stale_files(checked, output)
         for problem in problems:
             click.echo(problem)
         if problems:
@@ -293,8 +298,15 @@ def publish_command(
         return
     ping = not no_ping and base_url is None  # a preview's feed URLs are not the hubs' topics
     pending_file = pending_path(config.path)
-    pending = read_pending(pending_file) if ping else ()  # a damaged file stops before writing
+    pending = read_pending(pending_file) if ping else Pending()
+    if pending.set_aside:  # a damaged file must not stop every publish after it
+        click.echo(
+            f"warning: {pending_file}: {pending.problem}; set aside as {pending.set_aside.name} "
+            "(its pings are not resent)",
+            err=True,
+        )
     build = publish(config, now=clock, drafts=drafts)
+    _warn_left_out(build)
     for article, fixed_id in build.ids_to_fix:
         click.echo(f"{article.path}: id fixed as {fixed_id}")
     if build.ids_held_back:
@@ -314,9 +326,15 @@ def publish_command(
     click.echo(f"published {len(build.articles)} article(s){note} to {output}")
     click.echo(f"  {config.site.base_url}atom.xml  rss.xml  feed.json")
     if ping:
-        _ping_hubs(config, build, pending, pending_file)
+        _ping_hubs(config, build, pending.pings, pending_file)
     elif config.publish.hubs and base_url is not None and not no_ping:
         click.echo("note: hubs not pinged for a --base-url preview", err=True)
+
+
+def _warn_left_out(build: Build) -> None:
+    """One warning line per file or folder the site leaves out (see feeds/boundary.py)."""
+    for skipped in build.skipped:
+        click.echo(f"warning: {skipped}", err=True)
 
 
 def _ping_hubs(config: Config, build: Build, pending: tuple[Ping, ...], pending_file: Path) -> None:

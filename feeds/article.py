@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from feeds.boundary import Skipped, walk
 from feeds.config import LANGUAGE_TAG, Person, Site, is_uri, person
 from feeds.dates import DateFormatError, parse_when
 from feeds.errors import InputError, decode_utf8, toml_error
@@ -98,27 +99,25 @@ class Article:
         return self.key_lines.get(key, 1)
 
 
-def is_hidden(relative: Path) -> bool:
-    """Names starting with ``.`` or ``_`` are the author's scratch space: never published."""
-    return any(part.startswith((".", "_")) for part in relative.parts)
-
-
-def article_paths(directory: Path) -> list[Path]:
-    """Article files under ``directory``, sorted.
+def article_paths(directory: Path) -> tuple[list[Path], list[Skipped]]:
+    """``(article files, links skipped)`` under ``directory``, sorted.
 
     Hidden names are skipped, and so is anything inside an article's asset folder (the
     folder named like an article file), where a README is an attachment, not an article.
+    A file or folder whose real path leaves the articles folder is never read: it is skipped
+    and named (see boundary.py).
     """
-    candidates = sorted(
-        p for p in directory.rglob("*") if p.suffix in ARTICLE_SUFFIXES and p.is_file()
-    )
+    within = directory.resolve()
+    candidates, skipped = walk(directory, within, lambda p: p.suffix in ARTICLE_SUFFIXES)
     folders = {p.with_suffix("") for p in candidates}
-    return [
-        p
-        for p in candidates
-        if not is_hidden(p.relative_to(directory))
-        and not any(parent in folders for parent in p.parents)
-    ]
+
+    def in_asset_folder(path: Path) -> bool:
+        return any(parent in folders for parent in path.parents)
+
+    return (
+        [p for p in candidates if not in_asset_folder(p)],
+        [s for s in skipped if not in_asset_folder(s.path)],
+    )
 
 
 def check_articles_dir(directory: Path) -> None:
@@ -130,10 +129,13 @@ def check_articles_dir(directory: Path) -> None:
         )
 
 
-def load_articles(directory: Path, site: Site, default_time: time) -> list[Article]:
-    """Every article under ``directory``, sorted by path."""
+def load_articles(
+    directory: Path, site: Site, default_time: time
+) -> tuple[list[Article], list[Skipped]]:
+    """Every article under ``directory``, sorted by path, and the links left unread."""
     check_articles_dir(directory)
-    return [load_article(p, site, default_time) for p in article_paths(directory)]
+    paths, skipped = article_paths(directory)
+    return [load_article(p, site, default_time) for p in paths], skipped
 
 
 def read_source(path: Path) -> str:
@@ -343,10 +345,20 @@ def _authors(data: dict[str, Any], site: Site, fail: Any) -> tuple[Person, ...]:
 
 
 def _written(value: Any) -> str:
-    """A parsed value as the author most likely wrote it, for messages (``true``, not ``True``)."""
+    """A parsed value as the author most likely wrote it, for messages (``true``, not ``True``;
+    ``null``, never Python's ``None``; ``[a, b]``, not ``['a', 'b']``)."""
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_bare(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {_bare(item)}" for key, item in value.items()) + "}"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def _bare(value: Any) -> str:
+    """A value inside a written list or mapping: text as it stands, as in ``[a, b]``."""
+    return value if isinstance(value, str) else _written(value)
 
 
 def _tags(value: Any, fail: Any) -> tuple[str, ...]:
@@ -357,10 +369,18 @@ def _tags(value: Any, fail: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise fail("tags", "tags must be a list of words, e.g. tags: [security, ukraine]")
     for tag in value:
-        if not isinstance(tag, str):
+        if isinstance(tag, list | dict):
             raise fail(
                 "tags",
-                f'tag {_written(tag)} is not text; put it in quotes, e.g. tags: ["{tag}"]',
+                f"tag {_written(tag)} is not a word; list each tag once, "
+                "e.g. tags: [security, ukraine]",
+            )
+        if not isinstance(tag, str):
+            quoted = json.dumps(_written(tag), ensure_ascii=False)
+            raise fail(
+                "tags",
+                f"tag {_written(tag)} is not text; remove it, or put it in quotes, "
+                f"e.g. tags: [{quoted}]",
             )
     seen: dict[str, str] = {}
     for tag in value:

@@ -8,26 +8,26 @@ untouched) and fixes new articles' ids in their front matter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from feeds import archive
+from feeds import archive, svg
 from feeds.article import (
     ARTICLE_SUFFIXES,
     Article,
-    is_hidden,
     load_articles,
     parse_article,
     read_source,
     with_front_matter_field,
 )
+from feeds.boundary import Skipped, walk
 from feeds.config import Config, Site
 from feeds.errors import InputError
 from feeds.ids import can_fix_ids, entry_id
 from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
-from feeds.picture import is_web_url
+from feeds.picture import HEAD_BYTES, is_web_url, mismatch
 from feeds.render import RenderedArticle, render_article
 from feeds.site import (
     STYLESHEET,
@@ -51,7 +51,8 @@ class Build:
     article assets). ``ids_to_fix`` is empty when ids must not be written yet (see
     :func:`can_fix_ids`). ``feeds`` maps the path of each feed document to its public URL
     (the WebSub topic); ``changed_feeds`` is filled by :func:`publish`: the URLs of the feeds
-    whose bytes differ from what the output folder held before.
+    whose bytes differ from what the output folder held before. ``skipped`` are the files and
+    folders left out (symlinks leading out of their folder, scripted SVG), one warning each.
     """
 
     files: dict[str, bytes | Path]
@@ -62,6 +63,16 @@ class Build:
     ids_held_back: int = 0
     feeds: dict[str, str] = field(default_factory=dict)
     changed_feeds: tuple[str, ...] = ()
+    skipped: tuple[Skipped, ...] = ()
+
+
+@dataclass(frozen=True)
+class Assets:
+    """What :func:`find_assets` found: files to copy, and what it left out (output path ->
+    why; a folder left out is keyed by its own output path)."""
+
+    files: dict[str, Path] = field(default_factory=dict)
+    skipped: dict[str, Skipped] = field(default_factory=dict)
 
 
 def _check_unique(articles: Sequence[Article], site: Site) -> None:
@@ -86,14 +97,18 @@ def build_site(
     *,
     now: datetime,
     drafts: bool = False,
-    assets: Mapping[str, Path] | None = None,
+    assets: Assets | None = None,
+    unread: Sequence[Skipped] = (),
+    pictures: Mapping[str, bytes] | None = None,
 ) -> Build:
     """Every output file for ``articles`` as of ``now``; no I/O, no clock.
 
-    ``assets`` maps output paths to files to copy (see :func:`find_assets`); only those of
-    published articles are copied (a draft's images stay private), and an asset that would
-    replace a generated file is an error.
+    ``assets`` are the files to copy (see :func:`find_assets`); only those of published
+    articles are copied (a draft's images stay private), and an asset that would replace a
+    generated file is an error. ``unread`` are the links in the articles folder that lead out
+    of it; ``pictures`` the first bytes of each front-matter image, by output path.
     """
+    assets = assets or Assets()
     site = config.site
     _check_unique(articles, site)
     chosen = [a for a in articles if drafts or (not a.draft and a.date <= now)]
@@ -137,10 +152,12 @@ def build_site(
         links = (tag_feeds(tag_feed.urls, title, name), *site_links)
         files[prefix + "index.html"] = tag_page(site, name, tag_feed.home_url, tagged, links)
 
-    _check_images(articles, assets or {})
+    _check_images(articles, assets, pictures or {})
     published = {a.slug for a in chosen}
     unpublished = {a.slug for a in articles} - published
-    for name, source in sorted((assets or {}).items()):
+    skipped = {*unread}
+    skipped.update(s for n, s in assets.skipped.items() if n.split("/", 1)[0] not in unpublished)
+    for name, source in sorted(assets.files.items()):
         if name.split("/", 1)[0] in unpublished:
             continue
         if name in files or any(other.startswith(name + "/") for other in files):
@@ -161,22 +178,41 @@ def build_site(
         ids_to_fix=unfixed if fixable else (),
         ids_held_back=0 if fixable else len(unfixed),
         feeds=feeds,
+        skipped=tuple(sorted(skipped)),
     )
 
 
-def _check_images(articles: Sequence[Article], assets: Mapping[str, Path]) -> None:
-    """A picture named in front matter must be a file published beside its article: a feed
-    that names a picture the site never publishes shows readers a broken image."""
-    for article in articles:
-        if not article.image or is_web_url(article.image):
-            continue
-        if f"{article.slug}/{article.image}" not in assets:
-            raise InputError(
-                article.path,
-                article.line_of("image"),
-                f"image {article.image!r} not found; put the picture at "
-                f"{article.path.with_suffix('') / article.image} or correct the name",
+def front_matter_pictures(articles: Sequence[Article]) -> dict[str, Article]:
+    """The output path of each picture a front matter names as a file, and its article."""
+    return {f"{a.slug}/{a.image}": a for a in articles if a.image and not is_web_url(a.image)}
+
+
+def _check_images(
+    articles: Sequence[Article], assets: Assets, pictures: Mapping[str, bytes]
+) -> None:
+    """A picture named in front matter must be a file published beside its article, and be
+    what its name says: feeds announce its type from the extension, and a feed naming a
+    picture the site never publishes shows readers a broken image. One left out (a symlink
+    leading out of the articles folder, a scripted SVG) is an error here, not a warning."""
+    for name, article in front_matter_pictures(articles).items():
+        image = article.image or ""
+        left_out = next(
+            (s for n, s in assets.skipped.items() if name == n or name.startswith(n + "/")),
+            None,
+        )
+        problem = None
+        if left_out is not None:
+            problem = f": {left_out.path} {left_out.reason}"
+        elif name not in assets.files:
+            problem = (
+                f" not found; put the picture at {article.path.with_suffix('') / image} "
+                "or correct the name"
             )
+        elif not name.lower().endswith(".svg"):  # an SVG was read whole: see find_assets
+            said = mismatch(image, pictures.get(name, b""))
+            problem = f": {assets.files[name]} {said}" if said else None
+        if problem:
+            raise InputError(article.path, article.line_of("image"), f"image {image!r}{problem}")
 
 
 def _tag_names(rendered: Sequence[RenderedArticle]) -> dict[str, str]:
@@ -274,28 +310,51 @@ def _entry(rendered: RenderedArticle, site: Site) -> Entry:
 # --- the shell: reading and writing -------------------------------------------------------
 
 
-def find_assets(config: Config, articles: Sequence[Article]) -> dict[str, Path]:
+def find_assets(config: Config, articles: Sequence[Article]) -> Assets:
     """Files to copy: ``[publish] static`` to the site root, and each article's asset folder.
 
     An article's assets live in a folder named like its file without the extension
     (``articles/2025-02-25-talks.md`` -> ``articles/2025-02-25-talks/map.png``) and are
-    published beside its page (``talks/map.png``), where its relative links point.
+    published beside its page (``talks/map.png``), where its relative links point. A file
+    whose real path leaves the folder it is published from is left out (see boundary.py),
+    and so is an SVG that could run script on the site's origin (see svg.py): each is one
+    warning.
     """
-    found: dict[str, Path] = {}
-    static = config.publish.static_dir
-    if static.is_dir():
-        for path in sorted(static.rglob("*")):
-            if path.is_file() and not is_hidden(path.relative_to(static)):
-                found[path.relative_to(static).as_posix()] = path
+    found = Assets()
+
+    def add(prefix: str, folder: Path, within: Path, wanted: Callable[[Path], bool]) -> None:
+        files, skipped = walk(folder, within, wanted)
+        for item in skipped:
+            relative = item.path.relative_to(folder).as_posix()
+            found.skipped[prefix + relative if relative != "." else prefix.rstrip("/")] = item
+        for path in files:
+            name = prefix + path.relative_to(folder).as_posix()
+            problem = svg.unsafe(path.read_bytes()) if path.suffix.lower() == ".svg" else None
+            if problem:
+                found.skipped[name] = Skipped(path, problem)
+            else:
+                found.files[name] = path
+
+    static, articles_dir = config.publish.static_dir, config.publish.articles_dir
+    add("", static, static.resolve(), lambda _: True)
     for article in articles:
-        folder = article.path.with_suffix("")
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder)
-            if path.is_file() and path.suffix not in ARTICLE_SUFFIXES and not is_hidden(relative):
-                found[f"{article.slug}/{relative.as_posix()}"] = path
+        add(
+            f"{article.slug}/",
+            article.path.with_suffix(""),
+            articles_dir.resolve(),
+            lambda path: path.suffix not in ARTICLE_SUFFIXES,
+        )
     return found
+
+
+def _picture_heads(articles: Sequence[Article], assets: Assets) -> dict[str, bytes]:
+    """The first bytes of each picture a front matter names, to tell what it really is."""
+    heads = {}
+    for name in front_matter_pictures(articles):
+        if name in assets.files:
+            with assets.files[name].open("rb") as stream:
+                heads[name] = stream.read(HEAD_BYTES)
+    return heads
 
 
 def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Build:
@@ -306,13 +365,21 @@ def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Bu
     ``static/``); a folder named in the config that is missing is an error.
     """
     settings = config.publish
-    articles = (
+    articles, unread = (
         load_articles(settings.articles_dir, config.site, settings.default_time)
         if settings.articles_dir.is_dir() or settings.articles_configured
-        else []
+        else ([], [])
     )
     assets = find_assets(config, articles)
-    return build_site(articles, config, now=now, drafts=drafts, assets=assets)
+    return build_site(
+        articles,
+        config,
+        now=now,
+        drafts=drafts,
+        assets=assets,
+        unread=unread,
+        pictures=_picture_heads(articles, assets),
+    )
 
 
 def publish(config: Config, *, now: datetime, drafts: bool = False) -> Build:
@@ -329,8 +396,8 @@ def publish(config: Config, *, now: datetime, drafts: bool = False) -> Build:
     output = config.publish.output_dir
     before = {name: _read_or_none(output / name) for name in build.feeds}
     write_tree(build.files, output)
-    for path, text in rewritten:
-        write_atomically(path, text.encode("utf-8"))
+    for path, text in rewritten:  # the real file: a symlinked article stays a symlink
+        write_atomically(path.resolve(), text.encode("utf-8"))
     return replace(build, changed_feeds=changed_feeds(build.feeds, build.files, before))
 
 

@@ -8,9 +8,10 @@ absolute http(s), ``language`` is a BCP 47 tag, ``timezone`` is a real IANA zone
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -366,11 +367,13 @@ def _favicon(value: str, static_dir: Path) -> str:
     A path names a file in the static folder, which is published at the site root, so the
     path is also its URL; a missing file would be the very 404 the setting is there to end,
     so it is an error here. Unset, ``favicon.ico`` in the static folder is used if there is
-    one (browsers fetch it anyway; an empty icon would hide it), else none. ValueError says
-    what is wrong.
+    one (browsers fetch it anyway; an empty icon would hide it) and it is published (not a
+    symlink leading out of the static folder), else none. ValueError says what is wrong.
     """
     if not value:
-        return DEFAULT_FAVICON if (static_dir / DEFAULT_FAVICON).is_file() else ""
+        default = static_dir / DEFAULT_FAVICON
+        published = default.is_file() and default.resolve().is_relative_to(static_dir.resolve())
+        return DEFAULT_FAVICON if published else ""
     parts = urlsplit(value)
     if parts.scheme or parts.netloc:
         if (
@@ -436,7 +439,40 @@ def _publish(everything: dict[str, Any], root: Path, fail: Any) -> PublishSettin
         if message:  # blame the line that put it there: the kept path, else the output
             given = key in everything.get(section, {})
             raise fail(section if given else "publish", key if given else "output", message)
+    _check_input_folders(data, root, settings, fail)
     return settings
+
+
+def _check_input_folders(
+    data: dict[str, Any], root: Path, settings: PublishSettings, fail: Any
+) -> None:
+    """Refuse an articles or static folder written inside the project (the config's folder)
+    that a symlink leads out of (see boundary.py).
+
+    Everything in those folders is published, so ``static`` linked to ``/`` would publish the
+    machine; a folder written outside the project in communique.toml is the owner's choice
+    and taken as it is. An error, not a warning: left out, the site would be published
+    without its articles (or static files) and replace the live one.
+    """
+    for key, folder in (("articles", settings.articles_dir), ("static", settings.static_dir)):
+        value = data.get(key, key)  # the defaults are the folders "articles" and "static"
+        written = Path(os.path.normpath(root / value))
+        if not written.is_relative_to(root) or folder.is_relative_to(root):
+            continue
+        leads = f"leads through a symlink to {folder}, outside the project {root}"
+        if key in data:
+            raise fail(
+                "publish",
+                key,
+                f"[publish] {key} {written} {leads}; write {folder} there to publish that "
+                "folder, or move it into the project",
+            )
+        raise InputError(
+            written,
+            None,
+            f'the {key} folder {leads}; set [publish] {key} = "{folder}" in communique.toml '
+            "to publish that folder, or move it into the project",
+        )
 
 
 _HUB_EXAMPLE = 'hubs = ["https://websub.example/"]'
@@ -542,29 +578,50 @@ def output_overlap(settings: PublishSettings, root: Path) -> tuple[str, str] | N
     config file), would lose those files on the second publish. Paths are compared resolved,
     so ``./articles/``, ``..`` detours and symlinks are caught.
     """
+    problem = _overlap(settings, root)
+    if problem is None:
+        return None
+    key, relation = problem
+    shown = f"[publish] output ({settings.output_dir.resolve()})"
+    lost = "the config file and everything beside it" if key == "output" else f"your {key} files"
+    return (
+        key,
+        f"{shown} {relation}; publishing replaces the output folder and would delete {lost}: "
+        f"choose a folder of its own{_suggestion(settings, root)}",
+    )
+
+
+def _overlap(settings: PublishSettings, root: Path) -> tuple[str, str] | None:
+    """``(the setting it collides with, how)``: the decision of :func:`output_overlap`."""
     output = settings.output_dir.resolve()
-    shown = f"[publish] output ({output})"
     root = root.resolve()
     if root.is_relative_to(output):
         relation = "is the project folder" if output == root else f"contains the project {root}"
-        return (
-            "output",
-            f"{shown} {relation}; publishing replaces the output folder and would delete "
-            f"the config file and everything beside it: choose a folder of its own, such as public",
-        )
+        return "output", relation
     for key, folder in (("articles", settings.articles_dir), ("static", settings.static_dir)):
         other = folder.resolve()
         if output == other:
-            relation = f"is the {key} folder"
-        elif other.is_relative_to(output):
-            relation = f"contains the {key} folder {other}"
-        elif output.is_relative_to(other):
-            relation = f"is inside the {key} folder {other}"
-        else:
-            continue
-        return (
-            key,
-            f"{shown} {relation}; publishing replaces the output folder and would delete "
-            f"your {key} files: choose a folder of its own, such as public",
-        )
+            return key, f"is the {key} folder"
+        if other.is_relative_to(output):
+            return key, f"contains the {key} folder {other}"
+        if output.is_relative_to(other):
+            return key, f"is inside the {key} folder {other}"
     return None
+
+
+# Output folders to suggest, the first that would be accepted: never the one refused.
+_OUTPUT_NAMES = ("public", "site", "output", "www")
+
+
+def _suggestion(settings: PublishSettings, root: Path) -> str:
+    """``", such as site"``: an output folder that this very check would accept, or nothing.
+
+    Suggesting ``public`` when ``public`` is the folder refused (articles kept in it) would
+    send the user round in a circle.
+    """
+    refused = settings.output_dir.resolve()
+    for name in (*_OUTPUT_NAMES, f"../{root.name}-public"):
+        candidate = (root / name).resolve()
+        if candidate != refused and _overlap(replace(settings, output_dir=candidate), root) is None:
+            return f", such as {name}"
+    return ""

@@ -25,6 +25,32 @@ IMAGE_TYPES = {
     ".svg": "image/svg+xml",
     ".webp": "image/webp",
 }
+# What each picture type is called in messages, and the extension to suggest for it.
+PICTURE_KINDS = {
+    ".avif": "AVIF",
+    ".gif": "GIF",
+    ".jpeg": "JPEG",
+    ".jpg": "JPEG",
+    ".png": "PNG",
+    ".svg": "SVG",
+    ".webp": "WebP",
+}
+_EXTENSION = {
+    "AVIF": ".avif",
+    "GIF": ".gif",
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "SVG": ".svg",
+    "WebP": ".webp",
+}
+HEAD_BYTES = 4096  # enough to recognise every type (an AVIF's ftyp box lists its brands first)
+# An SVG as text: optional XML declaration, comments, processing instructions and a DOCTYPE
+# (its internal subset too), then an <svg> root, with or without a prefix.
+_SVG_START = re.compile(
+    r"^\s*(?:<\?[^>]*\?>\s*|<!--.*?-->\s*|<!DOCTYPE(?:[^\[>]|\[[^\]]*\])*>\s*)*"
+    r"<(?:[A-Za-z_][\w.-]*:)?svg[\s/>]",
+    re.DOTALL,
+)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 # Characters a URL may carry as they are; spaces and non-ASCII letters get percent-encoded.
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
@@ -103,3 +129,63 @@ def first_image(html: str) -> str | None:
     parser.feed(html)
     parser.close()
     return parser.src
+
+
+def sniff(head: bytes) -> str | None:
+    """What a picture file is, from its first bytes (:data:`HEAD_BYTES` are plenty): one of
+    the names in :data:`PICTURE_KINDS`, or None when it is none of them.
+
+    The extension decides the media type feeds announce, so a file must be what its name
+    says: a text file linked as ``map.png`` would be announced as ``image/png``.
+    """
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    if head[4:8] == b"ftyp" and {b"avif", b"avis"} & set(_brands(head)):
+        return "AVIF"
+    if _SVG_START.match(head.decode("utf-8", errors="replace").removeprefix("\ufeff")):
+        return "SVG"
+    return None
+
+
+def _brands(head: bytes) -> list[bytes]:
+    """The major and compatible brands of an ISO media file's leading ``ftyp`` box."""
+    end = min(int.from_bytes(head[:4], "big"), len(head))
+    return [head[8:12], *(head[at : at + 4] for at in range(16, end - 3, 4))]
+
+
+def mismatch(name: str, head: bytes) -> str | None:
+    """Why the picture file ``name`` (with its first bytes ``head``) is not what its
+    extension says, and what to do; None when it is. For an SVG, see svg.py as well."""
+    expected = PICTURE_KINDS[PurePosixPath(name).suffix.lower()]
+    actual = sniff(head)
+    if actual == expected:
+        return None
+    if actual is not None:
+        better = PurePosixPath(name).with_suffix(_EXTENSION[actual]).name
+        return (
+            f"is {a_kind(actual)} picture, not {expected}; rename it {better} (and the image: line)"
+        )
+    return f"is not {a_kind(expected)} picture ({_what_it_is(head)}); put the picture itself there"
+
+
+def a_kind(kind: str) -> str:
+    """``"a PNG"``, ``"an SVG"``: the article as the name is spoken."""
+    return f"an {kind}" if kind in {"AVIF", "SVG"} else f"a {kind}"
+
+
+def _what_it_is(head: bytes) -> str:
+    if not head:
+        return "the file is empty"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12].decode("ascii", errors="replace").strip()
+        return f"it is an ISO media file of brand {brand!r}, not a picture feeds can show"
+    text = head.decode("utf-8", errors="replace")
+    if "\x00" in text or text.count("\ufffd") > 1:  # one: a character cut at the head's end
+        return "its bytes are none of PNG, JPEG, GIF, WebP, AVIF or SVG"
+    return "it is text"

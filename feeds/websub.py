@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -120,30 +121,57 @@ def pending_path(config_path: Path) -> Path:
 # --- the shell: the state file and the network -------------------------------------------
 
 
-def read_pending(path: Path) -> tuple[Ping, ...]:
-    """The pings a previous publish could not deliver; none if the file does not exist.
+@dataclass(frozen=True)
+class Pending:
+    """The pings a previous publish could not deliver; ``set_aside`` is where a damaged file
+    was moved (its pings are then not resent), with ``problem`` saying what was wrong."""
 
-    Read before anything is published, so a damaged file stops the publish with one line
-    (exit 2) rather than after the site was replaced.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return ()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, None, f"cannot read pending hub pings ({exc})") from None
+    pings: tuple[Ping, ...] = ()
+    set_aside: Path | None = None
+    problem: str = ""
+
+
+def parse_pending(text: str) -> tuple[Ping, ...]:
+    """The pings a pending file holds; ValueError when it is not one communique wrote."""
     try:
         data = json.loads(text)
         if data.get("version") != _PENDING_VERSION:
             raise ValueError("unknown version")
-        pings = tuple(Ping(str(p["hub"]), str(p["url"])) for p in data["pending"])
+        return tuple(Ping(str(p["hub"]), str(p["url"])) for p in data["pending"])
     except (ValueError, TypeError, KeyError, AttributeError):
-        raise InputError(
-            path,
-            None,
-            "not a list of pending hub pings; delete it (the pings it held are then not resent)",
-        ) from None
-    return pings
+        raise ValueError("not a list of pending hub pings") from None
+
+
+def read_pending(path: Path) -> Pending:
+    """The pings a previous publish could not deliver; none if the file does not exist.
+
+    A damaged file (a crash, a full disk, a hand edit) must not stop every publish after it,
+    or ``run`` from cron would never publish again: it is renamed
+    ``pending-pings.json.corrupt-N`` (nothing is lost; the caller warns) and the publish goes
+    on without its pings. A file that cannot be read at all (permissions) is an error.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Pending()
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read pending hub pings ({exc.strerror})") from None
+    try:
+        return Pending(parse_pending(data.decode("utf-8")))
+    except UnicodeDecodeError:
+        problem = "not UTF-8 text"
+    except ValueError as exc:
+        problem = str(exc)
+    return Pending((), set_aside(path), problem)
+
+
+def set_aside(path: Path) -> Path:
+    """Rename ``path`` to the first free ``<name>.corrupt-N``, never over an earlier one."""
+    number = 1
+    while (target := path.with_name(f"{path.name}.corrupt-{number}")).exists():
+        number += 1
+    os.replace(path, target)
+    return target
 
 
 def write_pending(path: Path, pings: Sequence[Ping]) -> None:

@@ -82,6 +82,31 @@ def test_an_output_folder_that_overlaps_input_is_refused_and_nothing_is_lost(
     assert sorted(p for p in site.root.rglob("*")) == before  # nothing written anywhere
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        'articles = "public/articles"\noutput = "public"\n',
+        'articles = "public"\n',  # the default output, public, is the articles folder
+        'articles = "site"\noutput = "site/out"\n',
+        'articles = "public/a"\nstatic = "site/s"\noutput = "public"\n',
+        'articles = "."\n',  # every folder of the project is inside the articles folder
+    ],
+)
+def test_the_output_folder_suggested_is_never_one_that_is_refused(site, table):
+    configured(site, table)
+    (site.root / re.search(r'articles = "(.+)"', table)[1]).mkdir(parents=True, exist_ok=True)
+    result = site.run("publish", "--now", NOW)
+    assert result.exit_code == 2, result.output
+    refused = re.search(r"\[publish\] output \((.+?)\)", result.output)[1]
+    suggested = re.search(r"choose a folder of its own, such as (\S+)\n", result.output)[1]
+    assert (site.root / suggested).resolve() != Path(refused)
+    configured(site, table.replace('output = "', 'old = "') + f'output = "{suggested}"\n')
+    lines = site.config.read_text(encoding="utf-8").replace("old = ", "# old = ")
+    site.config.write_text(lines, encoding="utf-8")
+    check = site.run("publish", "--check", "--now", NOW)  # writes nothing, wherever it points
+    assert check.exit_code == 1, check.output  # accepted: only out of date
+
+
 @pytest.mark.parametrize("command", ["serve", "import"])
 def test_every_command_that_reads_the_config_refuses_a_dangerous_output(site, command):
     configured(site, 'output = "articles"\n')
@@ -310,8 +335,17 @@ def test_yaml_11_booleans_numbers_and_sexagesimals_stay_the_text_written(site):
         ("title: ~", "missing title"),
         (
             "tags: [security, FALSE]",
-            'tag false is not text; put it in quotes, e.g. tags: ["False"]',
+            'tag false is not text; remove it, or put it in quotes, e.g. tags: ["false"]',
         ),
+        (
+            "tags: [null]",
+            'tag null is not text; remove it, or put it in quotes, e.g. tags: ["null"]',
+        ),
+        (
+            "tags: [a, ~]",
+            'tag null is not text; remove it, or put it in quotes, e.g. tags: ["null"]',
+        ),
+        ("tags: [[a, b]]", "tag [a, b] is not a word; list each tag once, e.g. tags: [security,"),
         ("summary: True", "summary true is not text; put it in quotes"),
         ("slug: false", "slug false is not text; put it in quotes"),
         ("id: true", "id true must be an absolute URI"),
@@ -331,6 +365,7 @@ def test_yaml_12_booleans_where_text_belongs_are_refused_with_their_line(site, l
     assert result.output.startswith(f"{site.articles / '2025-01-02-a.md'}:{number}: ")
     assert message in result.output
     assert len(result.output.strip().splitlines()) == 1
+    assert not re.search(r"\b(None|True|False)\b|\['", result.output)  # never Python's spelling
 
 
 def test_draft_true_still_means_a_draft(site):

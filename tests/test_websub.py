@@ -346,18 +346,40 @@ def test_pending_pings_of_a_hub_no_longer_configured_are_dropped(sample_site, hu
     assert not (sample_site.root / PENDING).exists()
 
 
-def test_a_damaged_pending_file_stops_the_publish_before_anything_is_written(sample_site, hub):
+def test_a_damaged_pending_file_is_set_aside_with_one_warning_and_the_site_published(
+    sample_site, hub
+):
+    """A damaged state file used to stop every publish (exit 2), so `run` from cron never
+    published again: it is renamed, nothing lost, and the publish goes on."""
+    with_hubs(sample_site, hub.url)
+    pending = sample_site.root / PENDING
+    pending.parent.mkdir()
+    for number, damage in enumerate((b"{not json", b'{"version": 1}', b"\xff\xfe{"), start=1):
+        pending.write_bytes(damage)
+        hub.clear()
+        result = sample_site.run("publish", "--now", "2026-01-01T00:00:00Z")
+        assert result.exit_code == 0, result.output
+        aside = pending.with_name(f"pending-pings.json.corrupt-{number}")
+        said = "not UTF-8 text" if number == 3 else "not a list of pending hub pings"
+        assert result.stderr.splitlines() == [
+            f"warning: {pending}: {said}; set aside as {aside.name} (its pings are not resent)"
+        ]
+        assert aside.read_bytes() == damage  # nothing is lost, an earlier one is not replaced
+        assert not pending.exists()  # the hub accepted every ping: nothing left pending
+        assert (sample_site.public / "atom.xml").exists()
+    assert len(hub.received) == 0  # the last two publishes changed no feed
+    assert sorted(p.name for p in pending.parent.iterdir()) == [
+        f"pending-pings.json.corrupt-{n}" for n in (1, 2, 3)
+    ]
+
+
+def test_the_first_publish_after_a_damaged_pending_file_pings_every_changed_feed(sample_site, hub):
     with_hubs(sample_site, hub.url)
     (sample_site.root / PENDING).parent.mkdir()
-    (sample_site.root / PENDING).write_text("{not json", encoding="utf-8")
+    (sample_site.root / PENDING).write_text("[]", encoding="utf-8")
     result = sample_site.run("publish", "--now", "2026-01-01T00:00:00Z")
-    assert result.exit_code == 2
-    assert result.output.startswith(
-        f"{sample_site.root / PENDING}: not a list of pending hub pings"
-    )
-    assert len(result.output.splitlines()) == 1
-    assert not sample_site.public.exists()
-    assert hub.topics() == []
+    assert result.exit_code == 0, result.output
+    assert sorted(hub.topics()) == sorted(feed_urls(sample_site))
 
 
 # --- the setting ----------------------------------------------------------------------------
