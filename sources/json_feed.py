@@ -36,11 +36,11 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
 from importlib import metadata
 from typing import Any
 
 from feeds.text import clean_text
+from sources.feed_dates import utc_time
 
 MEDIA_TYPES = frozenset({"application/feed+json", "application/json"})
 # What reads an item once it is decoded: a new version may read the same item differently,
@@ -331,21 +331,7 @@ def _date(text: str) -> time.struct_time | None:
     match = _RFC3339.match(text) if len(text) <= 64 else None
     if not match:
         return None
-    year, month, day, hour, minute, second, zone = match.groups()
-    offset = timedelta(0)
-    if zone and zone[0] in "+-":
-        digits = zone[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        offset = offset if zone[0] == "+" else -offset
-    try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-            min(int(second or 0), 59),  # 60: a leap second
-            tzinfo=timezone(offset),
-        )  # fmt: skip
-        return moment.astimezone(UTC).timetuple()
-    except (ValueError, OverflowError):  # month 13, 30 February, 25:00, an offset of 24 h
-        return None
+    return utc_time(*match.groups())
 
 
 def _plain(text: str | None) -> dict[str, str]:

@@ -23,7 +23,7 @@ import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -34,6 +34,7 @@ from lxml import etree
 from feeds.render import sanitise
 from feeds.text import clean_text, html_to_text
 from sources.discover import looks_like_html
+from sources.feed_dates import utc_time
 from sources.feed_items import FeedItems, encoding, split_items
 from sources.identity import entry_key, normalise_link
 from sources.json_feed import is_json, read_json_feed
@@ -62,19 +63,8 @@ def _day_first_date(text: str) -> tuple[int, ...] | None:
     if not match:
         return None
     day, month, year, hour, minute, second, zone = match.groups()
-    offset = timedelta(0)
-    if zone and zone[0] in "+-":
-        digits = zone[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        offset = offset if zone[0] == "+" else -offset
-    try:
-        moment = datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-            tzinfo=timezone(offset),
-        )  # fmt: skip
-    except ValueError:
-        return None
-    return tuple(moment.astimezone(UTC).timetuple())
+    moment = utc_time(year, month, day, hour, minute, second, zone)
+    return tuple(moment) if moment else None
 
 
 feedparser.registerDateHandler(_day_first_date)
