@@ -275,7 +275,9 @@ def publish_command(
     and sent again by the next publish (a damaged one is renamed .corrupt-N, with a warning).
 
     A file is published only from inside its own folder: a symlink leading out of articles/
-    or static/, and an SVG that could run script, are left out with one warning each.
+    or static/, and an SVG that could run script, are left out with one warning each. An
+    article's first inline picture that is a site file but not what its extension says is
+    not announced as its picture, with one warning.
     """
     from feeds.build import load_and_build, publish, stale_files
     from feeds.websub import Pending, pending_path, read_pending
@@ -332,9 +334,12 @@ def publish_command(
 
 
 def _warn_left_out(build: Build) -> None:
-    """One warning line per file or folder the site leaves out (see feeds/boundary.py)."""
+    """One warning line per file or folder the site leaves out (see feeds/boundary.py), and
+    per inline picture not announced as its article's (see feeds/picture.py)."""
     for skipped in build.skipped:
         click.echo(f"warning: {skipped}", err=True)
+    for picture in build.unannounced:
+        click.echo(f"warning: {picture}", err=True)
 
 
 def _ping_hubs(config: Config, build: Build, pending: tuple[Ping, ...], pending_file: Path) -> None:

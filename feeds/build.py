@@ -27,7 +27,7 @@ from feeds.config import Config, Site
 from feeds.errors import InputError
 from feeds.ids import can_fix_ids, entry_id
 from feeds.output import MARKER, marker_bytes, write_atomically, write_tree
-from feeds.picture import HEAD_BYTES, is_web_url, mismatch
+from feeds.picture import HEAD_BYTES, Unannounced, is_web_url, mismatch, site_path, told_by_head
 from feeds.render import RenderedArticle, render_article
 from feeds.site import (
     STYLESHEET,
@@ -52,7 +52,8 @@ class Build:
     :func:`can_fix_ids`). ``feeds`` maps the path of each feed document to its public URL
     (the WebSub topic); ``changed_feeds`` is filled by :func:`publish`: the URLs of the feeds
     whose bytes differ from what the output folder held before. ``skipped`` are the files and
-    folders left out (symlinks leading out of their folder, scripted SVG), one warning each.
+    folders left out (symlinks leading out of their folder, scripted SVG), one warning each;
+    ``unannounced`` the first inline pictures not announced as their article's, one warning each.
     """
 
     files: dict[str, bytes | Path]
@@ -64,6 +65,7 @@ class Build:
     feeds: dict[str, str] = field(default_factory=dict)
     changed_feeds: tuple[str, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+    unannounced: tuple[Unannounced, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,8 @@ def build_site(
     ``assets`` are the files to copy (see :func:`find_assets`); only those of published
     articles are copied (a draft's images stay private), and an asset that would replace a
     generated file is an error. ``unread`` are the links in the articles folder that lead out
-    of it; ``pictures`` the first bytes of each front-matter image, by output path.
+    of it; ``pictures`` the first bytes of each picture file among ``assets``, by output path
+    (see :func:`_picture_heads`).
     """
     assets = assets or Assets()
     site = config.site
@@ -119,9 +122,16 @@ def build_site(
                 article.line_of("updated"),
                 "updated is in the future; a feed cannot say it changed later than now",
             )
-    rendered = sorted(  # newest first; the id breaks ties so the order never depends on the disk
-        (render_article(a, site, entry_id(a, site)) for a in chosen),
-        key=lambda r: (-r.article.date.timestamp(), r.id),
+    unpublished = {a.slug for a in articles} - {a.slug for a in chosen}
+    copied = {n: p for n, p in assets.files.items() if n.split("/", 1)[0] not in unpublished}
+    rendered, unannounced = _announced_pictures(
+        sorted(  # newest first; the id breaks ties so the order never depends on the disk
+            (render_article(a, site, entry_id(a, site)) for a in chosen),
+            key=lambda r: (-r.article.date.timestamp(), r.id),
+        ),
+        site,
+        copied,
+        pictures or {},
     )
     files: dict[str, bytes | Path] = {MARKER: marker_bytes(site.base_url), STYLESHEET: stylesheet()}
 
@@ -153,13 +163,9 @@ def build_site(
         files[prefix + "index.html"] = tag_page(site, name, tag_feed.home_url, tagged, links)
 
     _check_images(articles, assets, pictures or {})
-    published = {a.slug for a in chosen}
-    unpublished = {a.slug for a in articles} - published
     skipped = {*unread}
     skipped.update(s for n, s in assets.skipped.items() if n.split("/", 1)[0] not in unpublished)
-    for name, source in sorted(assets.files.items()):
-        if name.split("/", 1)[0] in unpublished:
-            continue
+    for name, source in sorted(copied.items()):
         if name in files or any(other.startswith(name + "/") for other in files):
             raise InputError(
                 source, None, f"would overwrite the generated {name}; rename or move the file"
@@ -179,6 +185,7 @@ def build_site(
         ids_held_back=0 if fixable else len(unfixed),
         feeds=feeds,
         skipped=tuple(sorted(skipped)),
+        unannounced=tuple(sorted(unannounced)),
     )
 
 
@@ -213,6 +220,32 @@ def _check_images(
             problem = f": {assets.files[name]} {said}" if said else None
         if problem:
             raise InputError(article.path, article.line_of("image"), f"image {image!r}{problem}")
+
+
+def _announced_pictures(
+    rendered: Sequence[RenderedArticle],
+    site: Site,
+    copied: Mapping[str, Path],
+    pictures: Mapping[str, bytes],
+) -> tuple[list[RenderedArticle], list[Unannounced]]:
+    """The articles with each first inline picture that is a file of the site checked, and
+    the ones not announced. Such a picture that is not what its extension says is not the
+    article's picture (readers would be told its type from the extension), and no other is
+    promoted in its place: the article is announced without one until the file is fixed.
+    A picture on another host is not fetched, and one the site does not publish is not ours
+    to judge; a front-matter image is checked, as an error, by :func:`_check_images`."""
+    kept, unannounced = [], []
+    for item in rendered:
+        inline = item.image if item.image and not item.article.image else None
+        name = site_path(inline, site.base_url) if inline else None
+        said = None
+        if name is not None and name in copied and told_by_head(name):
+            said = mismatch(name, pictures.get(name, b""), "the link to it")
+        if said:
+            unannounced.append(Unannounced(copied[name], said, item.article.path))
+            item = replace(item, image=None)
+        kept.append(item)
+    return kept, unannounced
 
 
 def _tag_names(rendered: Sequence[RenderedArticle]) -> dict[str, str]:
@@ -347,12 +380,17 @@ def find_assets(config: Config, articles: Sequence[Article]) -> Assets:
     return found
 
 
-def _picture_heads(articles: Sequence[Article], assets: Assets) -> dict[str, bytes]:
-    """The first bytes of each picture a front matter names, to tell what it really is."""
+def _picture_heads(assets: Assets) -> dict[str, bytes]:
+    """The first bytes of each picture file to copy, to tell what it really is.
+
+    Every one is read, not only those front matter names: which file is an article's first
+    inline picture is known only once its body is rendered, inside the pure build. A few
+    kilobytes of each picture cost little beside copying it whole.
+    """
     heads = {}
-    for name in front_matter_pictures(articles):
-        if name in assets.files:
-            with assets.files[name].open("rb") as stream:
+    for name, path in assets.files.items():
+        if told_by_head(name):
+            with path.open("rb") as stream:
                 heads[name] = stream.read(HEAD_BYTES)
     return heads
 
@@ -378,7 +416,7 @@ def load_and_build(config: Config, *, now: datetime, drafts: bool = False) -> Bu
         drafts=drafts,
         assets=assets,
         unread=unread,
-        pictures=_picture_heads(articles, assets),
+        pictures=_picture_heads(assets),
     )
 
 

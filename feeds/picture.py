@@ -10,9 +10,10 @@ absolute, because a reader resolves a relative one against its own host.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from html.parser import HTMLParser
-from pathlib import PurePosixPath
-from urllib.parse import quote, urljoin, urlsplit
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 # Picture types by file extension: a fixed table, so the output never depends on the
 # machine's /etc/mime.types. Only these are accepted for a file named in front matter.
@@ -131,6 +132,30 @@ def first_image(html: str) -> str | None:
     return parser.src
 
 
+def site_path(url: str, base_url: str) -> str | None:
+    """The output path ``url`` names on the site at ``base_url`` (``map.png`` beside the
+    article ``x`` is ``x/map.png``), or None when it is on another host or above the site.
+
+    Both URLs are percent-encoded (see :func:`web_url`, config's ``normalise_base_url``), so
+    the paths compare as they are and only the rest is decoded into a file name; a query or
+    fragment still names the same file.
+    """
+    parts, base = urlsplit(url), urlsplit(base_url)
+    if (parts.scheme.lower(), parts.netloc.lower()) != (base.scheme, base.netloc):
+        return None
+    if not parts.path.startswith(base.path):
+        return None
+    return unquote(parts.path[len(base.path) :]) or None
+
+
+def told_by_head(name: str) -> bool:
+    """Whether the first bytes of the picture file ``name`` tell if it is what its extension
+    says. An SVG is not checked by its head: every one published is parsed whole (svg.py),
+    which refuses one that is not SVG."""
+    suffix = PurePosixPath(name).suffix.lower()
+    return suffix in PICTURE_KINDS and suffix != ".svg"
+
+
 def sniff(head: bytes) -> str | None:
     """What a picture file is, from its first bytes (:data:`HEAD_BYTES` are plenty): one of
     the names in :data:`PICTURE_KINDS`, or None when it is none of them.
@@ -159,19 +184,33 @@ def _brands(head: bytes) -> list[bytes]:
     return [head[8:12], *(head[at : at + 4] for at in range(16, end - 3, 4))]
 
 
-def mismatch(name: str, head: bytes) -> str | None:
+def mismatch(name: str, head: bytes, named_in: str = "the image: line") -> str | None:
     """Why the picture file ``name`` (with its first bytes ``head``) is not what its
-    extension says, and what to do; None when it is. For an SVG, see svg.py as well."""
+    extension says, and what to do (renaming means changing ``named_in`` too); None when it
+    is. For an SVG, see svg.py as well."""
     expected = PICTURE_KINDS[PurePosixPath(name).suffix.lower()]
     actual = sniff(head)
     if actual == expected:
         return None
     if actual is not None:
         better = PurePosixPath(name).with_suffix(_EXTENSION[actual]).name
-        return (
-            f"is {a_kind(actual)} picture, not {expected}; rename it {better} (and the image: line)"
-        )
+        return f"is {a_kind(actual)} picture, not {expected}; rename it {better} (and {named_in})"
     return f"is not {a_kind(expected)} picture ({_what_it_is(head)}); put the picture itself there"
+
+
+@dataclass(frozen=True, order=True)
+class Unannounced:
+    """An article's first inline picture, a file of the site, that is not what its extension
+    says: feeds would announce its type from the extension, so the article is announced
+    without a picture. One warning line; the file and the text linking it are still published
+    (a picture in the text is content, not the picture the article declares)."""
+
+    path: Path  # the picture file as found (in the article's folder or the static folder)
+    reason: str  # what :func:`mismatch` says: "is not a PNG picture (it is text); put …"
+    article: Path
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.reason}; not announced as the picture of {self.article}"
 
 
 def a_kind(kind: str) -> str:

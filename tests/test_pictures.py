@@ -215,3 +215,61 @@ def test_a_failed_publish_leaves_the_previous_output_alone(site):
     assert result.exit_code == 2, result.output
     assert "image 'a.png' not found" in result.output
     assert site.snapshot() == before
+
+
+def warnings(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+
+
+@pytest.mark.parametrize(
+    ("where", "data", "says"),
+    [
+        ("asset", b"Map of the Caspian, to be drawn\n", "is not a PNG picture (it is text)"),
+        ("asset", b"\xff\xd8\xff\xe0\x00\x10JFIF", "is a JPEG picture, not PNG; rename it map.jpg"),
+        ("static", b"<html><body>not found</body></html>\n", "is not a PNG picture (it is text)"),
+    ],
+)
+def test_a_first_inline_picture_of_the_site_that_is_not_what_its_name_says_is_not_announced(
+    site, where, data, says
+):
+    # the article's own file (published beside its page), or a static file at the site's root
+    src, published = ("map.png", "bad/map.png") if where == "asset" else ("/map.png", "map.png")
+    bad = site.article(
+        "2025-01-02-bad.md",
+        f"""
+        ---
+        title: A picture that is not one
+        date: 2025-01-02
+        ---
+        ![The map]({src})
+
+        ![A later picture, never promoted](https://cdn.example.net/later.jpg)
+        """,
+    )
+    path = (bad.with_suffix("") if where == "asset" else site.root / "static") / "map.png"
+    path.parent.mkdir()
+    path.write_bytes(data)
+    good = site.article(
+        "2025-01-01-good.md",
+        "---\ntitle: A real picture\ndate: 2025-01-01\n---\n![Chart](chart.png)\n",
+    )
+    picture(site, good, "chart.png")
+
+    result = site.run("publish", "--now", "2026-01-01T00:00:00Z")
+
+    assert result.exit_code == 0, result.output
+    said = warnings(result)
+    assert len(said) == 1, result.stderr
+    assert said[0].startswith(f"warning: {path} {says}"), said[0]
+    assert str(bad) in said[0], said[0]
+    assert feed_pictures(site)[f"{BASE}bad/"] == {
+        "atom.xml": ([], []),
+        "rss.xml": ([], []),
+        "feed.json": None,
+    }
+    assert og_images(site, "bad") == []
+    # the file and the text linking it are published as they are: only the announcement goes
+    assert (site.public / published).read_bytes() == data
+    page = (site.public / "bad" / "index.html").read_text(encoding="utf-8")
+    assert f'src="{BASE}{published}"' in page
+    assert_picture(site, "good", f"{BASE}good/chart.png", "image/png")
