@@ -245,6 +245,13 @@ def _archives_into_private_network(tmp_path: Path) -> None:
         titles = {e["title"] for e in reader.entries().values()}
         assert titles == {"Current a", "Current b"}, titles  # no internal memo stored
         assert json.loads(result.stdout)["archives"] == 0
+        histories = {
+            row["url"]: row["history"]
+            for row in json.loads(reader.run("sources", "list", "--json").stdout)
+        }
+        for feed in (news.url("/a.xml"), news.url("/b.xml")):  # said, not silently lost
+            assert histories[feed]["complete"] is False
+            assert "loopback address" in histories[feed]["problem"], histories[feed]
 
 
 def test_an_archive_never_leads_into_the_private_network(tmp_path):
