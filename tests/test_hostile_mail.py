@@ -1,0 +1,174 @@
+"""The digest by e-mail against hostile timing and input (issue 18), through the CLI with a
+real SMTP server (aiosmtpd, STARTTLS and a login) on loopback.
+
+* a 3,000-character feed title is cut, at a word, in every form of the digest and the mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from feedserver import FeedServer, Route
+from test_digest import Item, feed_xml
+from test_mail import PASSWORD, Mailbox, Project, Server, parse, serve_smtp
+
+from sources.opml import Source, save_source_list
+
+COMMUNIQUE = Path(sys.executable).parent / "communique"
+
+
+@dataclass
+class SlowMailbox(Mailbox):
+    """A server that takes ``delay`` seconds to answer each message (with ``answer``), and
+    ``rcpt_delay`` seconds to answer each recipient; ``data_in`` is set when a whole message
+    has arrived (the client has sent its end) and the server is yet to answer."""
+
+    delay: float = 0.0
+    rcpt_delay: float = 0.0
+    answer: str = "250 2.0.0 OK queued"
+    data_in: threading.Event = field(default_factory=threading.Event)
+    rcpt_in: threading.Event = field(default_factory=threading.Event)
+    messages: int = 0  # messages that arrived, accepted or not
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: object, address: str, options: list
+    ) -> str:
+        self.rcpt_in.set()
+        await asyncio.sleep(self.rcpt_delay)
+        envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.data_in.set()
+        self.messages += 1
+        await asyncio.sleep(self.delay)
+        if self.answer.startswith("250"):  # accepted: the message has arrived
+            self.received.append(envelope.content)  # type: ignore[attr-defined]
+        return self.answer
+
+
+@pytest.fixture
+def smtp(tmp_path: Path) -> Iterator[Server]:
+    with serve_smtp(Mailbox(), tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def project(tmp_path: Path, smtp: Server) -> Project:
+    return Project(tmp_path, smtp)
+
+
+@pytest.fixture
+def slow() -> SlowMailbox:
+    return SlowMailbox(delay=2.0)
+
+
+@pytest.fixture
+def slow_smtp(slow: SlowMailbox, tmp_path: Path) -> Iterator[Server]:
+    with serve_smtp(slow, tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def slow_project(tmp_path: Path, slow_smtp: Server) -> Project:
+    return Project(tmp_path, slow_smtp)
+
+
+def spawn(project: Project, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(COMMUNIQUE), "--config", str(project.config), *args],
+        cwd=project.root,
+        env={**os.environ, "COMMUNIQUE_SMTP_PASSWORD": PASSWORD},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    try:
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return process.returncode, stdout, stderr
+
+
+def message_ids(mailbox: Mailbox) -> list[str]:
+    return [parse(raw)["Message-ID"] for raw in mailbox.received]
+
+
+# --- a 3,000-character title -------------------------------------------------------------------
+
+LONG = " ".join(
+    ["EU foreign ministers agree new sanctions on Russia over its war against Ukraine:"]
+    + [f"the Council adds measure number {n} to the package," for n in range(60)]
+)[:3000]
+FEED_TITLE = " ".join(f"Council press releases on foreign affairs, series {n};" for n in range(80))[
+    :3000
+]
+
+
+def cut_between_words(title: str, whole: str) -> bool:
+    """``title`` is the start of ``whole`` up to the end of a word, then an ellipsis."""
+    body = title.removesuffix("…")
+    return title.endswith("…") and whole.startswith(body) and whole[len(body)] in " ,;:-–—"
+
+
+def test_a_3000_character_title_is_cut_at_a_word_everywhere(
+    project, smtp, server: FeedServer, monkeypatch
+):
+    item = Item(LONG, "2025-06-10T09:00:00Z", "The Council adopted sanctions on Russia.")
+    server.route("/long.xml", Route(body=feed_xml(FEED_TITLE, "https://c.example/", [item])))
+    save_source_list(
+        project.root / "sources.opml", [Source(server.url("/long.xml"), "", "official")]
+    )
+    assert project.run("aggregate", "--all", "-q").exit_code == 0
+    monkeypatch.chdir(project.root)
+    result = project.run(
+        "digest", "--since", "2025-06-10", "--until", "2025-06-11", "--out", "long", "--mail"
+    )
+    assert result.exit_code == 0, result.output
+    files = {p.suffix: p.read_text(encoding="utf-8") for p in (project.root / "long").iterdir()}
+    document = json.loads(files[".json"])
+    (topic,) = document["topics"]
+    (story,) = topic["stories"]
+    (source,) = story["sources"]
+    (by_source,) = document["by_source"]
+    for title, whole in [
+        (story["title"], LONG),
+        (source["title"], LONG),
+        (source["source"], FEED_TITLE),
+        (by_source["source"], FEED_TITLE),
+    ]:
+        assert 150 <= len(title) <= 201 and cut_between_words(title, whole), title
+    (raw,) = smtp.mailbox.received
+    mail = parse(raw)
+    forms = {**files, "mail text": mail.get_body(("plain",)).get_content()}
+    forms["mail html"] = mail.get_body(("html",)).get_content()
+    for name, text in forms.items():
+        assert LONG[:120] in " ".join(text.split()), name  # the start of it is there
+        assert LONG[250:350] not in text and FEED_TITLE[250:350] not in text, name  # no more
+
+
+def test_a_record_with_a_long_title_is_mailed_with_a_subject_of_sane_length(project, smtp):
+    """A record written before titles were cut, or edited by hand: the subject stays short."""
+    path = project.root / "out" / f"digest-{project.day}.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["title"] = LONG
+    path.write_text(json.dumps(document), encoding="utf-8")
+    result = project.run("mail")
+    assert result.exit_code == 0, result.output
+    subject = parse(smtp.mailbox.received[0])["Subject"]
+    assert subject.endswith("…, 10 June 2025: 10 stories from 11 items"), subject
+    assert len(subject) < 260
