@@ -1238,12 +1238,14 @@ def run_command(ctx: click.Context) -> None:
     with the digest alone, unless [publish] articles names a folder that is missing.
     """
     from feeds.article import check_articles_dir
+    from sources.digest_files import load_digest_settings
     from sources.mail_delivery import load_mail_settings
 
     config = _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
     if config.publish.articles_configured:  # and so does a configured folder that is missing
         check_articles_dir(config.publish.articles_dir)
-    mail = bool(load_mail_settings(ctx.obj).to)  # and so does a bad [mail] table
+    load_digest_settings(ctx.obj)  # and so does a bad [digest] table
+    mail = bool(load_mail_settings(ctx.obj).to)  # and a bad [mail] one
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)

@@ -39,7 +39,7 @@ from typing import Any
 
 from feeds.config import read_config_file
 from feeds.errors import InputError, line_of_key
-from sources.settings import parse_duration
+from sources.settings import one_line_problem, parse_duration
 
 PASSWORD_VARIABLE = "COMMUNIQUE_SMTP_PASSWORD"
 SECURITY = ("starttls", "tls", "none")
@@ -136,9 +136,15 @@ def load_mail_settings(config_path: Path | None) -> MailSettings:
     if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
         raise fail("to", "[mail] to must be an address in quotes, or a list of them")
     for address in recipients:
+        problem = one_line_problem(address)  # each is in the To header
+        if problem:
+            raise fail("to", f"[mail] to {problem} ({address!r})")
         if not _address(address):
             raise fail("to", f"[mail] to: {address!r} is not an e-mail address")
     sender = table.get("from", "")
+    problem = one_line_problem(sender) if isinstance(sender, str) else None
+    if problem:
+        raise fail("from", f"[mail] from {problem}")
     if recipients and not (isinstance(sender, str) and _address(sender)):
         raise fail(
             "from", '[mail] from must be the sender\'s address, e.g. "Digest <me@example.org>"'
@@ -157,6 +163,10 @@ def load_mail_settings(config_path: Path | None) -> MailSettings:
     username = table.get("username", "")
     if not isinstance(username, str):
         raise fail("username", "[mail] username must be text in quotes")
+    for key, value in (("smtp_host", host), ("username", username)):
+        problem = one_line_problem(value)
+        if problem:
+            raise fail(key, f"[mail] {key} {problem}")
     if username and security == "none":
         raise fail(
             "username",

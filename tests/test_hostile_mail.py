@@ -1,6 +1,7 @@
 """The digest by e-mail against hostile timing and input (issue 18), through the CLI with a
 real SMTP server (aiosmtpd, STARTTLS and a login) on loopback.
 
+* a line break in a setting that ends up in a header is refused when the settings are read;
 * a 3,000-character feed title is cut, at a word, in every form of the digest and the mail.
 """
 
@@ -106,6 +107,73 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 def message_ids(mailbox: Mailbox) -> list[str]:
     return [parse(raw)["Message-ID"] for raw in mailbox.received]
+
+
+# --- settings that end up in headers -----------------------------------------------------------
+
+
+def with_setting(project: Project, table: str, key: str, value: str) -> int:
+    """Set ``[table] key`` to the TOML ``value``; the line it is on."""
+    lines = project.config.read_text(encoding="utf-8").splitlines()
+    lines = (
+        [line for line in lines if not line.startswith(f"{key} =")] if table == "mail" else lines
+    )
+    at = lines.index(f"[{table}]") + 1
+    lines.insert(at, f"{key} = {value}")
+    project.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return at + 1
+
+
+@pytest.mark.parametrize("command", [["digest"], ["mail"], ["digest", "--mail"], ["run"]])
+def test_a_line_break_in_the_digest_title_is_refused_when_the_settings_are_read(
+    project, smtp, command
+):
+    line = with_setting(project, "digest", "title", '"EU digest\\nBcc: victim@example.org"')
+    before = sorted(p.name for p in (project.root / "out").iterdir())
+    result = project.run(*command)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        f"{project.config}:{line}: [digest] title must be one line of text, without line "
+        "breaks or other control characters"
+    ]
+    assert sorted(p.name for p in (project.root / "out").iterdir()) == before
+    assert not (project.root / "c.db").exists()  # run: nothing fetched or stored either
+    assert smtp.mailbox.received == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("from", '"EU digest\\n <digest@example.org>"'),
+        ("from", '"digest@example.org\\r"'),
+        ("from", '"EU\\u2028digest <digest@example.org>"'),
+        ("to", '["analyst@example.org\\r\\n"]'),
+        ("to", '"Desk\\u0085 <desk@example.org>"'),
+        ("smtp_host", '"127.0.0.1\\nexample.org"'),
+        ("username", '"digest\\r\\nQUIT"'),
+    ],
+)
+def test_a_line_break_in_a_mail_setting_is_refused_with_its_line(project, smtp, key, value):
+    line = with_setting(project, "mail", key, value)
+    result = project.run("mail")
+    assert result.exit_code == 2, result.output
+    (message,) = result.stderr.splitlines()
+    assert message.startswith(f"{project.config}:{line}: [mail] {key} ")
+    assert "line break" in message
+    assert smtp.mailbox.received == []
+
+
+def test_a_record_with_a_line_break_in_its_title_is_mailed_with_a_one_line_subject(project, smtp):
+    """A record written before titles were checked, or edited by hand."""
+    path = project.root / "out" / f"digest-{project.day}.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["title"] = "EU\r\ndigest\n"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    result = project.run("mail")
+    assert result.exit_code == 0, result.output
+    (raw,) = smtp.mailbox.received
+    assert parse(raw)["Subject"] == "EU digest, 10 June 2025: 10 stories from 11 items"
+    assert b"\r\nBcc" not in raw
 
 
 # --- a 3,000-character title -------------------------------------------------------------------
