@@ -1,6 +1,8 @@
 """The digest by e-mail against hostile timing and input (issue 18), through the CLI with a
 real SMTP server (aiosmtpd, STARTTLS and a login) on loopback.
 
+* two ``mail`` (or ``run``) processes at once against a slow server send one message: the
+  check "mailed already?", the sending and the record are one critical section;
 * a line break in a setting that ends up in a header is refused when the settings are read;
 * a 3,000-character feed title is cut, at a word, in every form of the digest and the mail.
 """
@@ -13,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +110,53 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str, str]:
 
 def message_ids(mailbox: Mailbox) -> list[str]:
     return [parse(raw)["Message-ID"] for raw in mailbox.received]
+
+
+# --- two runs at once --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["mail"], ["run"]])
+def test_two_processes_at_once_mail_the_digest_once(slow_project, slow, command):
+    first = spawn(slow_project, *command)
+    second = spawn(slow_project, *command)
+    results = [finish(first), finish(second)]
+    assert [code for code, _, _ in results] == [0, 0], results
+    outputs = sorted(stdout for _, stdout, _ in results)
+    assert sum("mailed digest" in out and "already" not in out for out in outputs) == 1, outputs
+    assert sum("was mailed already" in out for out in outputs) == 1, outputs
+    assert len(slow.received) == 1, message_ids(slow)
+    assert (slow_project.root / "c.db.mail-lock").exists()  # beside the database
+
+
+def test_a_mail_that_waits_too_long_for_another_says_so_in_one_line(slow_project, slow):
+    slow.delay = 4.0
+    first = spawn(slow_project, "mail")
+    try:
+        assert slow.data_in.wait(30), "the first process never sent its message"
+        started = time.monotonic()
+        second = slow_project.run("mail", "--wait", "0.5")
+        assert time.monotonic() - started < 3
+    finally:
+        code, _, stderr = finish(first)
+    assert second.exit_code == 1, second.output
+    assert second.stdout == ""
+    assert second.stderr.splitlines() == [
+        f"communique: digest {slow_project.day} not mailed: a digest is being mailed by "
+        "another process, still after 0.5 s; try again when it ends"
+    ]
+    assert code == 0, stderr
+    assert len(slow.received) == 1
+    again = slow_project.run("mail")  # the first one's delivery was recorded
+    assert again.exit_code == 0 and "was mailed already" in again.stdout
+    assert len(slow.received) == 1
+
+
+@pytest.mark.parametrize("wait", ["-1", "nan", "90000"])
+def test_mail_wait_must_be_a_number_of_seconds(project, smtp, wait):
+    result = project.run("mail", "--wait", wait)
+    assert result.exit_code == 2
+    assert "--wait" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert smtp.mailbox.received == []
 
 
 # --- settings that end up in headers -----------------------------------------------------------
