@@ -1138,13 +1138,13 @@ def _mail_digest(
 ) -> int:
     """Mail ``digest`` unless it was mailed already (``resend`` sends it anyway); the exit
     code: 0 sent or already sent, 1 the server did not take it or another process is mailing
-    (said in one line).
+    (said in one line), 130 Ctrl-C while the server took it (said whether it was mailed).
 
     "Mailed already?", the sending and the record are one step under a lock beside the
     database: two runs at once would both find the digest not mailed, and both send it.
     """
     from sources.digest import plural
-    from sources.mail_delivery import MailFailure, load_mail_settings
+    from sources.mail_delivery import Interrupted, MailFailure, load_mail_settings
     from sources.mail_delivery import send as send_mail
     from sources.mail_message import build_message
 
@@ -1172,11 +1172,17 @@ def _mail_digest(
             )
             message_id = str(message["Message-ID"])
             try:
-                delivery = send_mail(message, mail)
+                delivery = send_mail(
+                    message,
+                    mail,
+                    record=lambda: store.record_delivery(digest.day, message_id, mail.to, clock),
+                )
+            except Interrupted as exc:
+                click.echo(f"communique: interrupted; digest {digest.day} {exc}", err=True)
+                return EXIT_INTERRUPTED
             except MailFailure as exc:
                 click.echo(f"communique: digest {digest.day} not mailed: {exc}", err=True)
                 return EXIT_PROBLEM
-            store.record_delivery(digest.day, message_id, mail.to, clock)
     except Busy:
         click.echo(
             f"communique: digest {digest.day} not mailed: a digest is being mailed by another "
@@ -1190,6 +1196,13 @@ def _mail_digest(
     )
     for refused in delivery.refused:
         click.echo(f"communique: refused by the server, not mailed: {refused}", err=True)
+    if delivery.interrupted:
+        click.echo(
+            f"communique: interrupted; digest {digest.day} was mailed first "
+            "(the server accepted it)",
+            err=True,
+        )
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 

@@ -3,6 +3,9 @@ real SMTP server (aiosmtpd, STARTTLS and a login) on loopback.
 
 * two ``mail`` (or ``run``) processes at once against a slow server send one message: the
   check "mailed already?", the sending and the record are one critical section;
+* Ctrl-C while the server answers the message does not lose its answer: an acceptance is
+  recorded (exit 130, saying it was mailed), a refusal is not, and either way the message
+  arrives once over this run and the next;
 * a line break in a setting that ends up in a header is refused when the settings are read;
 * a 3,000-character feed title is cut, at a word, in every form of the digest and the mail.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -157,6 +161,87 @@ def test_mail_wait_must_be_a_number_of_seconds(project, smtp, wait):
     assert result.exit_code == 2
     assert "--wait" in result.stderr and len(result.stderr.splitlines()) == 1
     assert smtp.mailbox.received == []
+
+
+# --- Ctrl-C while the server answers -----------------------------------------------------------
+
+
+def interrupt_when(process: subprocess.Popen[str], event: threading.Event) -> None:
+    assert event.wait(30), "the process never got that far"
+    time.sleep(0.3)  # the client is waiting for the server's answer
+    process.send_signal(signal.SIGINT)
+
+
+def test_ctrl_c_while_the_server_accepts_the_message_records_it(slow_project, slow):
+    process = spawn(slow_project, "mail")
+    interrupt_when(process, slow.data_in)
+    code, stdout, stderr = finish(process)
+    assert code == 130, (stdout, stderr)
+    day = slow_project.day
+    assert stderr.splitlines() == [
+        f"communique: interrupted; digest {day} was mailed first (the server accepted it)"
+    ]
+    assert stdout.startswith(f"mailed digest {day} to 2 recipients (<digest-{day}.")
+    assert len(slow.received) == 1
+    slow.delay = 0
+    again = slow_project.run("mail")
+    assert again.exit_code == 0, again.output
+    assert "was mailed already" in again.stdout
+    assert len(slow.received) == 1  # across both runs
+
+
+def test_ctrl_c_while_the_server_refuses_the_message_leaves_it_for_the_next_run(
+    slow_project, slow, slow_smtp
+):
+    slow.answer = "451 4.3.0 Try again later"
+    process = spawn(slow_project, "mail")
+    interrupt_when(process, slow.data_in)
+    code, stdout, stderr = finish(process)
+    assert code == 130, (stdout, stderr)
+    assert stdout == ""
+    assert stderr.splitlines() == [
+        f"communique: interrupted; digest {slow_project.day} not mailed: "
+        f"127.0.0.1:{slow_smtp.port} answered 451 4.3.0 Try again later"
+    ]
+    assert slow.received == [] and slow.messages == 1  # no retry after the interrupt
+    slow.answer, slow.delay = "250 2.0.0 OK queued", 0
+    again = slow_project.run("mail")
+    assert again.exit_code == 0, again.output
+    assert "mailed digest" in again.stdout
+    assert len(slow.received) == 1
+
+
+def test_a_second_ctrl_c_does_not_wait_and_says_the_message_may_have_been_mailed(
+    slow_project, slow, slow_smtp
+):
+    slow.delay = 3.0
+    process = spawn(slow_project, "mail")
+    interrupt_when(process, slow.data_in)
+    time.sleep(0.2)
+    started = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    code, stdout, stderr = finish(process)
+    assert time.monotonic() - started < 2
+    assert (code, stdout) == (130, ""), stderr
+    assert stderr.splitlines() == [
+        f"communique: interrupted; digest {slow_project.day} may have been mailed: stopped "
+        f"before 127.0.0.1:{slow_smtp.port} answered the message (not recorded: the next run "
+        "sends it again)"
+    ]
+
+
+def test_ctrl_c_before_the_message_is_sent_is_an_interrupt_and_nothing_else(slow_project, slow):
+    """Interrupted while the server answers a recipient: the session is closed, never ended
+    with a QUIT whose reply would be that pending 250, read as QUIT's own answer."""
+    slow.rcpt_delay = 2.0
+    process = spawn(slow_project, "mail")
+    interrupt_when(process, slow.rcpt_in)
+    code, stdout, stderr = finish(process)
+    assert (code, stdout, stderr.splitlines()) == (130, "", ["communique: interrupted"])
+    assert not slow.data_in.is_set() and slow.received == []
+    slow.rcpt_delay = slow.delay = 0
+    assert slow_project.run("mail").exit_code == 0
+    assert len(slow.received) == 1
 
 
 # --- settings that end up in headers -----------------------------------------------------------
