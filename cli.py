@@ -1214,6 +1214,12 @@ def _mail_digest(
     help="Which digest: its day as its files name it (2026-11-27, or 2026-11-20--2026-11-26 "
     "for a longer period); default: the latest one written.",
 )
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory the digest was written to (digest --out; default: [digest] out, "
+    "else static/digest/).",
+)
 @click.option("--resend", is_flag=True, help="Send it even if it was mailed already.")
 @click.option(
     "--wait",
@@ -1228,11 +1234,12 @@ def _mail_digest(
 def mail_command(
     ctx: click.Context,
     day: str | None,
+    out: Path | None,
     resend: bool,
     wait: float,
     now: str | None,
 ) -> None:
-    """Mail a digest already written (from [digest] out) to [mail] to.
+    """Mail a digest already written (from [digest] out, or --out) to [mail] to.
 
     The message has a plain-text part and an HTML part made for mail clients (tables and
     inline styles, no images, no scripts). A digest is mailed once: its delivery is recorded
@@ -1245,20 +1252,21 @@ def mail_command(
 
     options = load_digest_settings(ctx.obj)
     site = load_config(ctx.obj).site
+    out_dir = out or options.out_dir
     if day is None:
-        records = sorted(options.out_dir.glob("digest-*.json"), key=lambda p: p.stat().st_mtime_ns)
+        records = sorted(out_dir.glob("digest-*.json"), key=lambda p: p.stat().st_mtime_ns)
         if not records:
             click.echo(
-                f"communique: no digest in {options.out_dir}; write one with `communique digest`",
+                f"communique: no digest in {out_dir}; write one with `communique digest`",
                 err=True,
             )
             ctx.exit(EXIT_INPUT)
         path = records[-1]
     else:
-        path = options.out_dir / f"digest-{day}.json"
+        path = out_dir / f"digest-{day}.json"
         if not path.is_file():
             click.echo(
-                f"communique: no digest {day} in {options.out_dir} ({path.name} is missing); "
+                f"communique: no digest {day} in {out_dir} ({path.name} is missing); "
                 "see the digest-*.json files there",
                 err=True,
             )

@@ -7,6 +7,7 @@ real SMTP server (aiosmtpd, STARTTLS and a login) on loopback.
   recorded (exit 130, saying it was mailed), a refusal is not, and either way the message
   arrives once over this run and the next;
 * a line break in a setting that ends up in a header is refused when the settings are read;
+* ``mail --out DIR`` mails a digest written with ``digest --out DIR`` (the README's example);
 * a 3,000-character feed title is cut, at a word, in every form of the digest and the mail.
 """
 
@@ -309,6 +310,34 @@ def test_a_record_with_a_line_break_in_its_title_is_mailed_with_a_one_line_subje
     (raw,) = smtp.mailbox.received
     assert parse(raw)["Subject"] == "EU digest, 10 June 2025: 10 stories from 11 items"
     assert b"\r\nBcc" not in raw
+
+
+# --- mail --out --------------------------------------------------------------------------------
+
+
+def test_mail_out_mails_a_digest_written_with_digest_out(project, smtp, monkeypatch):
+    """The README's example: a weekly digest written to a folder of its own, then mailed."""
+    monkeypatch.chdir(project.root)
+    written = project.run(
+        "digest", "--since", "2026-11-20", "--until", "2026-11-27",
+        "--format", "md,html", "--out", "weekly/", "--now", "2026-11-27T06:30:00Z",
+    )  # fmt: skip
+    assert written.exit_code == 0, written.output
+    day = "2026-11-20--2026-11-26"
+    assert (project.root / "weekly" / f"digest-{day}.json").is_file()
+    result = project.run("mail", "--out", "weekly/")
+    assert result.exit_code == 0, result.output
+    assert f"mailed digest {day}" in result.stdout
+    (raw,) = smtp.mailbox.received
+    assert parse(raw)["Subject"].startswith("EU foreign policy digest, 20–26 November 2026:")
+    named = project.run("mail", "--out", "weekly", "--digest", day)
+    assert named.exit_code == 0 and "was mailed already" in named.stdout
+    missing = project.run("mail", "--out", "nowhere/")
+    assert missing.exit_code == 2
+    assert missing.stderr.splitlines() == [
+        "communique: no digest in nowhere; write one with `communique digest`"
+    ]
+    assert len(smtp.mailbox.received) == 1
 
 
 # --- a 3,000-character title -------------------------------------------------------------------
