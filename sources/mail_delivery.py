@@ -246,7 +246,7 @@ def send(
             refused = _deliver(message, settings, password, held, record)
             return Delivery(attempts, refused, interrupted=held.pressed > 0)
         except KeyboardInterrupt:
-            if not held.pressed:  # before the message was sent: nothing to know
+            if not held.pressed or held.recorded:  # nothing to know, or known and recorded
                 raise
             raise Interrupted(
                 f"may have been mailed: stopped before {settings.smtp_host}:{settings.smtp_port} "
@@ -276,6 +276,7 @@ class _HeldInterrupt:
 
     def __init__(self) -> None:
         self.pressed = 0
+        self.recorded = False  # the server accepted the message and it was recorded
         self._previous: Any = None
 
     def hold(self) -> None:
@@ -344,6 +345,7 @@ def _deliver(
                 client.login(settings.username, password)
             refused = client.send_message(message, settings.sender, list(settings.to))
             record()  # accepted: recorded at once, Ctrl-C still held back
+            held.recorded = True
             if not held.pressed:  # a goodbye whose answer no longer matters
                 with contextlib.suppress(smtplib.SMTPException, OSError):
                     client.quit()
