@@ -64,7 +64,7 @@ from sources.settings import (
     load_taxonomy,
     parse_duration,
 )
-from sources.store import Busy, Store, StoredItem, run_lock
+from sources.store import Busy, Store, StoredItem, mail_lock, run_lock
 
 if TYPE_CHECKING:  # names in annotations only; the modules load with their commands
     from feeds.build import Build
@@ -75,6 +75,7 @@ EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 EXIT_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool whose reader went away
 MAX_WAIT = 86_400  # seconds --wait may wait for another run: a day, a cron period at most
+MAIL_WAIT = 600.0  # seconds a mail waits for another process mailing (mail --wait)
 BACKGROUND = timedelta(days=30)  # items around a digest's period that weigh its words
 
 AGGREGATE_EXIT_CODES_HELP = """\b
@@ -1211,11 +1212,18 @@ def digest_command(
         ctx.exit(_mail_digest(ctx, digest, resend=False, clock=clock))
 
 
-def _mail_digest(ctx: click.Context, digest: Digest, *, resend: bool, clock: datetime) -> int:
+def _mail_digest(
+    ctx: click.Context, digest: Digest, *, resend: bool, clock: datetime, wait: float = MAIL_WAIT
+) -> int:
     """Mail ``digest`` unless it was mailed already (``resend`` sends it anyway); the exit
-    code: 0 sent or already sent, 1 the server did not take it (said in one line)."""
+    code: 0 sent or already sent, 1 the server did not take it or another process is mailing
+    (said in one line), 130 Ctrl-C while the server took it (said whether it was mailed).
+
+    "Mailed already?", the sending and the record are one step under a lock beside the
+    database: two runs at once would both find the digest not mailed, and both send it.
+    """
     from sources.digest import plural
-    from sources.mail_delivery import MailFailure, load_mail_settings
+    from sources.mail_delivery import Interrupted, MailFailure, load_mail_settings
     from sources.mail_delivery import send as send_mail
     from sources.mail_message import build_message
 
@@ -1224,34 +1232,56 @@ def _mail_digest(ctx: click.Context, digest: Digest, *, resend: bool, clock: dat
         raise click.UsageError("no [mail] to in the config: say where digests are mailed")
     site = load_config(ctx.obj).site
     settings = _aggregate_settings(ctx)
-    with Store(settings.database) as store:
-        earlier = store.delivered(digest.day)
-        if earlier and not resend:
-            click.echo(
-                f"digest {digest.day} was mailed already ({_when(earlier[1])}, {earlier[0]}); "
-                "`communique mail --resend` sends it again"
+    try:
+        with mail_lock(settings.database, wait=wait), Store(settings.database) as store:
+            earlier = store.delivered(digest.day)
+            if earlier and not resend:
+                click.echo(
+                    f"digest {digest.day} was mailed already ({_when(earlier[1])}, {earlier[0]}); "
+                    "`communique mail --resend` sends it again"
+                )
+                return EXIT_OK
+            message = build_message(
+                digest,
+                sender=mail.sender,
+                recipients=mail.to,
+                base_url=site.base_url,
+                sent_at=clock,
+                language=site.language,
             )
-            return EXIT_OK
-        message = build_message(
-            digest,
-            sender=mail.sender,
-            recipients=mail.to,
-            base_url=site.base_url,
-            sent_at=clock,
-            language=site.language,
+            message_id = str(message["Message-ID"])
+            try:
+                delivery = send_mail(
+                    message,
+                    mail,
+                    record=lambda: store.record_delivery(digest.day, message_id, mail.to, clock),
+                )
+            except Interrupted as exc:
+                click.echo(f"communique: interrupted; digest {digest.day} {exc}", err=True)
+                return EXIT_INTERRUPTED
+            except MailFailure as exc:
+                click.echo(f"communique: digest {digest.day} not mailed: {exc}", err=True)
+                return EXIT_PROBLEM
+    except Busy:
+        click.echo(
+            f"communique: digest {digest.day} not mailed: a digest is being mailed by another "
+            f"process, still after {wait:g} s; try again when it ends",
+            err=True,
         )
-        try:
-            delivery = send_mail(message, mail)
-        except MailFailure as exc:
-            click.echo(f"communique: digest {digest.day} not mailed: {exc}", err=True)
-            return EXIT_PROBLEM
-        store.record_delivery(digest.day, str(message["Message-ID"]), mail.to, clock)
+        return EXIT_PROBLEM
     click.echo(
         f"mailed digest {digest.day} to {plural(len(mail.to), 'recipient', 'recipients')} "
-        f"({message['Message-ID']})"
+        f"({message_id})"
     )
     for refused in delivery.refused:
         click.echo(f"communique: refused by the server, not mailed: {refused}", err=True)
+    if delivery.interrupted:
+        click.echo(
+            f"communique: interrupted; digest {digest.day} was mailed first "
+            "(the server accepted it)",
+            err=True,
+        )
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 
@@ -1263,36 +1293,59 @@ def _mail_digest(ctx: click.Context, digest: Digest, *, resend: bool, clock: dat
     help="Which digest: its day as its files name it (2026-11-27, or 2026-11-20--2026-11-26 "
     "for a longer period); default: the latest one written.",
 )
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory the digest was written to (digest --out; default: [digest] out, "
+    "else static/digest/).",
+)
 @click.option("--resend", is_flag=True, help="Send it even if it was mailed already.")
+@click.option(
+    "--wait",
+    default=MAIL_WAIT,
+    show_default=True,
+    type=float,
+    callback=lambda ctx, param, value: _wait_seconds(value),
+    help=f"Seconds to wait for another process mailing a digest (0 to {MAX_WAIT:,}).",
+)
 @_now_option
 @click.pass_context
-def mail_command(ctx: click.Context, day: str | None, resend: bool, now: str | None) -> None:
-    """Mail a digest already written (from [digest] out) to [mail] to.
+def mail_command(
+    ctx: click.Context,
+    day: str | None,
+    out: Path | None,
+    resend: bool,
+    wait: float,
+    now: str | None,
+) -> None:
+    """Mail a digest already written (from [digest] out, or --out) to [mail] to.
 
     The message has a plain-text part and an HTML part made for mail clients (tables and
     inline styles, no images, no scripts). A digest is mailed once: its delivery is recorded
-    when the server accepts it, and sending it again needs --resend. Temporary failures are
-    tried again for [mail] retry_for, then left for the next run (exit 1).
+    when the server accepts it, and sending it again needs --resend; two processes mailing at
+    once take turns (--wait). Temporary failures are tried again for [mail] retry_for, then
+    left for the next run (exit 1).
     """
     from sources.digest import from_json as digest_from_json
     from sources.digest_files import load_digest_settings
 
     options = load_digest_settings(ctx.obj)
     site = load_config(ctx.obj).site
+    out_dir = out or options.out_dir
     if day is None:
-        records = sorted(options.out_dir.glob("digest-*.json"), key=lambda p: p.stat().st_mtime_ns)
+        records = sorted(out_dir.glob("digest-*.json"), key=lambda p: p.stat().st_mtime_ns)
         if not records:
             click.echo(
-                f"communique: no digest in {options.out_dir}; write one with `communique digest`",
+                f"communique: no digest in {out_dir}; write one with `communique digest`",
                 err=True,
             )
             ctx.exit(EXIT_INPUT)
         path = records[-1]
     else:
-        path = options.out_dir / f"digest-{day}.json"
+        path = out_dir / f"digest-{day}.json"
         if not path.is_file():
             click.echo(
-                f"communique: no digest {day} in {options.out_dir} ({path.name} is missing); "
+                f"communique: no digest {day} in {out_dir} ({path.name} is missing); "
                 "see the digest-*.json files there",
                 err=True,
             )
@@ -1302,7 +1355,7 @@ def mail_command(ctx: click.Context, day: str | None, resend: bool, now: str | N
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         click.echo(f"communique: {path}: cannot read the digest ({exc})", err=True)
         ctx.exit(EXIT_INPUT)
-    ctx.exit(_mail_digest(ctx, digest, resend=resend, clock=_clock(now)))
+    ctx.exit(_mail_digest(ctx, digest, resend=resend, clock=_clock(now), wait=wait))
 
 
 @main.command("run", epilog=AGGREGATE_EXIT_CODES_HELP)
@@ -1317,12 +1370,14 @@ def run_command(ctx: click.Context) -> None:
     with the digest alone, unless [publish] articles names a folder that is missing.
     """
     from feeds.article import check_articles_dir
+    from sources.digest_files import load_digest_settings
     from sources.mail_delivery import load_mail_settings
 
     config = _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
     if config.publish.articles_configured:  # and so does a configured folder that is missing
         check_articles_dir(config.publish.articles_dir)
-    mail = bool(load_mail_settings(ctx.obj).to)  # and so does a bad [mail] table
+    load_digest_settings(ctx.obj)  # and so does a bad [digest] table
+    mail = bool(load_mail_settings(ctx.obj).to)  # and a bad [mail] one
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)

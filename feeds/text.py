@@ -41,17 +41,18 @@ def html_to_text(fragment: str) -> str:
     return _SPACE.sub(" ", html.unescape(_TAG.sub("", spaced))).strip()
 
 
-def cut_at_word(text: str, limit: int) -> str:
+def cut_at_word(text: str, limit: int, *, sentences: bool = True) -> str:
     """``text`` shortened to at most ``limit`` characters at a word boundary, with an ellipsis.
 
     Prefers ending on a whole sentence when one ends in the last third of the allowance, so an
-    excerpt reads as prose rather than as a fragment.
+    excerpt reads as prose rather than as a fragment. ``sentences=False`` (a title) always
+    ends with the ellipsis: a title cut at a full stop would not show that it was cut.
     """
     if len(text) <= limit:
         return text
     window = text[: limit + 1]
     sentence_end = max(window.rfind(". "), window.rfind("! "), window.rfind("? "))
-    if sentence_end >= limit * 2 // 3:
+    if sentences and sentence_end >= limit * 2 // 3:
         return window[: sentence_end + 1]
     cut = window.rfind(" ")
     if cut <= 0:

@@ -31,6 +31,7 @@ from sources.store import StoredItem
 from sources.stories import Story, group_stories, rank
 
 EXCERPT_CHARS = 300
+TITLE_CHARS = 200  # a feed's or an item's title, as every form of the digest shows it
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ def build_digest(
         for topic_id in sorted(by_topic, key=taxonomy.order)
     )
     sources = Counter(item.source_title for item in items)
+    by_source = ((shown_title(name), count) for name, count in sources.items())
     return Digest(
         title=title,
         since=since,
@@ -151,8 +153,15 @@ def build_digest(
         period=_period(since, until, zone),
         topics=topics,
         items=len(items),
-        by_source=tuple(sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))),
+        by_source=tuple(sorted(by_source, key=lambda kv: (-kv[1], kv[0]))),
     )
+
+
+def shown_title(title: str) -> str:
+    """A title as the digest shows it: one line of at most :data:`TITLE_CHARS` characters,
+    cut at a word with an ellipsis. A feed decides its titles, and a 3,000-character one
+    would fill a screen of every form of the digest, and the mail."""
+    return cut_at_word(" ".join(title.split()), TITLE_CHARS, sentences=False)
 
 
 DAILY = timedelta(
@@ -201,12 +210,14 @@ def _story(story: Story, zone: ZoneInfo) -> DigestStory:
     headline = story.headline
     local = headline.published_at.astimezone(zone)
     return DigestStory(
-        title=headline.title,
+        title=shown_title(headline.title),
         link=_web_link(headline.link),
         when=f"{human_date(local, zone)}, {local:%H:%M}",
         excerpt=cut_at_word(" ".join(excerpt_text(headline).split()), EXCERPT_CHARS),
         told_by=tuple(
-            DigestSource(item.source_title, _web_link(item.link), item.title)
+            DigestSource(
+                shown_title(item.source_title), _web_link(item.link), shown_title(item.title)
+            )
             for item in story.items
         ),
         relevance=story.relevance,

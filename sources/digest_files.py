@@ -16,6 +16,7 @@ from feeds.config import PublishSettings, Site, load_config, normalise_base_url,
 from feeds.errors import InputError, line_of_key
 from feeds.output import write_atomically
 from sources.digest import Digest, digest_feed, to_html, to_json, to_markdown
+from sources.settings import one_line_problem
 
 FEED_NAME = "digest.atom"
 
@@ -49,6 +50,9 @@ def load_digest_settings(config_path: Path | None) -> DigestSettings:
             raise fail(key, f"unknown setting [digest] {key}; known: base_url, out, title")
         if not isinstance(table[key], str) or not table[key].strip():
             raise fail(key, f"[digest] {key} must be text in quotes")
+    problem = one_line_problem(table.get("title", ""))  # the title is the mail's subject
+    if problem:
+        raise fail("title", f"[digest] title {problem}")
     base_url = ""
     if "base_url" in table:
         try:

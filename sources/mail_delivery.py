@@ -18,16 +18,27 @@ checked, log in, send. What the server says decides what happens next:
 * a permanent one (a 5xx reply, authentication refused, a certificate that does not check)
   is reported at once as :class:`PermanentFailure`, in one line.
 
-Nothing here records a delivery: the caller does, once :func:`send` has returned, that is
-once the server accepted the message.
+The caller records the delivery: :func:`send` calls its ``record`` the moment the server has
+accepted the message, before anything else can go wrong. The server's answer to the message
+must never be lost (a message accepted but not recorded is sent again by the next run): from
+the DATA command until the delivery is recorded, a first Ctrl-C is held back (the server's
+answer takes at most :data:`CONNECT_TIMEOUT`). An acceptance is recorded all the same and
+returned with ``Delivery.interrupted`` set, so the command stops after saying so; any other
+answer is :class:`Interrupted`, never tried again. A second Ctrl-C stops at once. A session
+that failed or was interrupted is closed without QUIT: the reply read for QUIT could be one
+the server still owed to an earlier command (its ``250`` for the message, taken for a
+refusal of QUIT).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +50,7 @@ from typing import Any
 
 from feeds.config import read_config_file
 from feeds.errors import InputError, line_of_key
-from sources.settings import parse_duration
+from sources.settings import one_line_problem, parse_duration
 
 PASSWORD_VARIABLE = "COMMUNIQUE_SMTP_PASSWORD"
 SECURITY = ("starttls", "tls", "none")
@@ -92,11 +103,13 @@ class MailSettings:
 
 @dataclass(frozen=True)
 class Delivery:
-    """A message the server accepted: how many attempts it took, and the recipients it
-    refused while it accepted the rest."""
+    """A message the server accepted: how many attempts it took, the recipients it refused
+    while it accepted the rest, and whether Ctrl-C was pressed while it answered (the
+    delivery is to be recorded, then the command stops)."""
 
     attempts: int
     refused: tuple[str, ...] = ()
+    interrupted: bool = False
 
 
 class MailFailure(Exception):
@@ -109,6 +122,11 @@ class TemporaryFailure(MailFailure):
 
 class PermanentFailure(MailFailure):
     """Trying again will not help until something is changed (address, password, server)."""
+
+
+class Interrupted(MailFailure):
+    """Ctrl-C while the server was sent the message, which it did not accept (the text says
+    what it answered) or did not answer before a second Ctrl-C (it may have accepted it)."""
 
 
 def load_mail_settings(config_path: Path | None) -> MailSettings:
@@ -136,9 +154,15 @@ def load_mail_settings(config_path: Path | None) -> MailSettings:
     if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
         raise fail("to", "[mail] to must be an address in quotes, or a list of them")
     for address in recipients:
+        problem = one_line_problem(address)  # each is in the To header
+        if problem:
+            raise fail("to", f"[mail] to {problem} ({address!r})")
         if not _address(address):
             raise fail("to", f"[mail] to: {address!r} is not an e-mail address")
     sender = table.get("from", "")
+    problem = one_line_problem(sender) if isinstance(sender, str) else None
+    if problem:
+        raise fail("from", f"[mail] from {problem}")
     if recipients and not (isinstance(sender, str) and _address(sender)):
         raise fail(
             "from", '[mail] from must be the sender\'s address, e.g. "Digest <me@example.org>"'
@@ -157,6 +181,10 @@ def load_mail_settings(config_path: Path | None) -> MailSettings:
     username = table.get("username", "")
     if not isinstance(username, str):
         raise fail("username", "[mail] username must be text in quotes")
+    for key, value in (("smtp_host", host), ("username", username)):
+        problem = one_line_problem(value)
+        if problem:
+            raise fail(key, f"[mail] {key} {problem}")
     if username and security == "none":
         raise fail(
             "username",
@@ -201,20 +229,34 @@ def send(
     message: EmailMessage,
     settings: MailSettings,
     *,
+    record: Callable[[], None],
     sleep: Callable[[float], Any] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Delivery:
-    """Deliver ``message`` to ``settings.to``. Raises :class:`TemporaryFailure` or
-    :class:`PermanentFailure` (one line each) when no recipient got it."""
+    """Deliver ``message`` to ``settings.to``; ``record`` is called once the server accepted
+    it. Raises :class:`TemporaryFailure`, :class:`PermanentFailure` or :class:`Interrupted`
+    (one line each) when no recipient got it."""
     password = settings.password() if settings.username else ""
     deadline = clock() + settings.retry_for
     delay, attempts = 1.0, 0
+    held = _HeldInterrupt()
     while True:
         attempts += 1
         try:
-            refused = _deliver(message, settings, password)
-            return Delivery(attempts, refused)
-        except TemporaryFailure as exc:
+            refused = _deliver(message, settings, password, held, record)
+            return Delivery(attempts, refused, interrupted=held.pressed > 0)
+        except KeyboardInterrupt:
+            if not held.pressed or held.recorded:  # nothing to know, or known and recorded
+                raise
+            raise Interrupted(
+                f"may have been mailed: stopped before {settings.smtp_host}:{settings.smtp_port} "
+                "answered the message (not recorded: the next run sends it again)"
+            ) from None
+        except MailFailure as exc:
+            if held.pressed:  # the server did not take it, and no retry after Ctrl-C
+                raise Interrupted(f"not mailed: {exc}") from None
+            if isinstance(exc, PermanentFailure):
+                raise
             if clock() + delay > deadline:
                 raise TemporaryFailure(
                     f"{exc} (tried {attempts} time(s) in {settings.retry_for:g} s; "
@@ -224,19 +266,72 @@ def send(
             delay = min(delay * 2, 60.0)
 
 
-def _deliver(message: EmailMessage, settings: MailSettings, password: str) -> tuple[str, ...]:
+class _HeldInterrupt:
+    """Ctrl-C held back from the DATA command until the delivery is recorded (see above).
+
+    The first Ctrl-C is noted and the wait goes on: the socket call it broke off is resumed
+    (PEP 475), so the answer is read in full. A second one stops at once. Only the main
+    thread can handle signals; elsewhere nothing is held.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = 0
+        self.recorded = False  # the server accepted the message and it was recorded
+        self._previous: Any = None
+
+    def hold(self) -> None:
+        if self._previous is None and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+
+    def _note(self, signum: int, frame: object) -> None:
+        self.pressed += 1
+        if self.pressed > 1:
+            raise KeyboardInterrupt
+
+    def release(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+class _HoldingData:
+    """Mixed into the SMTP clients: Ctrl-C is held back from the DATA command on."""
+
+    held: _HeldInterrupt
+
+    def data(self, msg: bytes | str) -> tuple[int, bytes]:
+        self.held.hold()
+        return super().data(msg)  # type: ignore[misc]
+
+
+class _Client(_HoldingData, smtplib.SMTP):
+    pass
+
+
+class _TLSClient(_HoldingData, smtplib.SMTP_SSL):
+    pass
+
+
+def _deliver(
+    message: EmailMessage,
+    settings: MailSettings,
+    password: str,
+    held: _HeldInterrupt,
+    record: Callable[[], None],
+) -> tuple[str, ...]:
     """One attempt, failures sorted into temporary and permanent; the recipients the
     server refused while it accepted the others."""
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
     try:
         if settings.security == "tls":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(
+            client: _Client | _TLSClient = _TLSClient(
                 settings.smtp_host, settings.smtp_port, timeout=CONNECT_TIMEOUT, context=context
             )
         else:
-            client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=CONNECT_TIMEOUT)
-        with client:
+            client = _Client(settings.smtp_host, settings.smtp_port, timeout=CONNECT_TIMEOUT)
+        client.held = held
+        try:
             client.ehlo()
             if settings.security == "starttls":
                 if not client.has_extn("starttls"):
@@ -249,8 +344,16 @@ def _deliver(message: EmailMessage, settings: MailSettings, password: str) -> tu
             if settings.username:
                 client.login(settings.username, password)
             refused = client.send_message(message, settings.sender, list(settings.to))
-            # some accepted: delivered (sending again would reach them twice); say who not
-            return tuple(f"{a} ({c} {m.decode(errors='replace')})" for a, (c, m) in refused.items())
+            record()  # accepted: recorded at once, Ctrl-C still held back
+            held.recorded = True
+            if not held.pressed:  # a goodbye whose answer no longer matters
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    client.quit()
+        finally:
+            held.release()
+            client.close()  # after a failure or Ctrl-C without QUIT (see above)
+        # some accepted: delivered (sending again would reach them twice); say who not
+        return tuple(f"{a} ({c} {m.decode(errors='replace')})" for a, (c, m) in refused.items())
     except smtplib.SMTPAuthenticationError as exc:
         raise PermanentFailure(
             f"{where} refused the login of {settings.username!r}: {_reply(exc)}; check [mail] "

@@ -29,7 +29,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
-from sources.digest import Digest, _environment, plural, to_json
+from sources.digest import Digest, _environment, plural, shown_title, to_json
 
 WIDTH = 76  # plain-text lines stay under 78 characters (RFC 5322's recommendation)
 
@@ -51,7 +51,7 @@ def build_message(
     message["To"] = ", ".join(recipients)
     message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = message_id(digest, host)
-    message["List-Id"] = f"{_phrase(digest.title)} <digest.{host}>"
+    message["List-Id"] = f"{_phrase(shown_title(digest.title))} <digest.{host}>"
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(to_text(digest), subtype="plain", charset="utf-8")
     message.add_alternative(to_mail_html(digest, language), subtype="html", charset="utf-8")
@@ -59,11 +59,15 @@ def build_message(
 
 
 def subject(digest: Digest) -> str:
-    """ "EU foreign policy digest, 10 June 2025: 5 stories from 11 items"."""
+    """ "EU foreign policy digest, 10 June 2025: 5 stories from 11 items".
+
+    The title is one line and cut to a sane length whatever the record says (a record written
+    before titles were checked, or edited by hand): a header cannot hold a line break.
+    """
     counts = (
         f"{plural(digest.stories, 'story', 'stories')} from {plural(digest.items, 'item', 'items')}"
     )
-    return f"{digest.title}, {digest.days}: {counts}"
+    return f"{shown_title(digest.title)}, {digest.days}: {counts}"
 
 
 def message_id(digest: Digest, host: str) -> str:

@@ -63,6 +63,24 @@ def parse_duration(value: Any) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+_NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a one-line setting, or None.
+
+    A setting that ends up in a mail header (``[digest] title`` in the subject, ``[mail]
+    from`` and ``to``) or in an SMTP command must be one line: a line break there would
+    start another header (or command), so the mail library refuses it with an exception
+    at the moment of sending, long after the setting was read. Python's own idea of a line
+    break (:meth:`str.splitlines`: also vertical tab, form feed, U+0085, U+2028, U+2029)
+    is what that library checks, so every control character and line separator is refused.
+    """
+    if _NOT_ONE_LINE.search(value):
+        return "must be one line of text, without line breaks or other control characters"
+    return None
+
+
 _KEYS = {
     "sources": "a file path",
     "database": "a file path",

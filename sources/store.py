@@ -1074,19 +1074,41 @@ def _statements(script: str) -> list[str]:
 
 
 class Busy(Exception):
-    """Another ``aggregate`` holds the database."""
+    """Another process holds the lock: another ``aggregate``, or another mail of a digest."""
 
 
-@contextlib.contextmanager
-def run_lock(database: Path, *, wait: float) -> Iterator[None]:
+def run_lock(database: Path, *, wait: float) -> contextlib.AbstractContextManager[None]:
     """Only one aggregate run per database at a time; wait up to ``wait`` seconds for it.
 
     SQLite would serialise the writes anyway, but two runs would fetch every source twice
-    and race on schedules; a lock file (flock, released by the kernel if the process dies)
-    makes the second run wait or stop with a clear message instead.
+    and race on schedules; the lock makes the second run wait or stop with a clear message.
     """
+    return _lock_beside(
+        database,
+        ".lock",
+        wait,
+        f"another `communique aggregate` is using {database}; try again when it ends",
+    )
+
+
+def mail_lock(database: Path, *, wait: float) -> contextlib.AbstractContextManager[None]:
+    """Only one process mails the digests of a database at a time; wait up to ``wait`` seconds.
+
+    "Mailed already?", the sending and the record of the delivery must be one step: two runs
+    at once would both find the digest not mailed and both send it. Held by the first, the
+    lock makes the second wait, then find the digest mailed (or stop with a clear message).
+    """
+    return _lock_beside(
+        database, ".mail-lock", wait, f"another process is mailing a digest of {database}"
+    )
+
+
+@contextlib.contextmanager
+def _lock_beside(database: Path, suffix: str, wait: float, busy: str) -> Iterator[None]:
+    """A lock file beside ``database`` (flock: released by the kernel if the process dies, so
+    a killed run never leaves a stale lock); :class:`Busy` with ``busy`` after ``wait`` s."""
     database.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = database.with_name(database.name + ".lock")
+    lock_path = database.with_name(database.name + suffix)
     handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + wait
@@ -1096,9 +1118,7 @@ def run_lock(database: Path, *, wait: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise Busy(
-                        f"another `communique aggregate` is using {database}; try again when it ends"
-                    ) from None
+                    raise Busy(busy) from None
                 time.sleep(0.1)
         yield
     finally:

@@ -9,6 +9,7 @@ is mailed once; a password in ``communique.toml`` is refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -77,12 +78,18 @@ class Server:
 
 @pytest.fixture
 def smtp(tmp_path: Path) -> Iterator[Server]:
+    with serve_smtp(Mailbox(), tmp_path) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def serve_smtp(mailbox: Mailbox, tmp_path: Path) -> Iterator[Server]:
+    """``mailbox`` behind STARTTLS and a login, on a free loopback port."""
     authority = trustme.CA()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     ca_file = tmp_path / "test-ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
-    mailbox = Mailbox()
     port = _free_port()
     controller = Controller(
         mailbox,
