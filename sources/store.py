@@ -329,7 +329,7 @@ class Store:
                 path, timeout=60, isolation_level=None, check_same_thread=False
             )
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
+            _wal(self.db)
             self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable against crashes
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
@@ -363,6 +363,10 @@ class Store:
             )
         for number in range(version, SCHEMA_VERSION):
             with self.transaction() as db:
+                # read again under the write lock: another process opening the same new
+                # database may have applied this migration since (two `mail` at once)
+                if db.execute("PRAGMA user_version").fetchone()[0] > number:
+                    continue
                 for statement in _statements(MIGRATIONS[number]):
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number + 1}")
@@ -1075,6 +1079,21 @@ def _statements(script: str) -> list[str]:
 
 class Busy(Exception):
     """Another process holds the lock: another ``aggregate``, or another mail of a digest."""
+
+
+def _wal(db: sqlite3.Connection, wait: float = 60.0) -> None:
+    """Put the database in WAL mode. Changing the mode takes a lock SQLite's busy timeout
+    does not wait for, so two processes opening one new database at once (two `mail` from
+    cron) would see "database is locked": wait for it here instead."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def run_lock(database: Path, *, wait: float) -> contextlib.AbstractContextManager[None]:

@@ -1108,3 +1108,27 @@ def test_a_database_that_is_not_communique_s_is_refused(project, server):
     assert result.exit_code == 2
     assert "not a usable communique database" in result.stderr
     assert project.db_path.read_bytes() == b"this is not sqlite" * 100
+
+
+def test_processes_opening_one_new_database_at_once_all_get_it(tmp_path):
+    """Two commands from cron may open a database that does not exist yet at the same moment:
+    each must find it usable (the schema made once), none "locked" or half-made."""
+    script = (
+        "import sys, time; from pathlib import Path; from sources.store import Store\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "with Store(Path(sys.argv[1])) as store: print(len(store.source_rows()))\n"
+    )
+    for attempt in range(5):
+        database = tmp_path / f"new-{attempt}.db"
+        start = f"{time.time() + 0.5:.3f}"
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(database), start],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                cwd=Path(__file__).resolve().parents[1],
+            )
+            for _ in range(4)
+        ]  # fmt: skip
+        for worker in workers:
+            out, err = worker.communicate(timeout=60)
+            assert worker.returncode == 0 and out.strip() == "0", err
