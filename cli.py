@@ -1042,6 +1042,8 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
     click.echo(f"  {_page_line(item)}")
     if item.page_text:  # what was read, so a page read in the wrong encoding shows at once
         click.echo(f"  page text begins: {cut_at_word(' '.join(item.page_text.split()), 160)}")
+    with _existing_store(settings) as store:
+        _explain_story(item, store)
 
 
 def _page_line(item: StoredItem) -> str:
@@ -1078,15 +1080,69 @@ def _explain_pair(item: StoredItem, other: StoredItem, background: list[StoredIt
             f"  {label} [{shown.id}] {shown.title}  ({shown.source_title}, "
             f"{shown.published_at.isoformat()})"
         )
-    comparison = verdict.comparison
     if verdict.same_link:
         click.echo("  the same link: one story whatever the words")
-    click.echo(f"  similarity: {comparison.similarity:.2f} (a story needs {verdict.threshold:.2f})")
-    shared = ", ".join(f"{word} {share:.2f}" for word, share in comparison.shared)
+    click.echo(
+        f"  the story model gives {verdict.probability:.2f} that they report one event "
+        f"(one story from {verdict.threshold:.2f}); the evidence, and what it adds:"
+    )
+    for name, value, added in verdict.contributions:
+        click.echo(f"    {name:<15} {value:7.3f}  {added:+.2f}")
+    shared = ", ".join(f"{word} {share:.2f}" for word, share in verdict.shared)
     click.echo(f"  shared words (stemmed; @ is a place): {shared or 'none'}")
     click.echo(f"  published {verdict.apart.total_seconds() / 3600:.0f} h apart")
     for reason in verdict.reasons_apart:
         click.echo(f"  apart: {reason}")
+
+
+def _explain_story(item: StoredItem, store: Store) -> None:
+    """Which story the item joins in a digest around it, with what probability, and the
+    best other story it was compared with."""
+    from sources.event_identity import conflicts, signature
+    from sources.stories import WINDOW, place_items
+
+    if not item.relevant:
+        click.echo("  story: none (a digest groups only the items about EU foreign policy)")
+        return
+    nearby = store.relevant_items(item.published_at - WINDOW, item.published_at + WINDOW)
+    background = store.relevant_items(
+        item.published_at - BACKGROUND, item.published_at + BACKGROUND
+    )
+    groups, placements = place_items(nearby, background=background)
+    story = next(g for g in groups if any(m.id == item.id for m in g))
+    placement = placements[item.id]
+    others = [m for m in story if m.id != item.id]
+    first = story[0]
+
+    def titled(members: list[StoredItem]) -> str:
+        head = members[0]
+        return f"[{head.id}] {cut_at_word(head.title, 80)} ({len(members)} items)"
+
+    if placement.story is None:
+        click.echo(
+            f"  story: begins its own, headed by this item ({len(story)} items in all)"
+            if first.id == item.id
+            else f"  story: {titled(story)}"
+        )
+        if placement.runner_up is not None:
+            click.echo(
+                f"  the best story it could join gave {placement.runner_up_probability:.2f}, "
+                "below the model's threshold"
+            )
+    else:
+        click.echo(f"  story: joined {titled(story)} with {placement.probability:.2f}")
+        if placement.runner_up is not None:
+            runner = groups[placement.runner_up]
+            click.echo(f"  runner-up: {titled(runner)} with {placement.runner_up_probability:.2f}")
+    mine = signature(item)
+    for story_number, member_id in placement.vetoed[:3]:
+        member = next(m for g in groups for m in g if m.id == member_id)
+        reason = conflicts(signature(member), mine)
+        click.echo(
+            f"  kept out of {titled(groups[story_number])}: {reason[0] if reason else 'conflict'}"
+        )
+    if others:
+        click.echo(f"  with: {', '.join(str(m.id) for m in others[:12])}")
 
 
 def _moment(value: str, zone: ZoneInfo, now: datetime, option: str) -> datetime:

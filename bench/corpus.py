@@ -1,37 +1,46 @@
-"""The labelled evaluation corpus of ``tests/data/corpus/``, read for the benchmarks.
+"""The labelled evaluation corpus, read for the benchmarks and the model's training.
 
-Two parts, one format:
+Two parts, one record:
 
-* ``written.jsonl``: two weeks of EU external action told the way it is told: official
-  releases and news reports of one event written blind, each from a short description of the
-  event by a writer who saw neither the other retellings nor communique's code; pairs of
-  releases drafted on one template about different events; single reports naming the EU's
-  missions and instruments; off-topic items that look close.
-* ``real-2023-11-08.jsonl``: the 701 real entries of ``shared/fixtures/news-2023-11-08``
-  (18 outlets, one day), copied with their outlet, labelled by hand.
+* ``tests/data/corpus/written.jsonl`` (the project's own): two weeks of EU external action
+  told the way it is told, written blind: official releases and news reports of one event,
+  each from a short description of the event by a writer who saw neither the other
+  retellings nor communique's code; pairs of releases drafted on one template about
+  different events; single reports; off-topic items that look close. ``labels.tsv`` gives
+  each its relevance, topic, story and split. Written items split by story: an item's split
+  is ``calibration`` when the first byte of the SHA-1 of its story id is even, else
+  ``held-out`` (the id hashed is the event's, ``E042`` without ``w:``, for written events,
+  the lower of the two for template twins, and the item's own otherwise).
+* ``tests/data/real/`` (GPL-3.0 data, see its ``NOTICE.md``): whole days of real reporting
+  from the world-news feeds of 15 to 20 outlets, copied from the rumca-js RSS link
+  archives (``bench/real_days.py``), one ``real-DAY.jsonl`` per day, labelled by two
+  labellers each under ``LABELLING.md`` and adjudicated (``labels-DAY.tsv``; the labellers'
+  own files are in ``labellers/``). Real days split **by day** (``days.tsv``): every item of
+  a day is on that day's side, so nothing tuned on one day's reporting of an event is
+  measured on the same reporting.
 
-``labels.tsv`` gives every item its relevance (1/0), topic, story (items with one story id
-report one event; an empty story is an item alone) and split: ``calibration`` (what
-thresholds and term lists may be tuned on) or ``held-out`` (what the benchmarks report).
-Splits go by story, so the retellings of one event are never on both sides: an item's
-split is ``calibration`` when the first byte of the SHA-1 of its story id is even, else
-``held-out``. The id hashed is the event's (``E042``, without ``w:``) for written events, the
-lower of the two for template twins (so both fall on one side), and the full id otherwise
-(``real:S001``, or an item's own id when it is alone). The labels were made before any threshold was tuned, by
-people (helpers) who saw neither the code nor each other's work.
+Thresholds, term lists and the story model are tuned on the calibration part only; the
+benchmarks report the held-out part.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from feeds.text import html_to_text  # noqa: E402
+from sources.identity import normalise_link  # noqa: E402
+from sources.store import StoredItem  # noqa: E402
+
 CORPUS = ROOT / "tests" / "data" / "corpus"
-PARTS = ("written.jsonl", "real-2023-11-08.jsonl")
+REAL = ROOT / "tests" / "data" / "real"
 
 
 @dataclass(frozen=True)
@@ -52,36 +61,123 @@ class LabelledItem:
     split: str
     kind: str  # told, template, single, offtopic-told, offtopic, real
     pair: str  # for template releases: the story id of the twin event
+    day: str = ""  # real items: the day they were captured
+    storyline: str = ""  # real relevant items: the larger development the story is part of
 
 
-def load(split: str = "all") -> list[LabelledItem]:
+@dataclass(frozen=True)
+class Day:
+    """One real day of the corpus and its side of the split."""
+
+    day: str
+    split: str
+    kind: str  # summit (one summit or crisis with several EU events) or ordinary
+    note: str
+
+
+def days() -> list[Day]:
+    """The real days, as ``tests/data/real/days.tsv`` lists them."""
+    with (REAL / "days.tsv").open(encoding="utf-8") as stream:
+        return [
+            Day(r["day"], r["split"], r["kind"], r["note"])
+            for r in csv.DictReader(stream, delimiter="\t")
+        ]
+
+
+def load(split: str = "all", *, parts: tuple[str, ...] = ("written", "real")) -> list[LabelledItem]:
     """The corpus items of ``split`` (calibration, held-out or all), oldest first."""
+    items = []
+    if "written" in parts:
+        items.extend(_written(split))
+    if "real" in parts:
+        for day in days():
+            if split in ("all", day.split):
+                items.extend(real_day(day))
+    return sorted(items, key=lambda i: (i.published, i.id))
+
+
+def _written(split: str) -> list[LabelledItem]:
     with (CORPUS / "labels.tsv").open(encoding="utf-8") as stream:
         labels = {row["id"]: row for row in csv.DictReader(stream, delimiter="\t")}
     items = []
-    for part in PARTS:
-        with (CORPUS / part).open(encoding="utf-8") as stream:
-            for line in stream:
-                record = json.loads(line)
-                label = labels[record["id"]]
-                if split != "all" and label["split"] != split:
-                    continue
-                items.append(
-                    LabelledItem(
-                        id=record["id"],
-                        corpus=part.split(".")[0].split("-")[0],
-                        source=record["source"],
-                        official=bool(record.get("official")),
-                        published=datetime.fromisoformat(record["published"]),
-                        title=record["title"],
-                        summary=record["summary"],
-                        link=record["link"],
-                        relevant=label["relevant"] == "1",
-                        topic=label["topic"],
-                        story=label["story"] or record["id"],
-                        split=label["split"],
-                        kind=label["kind"],
-                        pair=label.get("pair", ""),
-                    )
+    with (CORPUS / "written.jsonl").open(encoding="utf-8") as stream:
+        for line in stream:
+            record = json.loads(line)
+            label = labels[record["id"]]
+            if split != "all" and label["split"] != split:
+                continue
+            items.append(
+                LabelledItem(
+                    id=record["id"],
+                    corpus="written",
+                    source=record["source"],
+                    official=bool(record.get("official")),
+                    published=datetime.fromisoformat(record["published"]),
+                    title=record["title"],
+                    summary=record["summary"],
+                    link=record["link"],
+                    relevant=label["relevant"] == "1",
+                    topic=label["topic"],
+                    story=label["story"] or record["id"],
+                    split=label["split"],
+                    kind=label["kind"],
+                    pair=label.get("pair", ""),
                 )
-    return sorted(items, key=lambda i: (i.published, i.id))
+            )
+    return items
+
+
+def real_day(day: Day) -> list[LabelledItem]:
+    """One real day's items with their adjudicated labels."""
+    with (REAL / f"labels-{day.day}.tsv").open(encoding="utf-8") as stream:
+        labels = {row["id"]: row for row in csv.DictReader(stream, delimiter="\t")}
+    items = []
+    with (REAL / f"real-{day.day}.jsonl").open(encoding="utf-8") as stream:
+        for line in stream:
+            record = json.loads(line)
+            label = labels[record["id"]]
+            items.append(
+                LabelledItem(
+                    id=record["id"],
+                    corpus="real",
+                    source=record["source"],
+                    official=bool(record.get("official")),
+                    published=datetime.fromisoformat(record["published"]),
+                    title=record["title"],
+                    summary=record["summary"],
+                    link=record["link"],
+                    relevant=label["relevant"] == "1",
+                    topic=label["topic"],
+                    story=f"real:{day.day}:{label['story']}",
+                    split=day.split,
+                    kind="real",
+                    pair="",
+                    day=day.day,
+                    storyline=f"real:{day.day}:{label['storyline']}" if label["storyline"] else "",
+                )
+            )
+    return items
+
+
+def stored(items: list[LabelledItem] | tuple[LabelledItem, ...]) -> list[StoredItem]:
+    """Corpus items as the store hands them to the digest (ids in the order given)."""
+    return [
+        StoredItem(
+            id=number,
+            key=item.id,
+            link=item.link,
+            norm_link=normalise_link(item.link) if item.link else None,
+            title=html_to_text(item.title),  # as the parser stores them
+            author="",
+            summary=html_to_text(item.summary),
+            text="",
+            published_at=item.published.astimezone(UTC),
+            updated_at=item.published.astimezone(UTC),
+            relevance=5.0,
+            relevant=item.relevant,
+            topics=(item.topic,) if item.topic else (),
+            source_url=f"corpus:{item.source}",
+            source_title=item.source,
+        )
+        for number, item in enumerate(items, start=1)
+    ]

@@ -5,13 +5,15 @@ Run from the repository root::
     .venv/bin/python bench/stories.py [--part held-out|calibration|all] [-v] [--no-timing]
 
 Quality: the corpus's items that are about EU foreign policy (as labelled, so that grouping
-is measured alone) are grouped exactly as ``communique digest`` groups them, with every
-corpus item as the background for word weights. Printed per corpus (written, real) and
-overall: pairwise precision and recall of same-story pairs, B-cubed precision, recall and
-F1, and how many template twins (releases drafted alike about different events) were
-merged. Targets on the held-out part: pairwise recall >= 0.90, precision >= 0.98, no template
-pair merged. ``--all-items`` groups every item instead of the relevant ones (a harder test on
-real reporting: the whole day's news, not only the EU's).
+is measured alone) are grouped exactly as ``communique digest`` groups them (the story model
+of ``sources/pair-model.json``), each real day and the written part on their own, with the
+part's items as the background for word weights. Printed: pairwise precision and recall of
+same-story pairs, B-cubed precision, recall and F1, and how many template twins (releases
+drafted alike about different events) were merged, for the written part, the real days'
+relevant items and all their items (the whole day's news, a harder test), beside the two
+labellers' agreement on the same days (``bench/agreement.py``), the ceiling. Targets on the
+held-out part: real days' relevant items B-cubed F1 >= 0.85 and pairwise precision >= 0.90;
+the written part B-cubed >= 0.95 with no template pair merged.
 
 Speed: a digest (grouping, ranking, Markdown, HTML, JSON) over 5,000 stored items in a week,
 and over 20,000 items inside one 72-hour window (one very busy or hostile source), both
@@ -27,7 +29,6 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -36,42 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from corpus import LabelledItem, load  # noqa: E402
+from corpus import LabelledItem, load, stored  # noqa: E402
 
-from feeds.text import html_to_text  # noqa: E402
 from sources.digest import build_digest, to_html, to_json, to_markdown  # noqa: E402
-from sources.identity import normalise_link  # noqa: E402
 from sources.places import gazetteer  # noqa: E402
 from sources.relevance import build_taxonomy  # noqa: E402
 from sources.store import StoredItem  # noqa: E402
 from sources.stories import group_stories  # noqa: E402
 
-TARGET_RECALL, TARGET_PRECISION = 0.90, 0.98
-TARGET_WEEK, TARGET_WINDOW = 3.0, 15.0
-
-
-def stored(items: Sequence[LabelledItem]) -> list[StoredItem]:
-    """Corpus items as the store hands them to the digest."""
-    return [
-        StoredItem(
-            id=number,
-            key=item.id,
-            link=item.link,
-            norm_link=normalise_link(item.link) if item.link else None,
-            title=html_to_text(item.title),  # as the parser stores them
-            author="",
-            summary=html_to_text(item.summary),
-            text="",
-            published_at=item.published.astimezone(UTC),
-            updated_at=item.published.astimezone(UTC),
-            relevance=5.0,
-            relevant=item.relevant,
-            topics=(item.topic,) if item.topic else (),
-            source_url=f"corpus:{item.source}",
-            source_title=item.source,
-        )
-        for number, item in enumerate(items, start=1)
-    ]
+TARGET_B3, TARGET_PRECISION = 0.85, 0.90  # real days' relevant items
+TARGET_WRITTEN_B3 = 0.95
+TARGET_WEEK, TARGET_WINDOW = 3.0, 10.0
 
 
 def pairs(groups: Sequence[Sequence[str]]) -> set[tuple[str, str]]:
@@ -129,22 +105,20 @@ def template_merges(
     return sorted(set(merged))
 
 
-def group(
-    items: Sequence[LabelledItem],
-    background: Sequence[LabelledItem],
-    threshold: float | None = None,
-) -> dict[str, str]:
-    """Item id -> predicted story id, grouping ``items`` as the digest does."""
-    records = stored(items)
-    by_key = {r.key: r for r in records}
-    extra = [r for r in stored(background) if r.key not in by_key]
-    extra = [replace(r, id=r.id + len(records) + 1) for r in extra]
-    options = {} if threshold is None else {"threshold": threshold}
-    stories = group_stories(records, is_official=lambda r: False, background=extra, **options)
+def group(items: Sequence[LabelledItem]) -> dict[str, str]:
+    """Item id -> predicted story id, grouping ``items`` as the digest does: each real day
+    and the written part apart (as a digest of their own), with their own items as the
+    background for word weights."""
+    parts: dict[str, list[LabelledItem]] = defaultdict(list)
+    for item in items:
+        parts[item.day or "written"].append(item)
     predicted = {}
-    for number, story in enumerate(stories):
-        for member in story.items:
-            predicted[member.key] = f"P{number}"
+    for name, members in sorted(parts.items()):
+        records = stored(members)
+        stories = group_stories(records, is_official=lambda r: False, background=records)
+        for number, story in enumerate(stories):
+            for member in story.items:
+                predicted[member.key] = f"{name}:P{number}"
     return predicted
 
 
@@ -241,47 +215,48 @@ def timed_digest(items: Sequence[StoredItem]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--part", default="held-out", choices=["held-out", "calibration", "all"])
-    parser.add_argument(
-        "--all-items", action="store_true", help="group every item, not only the relevant ones"
-    )
     parser.add_argument("--no-timing", action="store_true")
-    parser.add_argument("--threshold", type=float, help="calibration only: try another threshold")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
-    if args.part != "calibration" and (args.verbose or args.threshold is not None):
-        parser.error(
-            "-v and --threshold are for the calibration part: nothing is tuned on held-out"
-        )
+    if args.part != "calibration" and args.verbose:
+        parser.error("-v is for the calibration part: nothing is tuned on held-out")
 
-    everything = load("all")
-    part = [i for i in load(args.part) if args.all_items or i.relevant]
-    print(
-        f"stories on the {args.part} part ({'all items' if args.all_items else 'relevant items'}):"
-    )
+    part = load(args.part)
+    print(f"stories on the {args.part} part:")
+    predicted = group(part)
+    written = [i for i in part if i.corpus == "written" and i.relevant]
+    real = [i for i in part if i.corpus == "real"]
+    real_relevant = [i for i in real if i.relevant]
+    figures = {}
+    if written:
+        figures["written"] = report("written, relevant items", written, predicted, args.verbose)
+    if real:
+        days = sorted({i.day for i in real})
+        print(f"  real days: {', '.join(days)}")
+        figures["real"] = report("real, relevant items", real_relevant, predicted, args.verbose)
+        report("real, all items", real, predicted, False)
+    overall = report("overall, relevant items", [*written, *real_relevant], predicted, False)
     ok = True
-    predicted = group(part, everything, args.threshold)
-    for name in ("written", "real"):
-        subset = [i for i in part if i.corpus == name]
-        if subset:
-            report(name, subset, predicted, args.verbose)
-    overall = report("overall", part, predicted, False)
-    ok = (
-        overall["recall"] >= TARGET_RECALL
-        and overall["precision"] >= TARGET_PRECISION
-        and not overall["merged"]
-    )
+    if "real" in figures:
+        r = figures["real"]
+        ok = r["b_f1"] >= TARGET_B3 and r["precision"] >= TARGET_PRECISION
+    if "written" in figures:
+        w = figures["written"]
+        ok = ok and w["b_f1"] >= TARGET_WRITTEN_B3 and not w["merged"]
     print(
-        f"targets (recall >= {TARGET_RECALL}, precision >= {TARGET_PRECISION}, no template pair merged): "
-        f"{'OK' if ok else 'FAIL'}"
+        f"targets (real relevant: B-cubed F1 >= {TARGET_B3}, pairwise precision >= "
+        f"{TARGET_PRECISION}; written: B-cubed >= {TARGET_WRITTEN_B3}, no template pair merged): "
+        f"{'OK' if ok else 'FAIL'}  (overall relevant B-cubed {overall['b_f1']:.3f})"
     )
     if not args.no_timing:
+        everything = load("all")
         base = [i for i in everything if i.relevant] or everything
         week = timed_digest(generated(base, 5_000, timedelta(days=7), seed=1))
         window = timed_digest(generated(base, 20_000, timedelta(hours=72), seed=2))
-        fast = week < TARGET_WEEK and window < TARGET_WINDOW
+        fast = week <= TARGET_WEEK and window <= TARGET_WINDOW
         print(
-            f"digest time: 5,000 items in a week {week:.2f} s (target < {TARGET_WEEK:g}), "
-            f"20,000 in one 72-hour window {window:.2f} s (target < {TARGET_WINDOW:g}): "
+            f"digest time: 5,000 items in a week {week:.2f} s (target <= {TARGET_WEEK:g}), "
+            f"20,000 in one 72-hour window {window:.2f} s (target <= {TARGET_WINDOW:g}): "
             f"{'OK' if fast else 'FAIL'}"
         )
         ok = ok and fast

@@ -23,13 +23,13 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import snowballstemmer
 
-from sources.places import Gazetteer, gazetteer
+from sources.places import Gazetteer, Place, gazetteer
 from sources.store import StoredItem
 
 LEDE_CHARS = 600  # the lede tells the event; the rest of an article tells everything else
@@ -86,6 +86,13 @@ _COUNTED = re.compile(
     r"(individuals|persons|entities|companies|vessels|ships|tankers|chapters|clusters)\b",
     re.IGNORECASE,
 )
+_DIGIT = re.compile(r"\d")
+_CURRENCY_WORD = re.compile(r"\b(?:euros?|eur|dollars?|usd|pounds?|gbp)\b", re.IGNORECASE)
+# A figure can be a sum only near one of these, a count only before one of those nouns.
+_MONEY_CUES = ("€", "$", "£", "eur", "usd", "gbp", "dollar", "pound")
+_COUNTED_CUES = (
+    "individual", "person", "entit", "compan", "vessel", "ship", "tanker", "chapter", "cluster",
+)  # fmt: skip
 STOPWORDS = frozenset(
     [
         "a",
@@ -208,9 +215,16 @@ class Comparison:
         return bool(self.conflicts)
 
 
-@lru_cache(maxsize=200_000)
+_STEMS: dict[str, str] = {}  # a plain dictionary: looked up for every word of every item
+
+
 def _stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
+    stem = _STEMS.get(word)
+    if stem is None:
+        if len(_STEMS) > 200_000:  # hostile text of endless new words: bounded memory
+            _STEMS.clear()
+        stem = _STEMS[word] = _STEMMER.stemWord(word)
+    return stem
 
 
 _STEMMER = snowballstemmer.stemmer("english")
@@ -219,13 +233,14 @@ _STEMMER = snowballstemmer.stemmer("english")
 def words(text: str) -> list[str]:
     """Content words of ``text``, lower case and stemmed: "negotiations" -> "negoti"."""
     out = []
+    stems, stop = _STEMS, STOPWORDS
     for word in _WORD.findall(text.lower().replace("’", "'")):
         word = word.strip("'-")
-        if len(word) < 2 or word in STOPWORDS:
+        if len(word) < 2 or word in stop:
             continue
         if word.endswith("'s"):
             word = word[:-2]
-        out.append(_stem(word))
+        out.append(stems.get(word) or _stem(word))
     return out
 
 
@@ -239,54 +254,91 @@ def lede(item: StoredItem) -> str:
     return body[:LEDE_CHARS]
 
 
-def signature(item: StoredItem, places: Gazetteer | None = None) -> Signature:
-    """The :class:`Signature` of one item."""
+@dataclass(frozen=True)
+class Reading:
+    """An item's text read once: the stemmed words of its title and of its lede (places as
+    one token each), and the :class:`Signature` they make."""
+
+    title: Counter[str]
+    body: Counter[str]
+    signature: Signature
+
+
+def read(item: StoredItem, places: Gazetteer | None = None) -> Reading:
+    """The :class:`Reading` of one item (its title and lede are each scanned once)."""
     places = places or gazetteer()
     body = lede(item)
     title = item.title[:TITLE_CHARS]
-    counted = _bag(title, places)
-    counted.update(counted.copy())  # the title counts twice: it names the event
-    counted.update(_bag(body, places))
-    headline = places.find(title) or places.find(body[:HEADLINE_CHARS])
+    title_mentions = places.mentions(title)
+    title_bag = _bag(title, title_mentions)
+    body_bag = _bag(body, places.mentions(body))
+    counted = title_bag + title_bag  # the title counts twice: it names the event
+    counted.update(body_bag)
+    if title_mentions:
+        headline = tuple({p.id: p for p, _ in reversed(title_mentions)}.values())[::-1]
+    else:
+        headline = places.find(body[:HEADLINE_CHARS])
     countries = [p.id for p in headline if not p.region]
-    return Signature(
-        words=dict(counted),
-        place=places.with_parents(frozenset(countries[:1])),
-        places=places.with_parents(frozenset(countries)),
-        regions=frozenset(p.id for p in headline if p.region),
-        amounts=amounts(f"{title} {body}"),
-        mentioned=places.with_parents(
-            frozenset(w[len(PLACE_TOKEN) :] for w in counted if w.startswith(PLACE_TOKEN))
+    return Reading(
+        title=title_bag,
+        body=body_bag,
+        signature=Signature(
+            words=dict(counted),
+            place=places.with_parents(frozenset(countries[:1])),
+            places=places.with_parents(frozenset(countries)),
+            regions=frozenset(p.id for p in headline if p.region),
+            amounts=amounts(f"{title} {body}"),
+            mentioned=places.with_parents(
+                frozenset(w[len(PLACE_TOKEN) :] for w in counted if w.startswith(PLACE_TOKEN))
+            ),
         ),
     )
 
 
-def _bag(text: str, places: Gazetteer) -> Counter[str]:
-    """Stemmed words, each place named in them counted as one place token instead of its
-    words: "Chisinau", "Moldovan" and "Republic of Moldova" all count as ``@md``."""
+def signature(item: StoredItem, places: Gazetteer | None = None) -> Signature:
+    """The :class:`Signature` of one item."""
+    return read(item, places).signature
+
+
+def _bag(text: str, mentions: Iterable[tuple[Place, str]]) -> Counter[str]:
+    """Stemmed words, each place named in them (``mentions``, as the gazetteer finds them)
+    counted as one place token instead of its words: "Chisinau", "Moldovan" and "Republic
+    of Moldova" all count as ``@md``."""
     counted = Counter(words(text))
-    for place, name in places.mentions(text):
+    for place, name in mentions:
         counted[PLACE_TOKEN + place.id] += 1
-        for word in words(name):
+        for word in _name_words(name):
             if counted[word] > 0:
                 counted[word] -= 1
     return +counted  # without the words that were only place names
 
 
+@lru_cache(maxsize=4096)
+def _name_words(name: str) -> tuple[str, ...]:
+    """The stemmed words of a place name (the gazetteer's few thousand, read once each)."""
+    return tuple(words(name))
+
+
 def amounts(text: str) -> tuple[Amount, ...]:
     """Sums of money ("€1.2bn", "40 million euros") and counts ("12 individuals") in ``text``."""
+    if not _DIGIT.search(text):  # most ledes give no figure: no pattern need be tried
+        return ()
+    lowered = text.lower()
+    prefixed = any(cue in lowered for cue in _MONEY_CUES)
+    suffixed = prefixed and _CURRENCY_WORD.search(text) is not None
+    counted = any(cue in lowered for cue in _COUNTED_CUES)
     found = []
-    for match in _PREFIXED.finditer(text):
+    for match in _PREFIXED.finditer(text) if prefixed else ():
         unit = _CURRENCY_WORDS[match.group(1).strip().lower()]
         found.append(
             Amount(unit, _value(match.group(2), match.group(3), match.group(4)), match.group(0))
         )
-    for match in _SUFFIXED.finditer(text):
+    for match in _SUFFIXED.finditer(text) if suffixed else ():
         unit = _CURRENCY_WORDS[match.group(4).lower()]
         found.append(
             Amount(unit, _value(match.group(1), match.group(2), match.group(3)), match.group(0))
         )
-    for match in _COUNTED.finditer(text):
+    for match in _COUNTED.finditer(text) if counted else ():
         value = float(match.group(1).replace(",", ""))
         found.append(Amount(match.group(2).lower(), value, match.group(0)))
     # A figure beyond a trillion trillions is no event's; it would only make the comparison
@@ -335,9 +387,21 @@ def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
 
 def conflicts(a: Signature, b: Signature) -> tuple[str, ...]:
     """Why ``a`` and ``b`` cannot be one event, however alike their words."""
-    reasons = []
+    return tuple(_reason(kind, a, b) for kind in _conflicts(a, b))
+
+
+def conflicting(a: Signature, b: Signature) -> bool:
+    """Whether ``a`` and ``b`` cannot be one event (:func:`conflicts`, without the words:
+    asked for every item against the stories it could join)."""
+    return next(_conflicts(a, b), None) is not None
+
+
+def _conflicts(a: Signature, b: Signature) -> Iterator[str]:
+    """The kinds of conflict between ``a`` and ``b``: ``place``, ``region``, ``figure:UNIT``."""
+    if not ((a.place and b.place) or (a.regions and b.regions) or (a.amounts and b.amounts)):
+        return  # nothing that could conflict (most pairs)
     if a.place and b.place and not (a.place & b.places or b.place & a.places):
-        reasons.append(f"different places: {_names(a.place)} / {_names(b.place)}")
+        yield "place"
     elif (
         not (a.place and b.place)
         and a.regions
@@ -345,16 +409,28 @@ def conflicts(a: Signature, b: Signature) -> tuple[str, ...]:
         and not a.regions & b.regions
         and not (a.place & b.mentioned or b.place & a.mentioned)
     ):
-        reasons.append(f"different regions: {_names(a.regions)} / {_names(b.regions)}")
+        yield "region"
     units = {x.unit for x in a.amounts} & {x.unit for x in b.amounts}
     for unit in sorted(units):
-        mine = [x for x in a.amounts if x.unit == unit]
-        theirs = [x for x in b.amounts if x.unit == unit]
-        if not any(_same_figure(x.value, y.value) for x in mine for y in theirs):
-            reasons.append(
-                f"different figures: {', '.join(x.text for x in mine)} / {', '.join(y.text for y in theirs)}"
-            )
-    return tuple(reasons)
+        if not any(
+            _same_figure(x.value, y.value)
+            for x in a.amounts
+            if x.unit == unit
+            for y in b.amounts
+            if y.unit == unit
+        ):
+            yield f"figure:{unit}"
+
+
+def _reason(kind: str, a: Signature, b: Signature) -> str:
+    if kind == "place":
+        return f"different places: {_names(a.place)} / {_names(b.place)}"
+    if kind == "region":
+        return f"different regions: {_names(a.regions)} / {_names(b.regions)}"
+    unit = kind.removeprefix("figure:")
+    mine = ", ".join(x.text for x in a.amounts if x.unit == unit)
+    theirs = ", ".join(y.text for y in b.amounts if y.unit == unit)
+    return f"different figures: {mine} / {theirs}"
 
 
 def agreement(a: Signature, b: Signature) -> float:

@@ -44,11 +44,18 @@ class Gazetteer:
                 key = " ".join(phrase_tokens(str(alias)))
                 self._by_alias.setdefault(key, place_id)
         self._index = PhraseIndex(list(self._by_alias))
+        self._with_parents: dict[frozenset[str], frozenset[str]] = {}
 
     def with_parents(self, place_ids: frozenset[str]) -> frozenset[str]:
-        """``place_ids`` and the places they are part of."""
-        parents = {self.places[p].part_of for p in place_ids if p in self.places}
-        return place_ids | frozenset(p for p in parents if p)
+        """``place_ids`` and the places they are part of (asked three times for every item a
+        digest groups, for few distinct sets: remembered)."""
+        known = self._with_parents.get(place_ids)
+        if known is None:
+            parents = {self.places[p].part_of for p in place_ids if p in self.places}
+            known = place_ids | frozenset(p for p in parents if p)
+            if len(self._with_parents) < 100_000:
+                self._with_parents[place_ids] = known
+        return known
 
     @property
     def names(self) -> frozenset[str]:

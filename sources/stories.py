@@ -1,55 +1,56 @@
 """Items from different sources about the same event -> one story. Pure and deterministic.
 
-Whether two items tell one event is decided by :mod:`sources.event_identity`: the cosine of
-their stemmed, IDF-weighted words (title twice, lede, one token per place named), unless
-their identities conflict (different places in the headline, different sums or counts). Two
-items sharing a normalised link are one story outright.
+Items are taken in the order they were published, and each either joins a story already
+begun or begins one, as an editor sorting the day's wires would (streaming news clustering).
+The decision compares the item with each candidate story *as a whole*
+(:func:`sources.pair_model.join_features`): a story that grows gathers each outlet's words
+for the event, so a retelling that shares nothing but a country with the first report can
+still share a great deal with the story. Two learned regressions decide
+(:mod:`sources.pair_model`): how likely the item and each member report one event, then
+whether the item joins the story; the best story it may join wins, else it begins its own.
 
-Stories are built by **average linkage**: candidate pairs are merged best first, and two
-groups become one only when the *average* similarity over every pair across them reaches the
-threshold, no pair across them conflicts, and the whole story fits in the window (72 h). So a
-chain A~B~C where A and C are unlike does not make one story, as single-link grouping did.
-Two items of one source join on their own only when nearly identical (an institution
-publishes many releases on one template); an outlet's report and its analysis or live blog of
-one event, less alike, join only within a story that other outlets' reports hold together.
+Some things are rules, not evidence:
+
+* two items with the same normalised link are one story;
+* an item never joins a story one of whose members its identity conflicts with (different
+  places in their headlines, sums or counts that cannot be one figure rounded:
+  :func:`sources.event_identity.conflicts`): outlets retell one event in their own words,
+  institutions draft different events on one template;
+* a story spans at most 72 hours.
 
 Candidates come from an index of each item's most distinctive words (blocking), not from
-every pair, so 20,000 items in one window cost seconds, not the square of their number.
-
-A story's headline is its best item: an official source first, then the earliest.
+every earlier item, so 20,000 items in one window cost seconds, not the square of their
+number. A story's headline is its best item: an official source first, then the earliest.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
+from operator import itemgetter
 
-from sources.event_identity import (
-    Comparison,
-    Signature,
-    agreement,
-    compare,
-    conflicts,
-    cosine,
-    signature,
-    weights,
+from sources.event_identity import compare, conflicting, conflicts
+from sources.pair_model import (
+    StoryModel,
+    StoryState,
+    join_features,
+    pair_features,
+    profiles,
+    story_model,
 )
 from sources.store import StoredItem
 
-SIMILARITY_THRESHOLD = 0.30  # a pair this alike is a candidate to join two groups
-AVERAGE_THRESHOLD = 0.25  # and the groups join if every pair across them averages this
-MIN_LINK = 0.05  # and no pair across them is unrelated (no chains through a middle item)
-SAME_SOURCE_THRESHOLD = 0.6  # one outlet's two items alone: an update or a repost
-SAME_SOURCE_FLOOR = 0.45  # or its report and its analysis, in a story other outlets tell
 WINDOW = timedelta(hours=72)
-BLOCKING_TERMS = 10  # an item's most distinctive words that find its candidates
-BLOCK_LIMIT = 100  # a word in more items than this within the window is no identity
-CANDIDATE_SHARE = 0.25  # of the threshold, reached by the blocking words alone to be compared
-PARTNERS = 12  # an item's best candidates compared in full
-EXHAUSTIVE_BELOW = 60  # so few items are all compared: in a small window the most
-# distinctive words of two reports of one event are each their own, and share no block
+BLOCKING_TERMS = 12  # an item's most distinctive words that find its candidates
+BLOCK_RECENT = 6  # of the items using a word, the latest this many are looked at
+CANDIDATE_FLOOR = 0.06  # the blocking words' partial cosine an earlier item must reach
+PARTNERS = 10  # an item's best earlier candidates, whose stories it is compared with
+COMPARED_MEMBERS = 24  # a story's members an item is compared with, the most recent
+EXHAUSTIVE_BELOW = 60  # so few items are all compared with each other
 
 
 @dataclass(frozen=True)
@@ -67,39 +68,64 @@ class Story:
         return tuple(dict.fromkeys(item.source_title for item in self.items))
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where one item went, and why: the story it joined (or None: it began one) with the
+    join probability, and the best other story it was compared with."""
+
+    story: int | None
+    probability: float
+    runner_up: int | None
+    runner_up_probability: float
+    vetoed: tuple[tuple[int, int], ...] = ()  # stories it may not join, and the member
+    # (item id) its identity conflicts with (sources.event_identity.conflicts says how)
+
+
 def group_stories(
     items: Sequence[StoredItem],
     *,
     is_official: Callable[[StoredItem], bool],
     window: timedelta = WINDOW,
-    threshold: float = SIMILARITY_THRESHOLD,
     background: Sequence[StoredItem] = (),
+    model: StoryModel | None = None,
 ) -> list[Story]:
-    """Stories of ``items`` (relevant items of one period), in no particular order.
+    """Stories of ``items`` (the items of one period), in no particular order.
 
-    ``background``: more items (the weeks around the period) for word frequencies only.
+    ``background``: more items (the weeks around the period) for word rarity only.
     """
-    ordered = sorted(items, key=lambda i: (i.published_at, i.id))
-    ids = {i.id for i in ordered}
-    signatures = [signature(i) for i in ordered]
-    vectors, _ = weights(signatures, [signature(b) for b in background if b.id not in ids])
-    grouping = _Grouping(ordered, signatures, vectors, window, threshold)
-    for i, j in grouping.candidates():
-        grouping.consider(i, j)
+    grouping = _Streaming(items, background, window, model or story_model())
+    grouping.run()
     return [_story(members, is_official) for members in grouping.groups()]
+
+
+def place_items(
+    items: Sequence[StoredItem],
+    *,
+    window: timedelta = WINDOW,
+    background: Sequence[StoredItem] = (),
+    model: StoryModel | None = None,
+) -> tuple[list[list[StoredItem]], dict[int, Placement]]:
+    """The stories (members in time order) and, by item id, where each item went and why
+    (``communique explain ITEM``)."""
+    grouping = _Streaming(items, background, window, model or story_model())
+    grouping.run()
+    return grouping.groups(), grouping.placements
 
 
 @dataclass(frozen=True)
 class PairVerdict:
-    """Whether two items, side by side, would be joined, and the evidence (``communique
-    explain A B``). In a digest, a pair that would be joined can still be told apart when the
-    other items of its story are unlike one of them (average linkage)."""
+    """Two items side by side (``communique explain A B``): the model's probability that they
+    report one event, each piece of evidence and what it weighed, and the rules that keep
+    them apart. In a digest an item is compared with whole stories, so a pair below the
+    threshold can still end up in one story through the others."""
 
-    comparison: Comparison
-    apart: timedelta
-    same_source: bool
-    same_link: bool
+    probability: float
     threshold: float
+    contributions: tuple[tuple[str, float, float], ...]  # feature, value, log-odds added
+    shared: tuple[tuple[str, float], ...]  # the words that weigh most in both
+    conflicts: tuple[str, ...]
+    apart: timedelta
+    same_link: bool
     window: timedelta
 
     @property
@@ -110,16 +136,11 @@ class PairVerdict:
             reasons.append(f"published {_hours(self.apart)} apart (window {_hours(self.window)})")
         if self.same_link:
             return tuple(reasons)
-        reasons.extend(self.comparison.conflicts)
-        needed = SAME_SOURCE_THRESHOLD if self.same_source else self.threshold
-        if self.comparison.similarity < needed:
-            what = f"needs {needed:.2f}"
-            if self.same_source:
-                what = (
-                    f"same source: needs {needed:.2f} alone, "
-                    f"{SAME_SOURCE_FLOOR:.2f} in a story that other sources' reports join"
-                )
-            reasons.append(f"similarity {self.comparison.similarity:.2f} ({what})")
+        reasons.extend(self.conflicts)
+        if self.probability < self.threshold:
+            reasons.append(
+                f"the model gives {self.probability:.2f} (one story from {self.threshold:.2f})"
+            )
         return tuple(reasons)
 
     @property
@@ -133,18 +154,20 @@ def explain_pair(
     *,
     background: Sequence[StoredItem] = (),
     window: timedelta = WINDOW,
-    threshold: float = SIMILARITY_THRESHOLD,
+    model: StoryModel | None = None,
 ) -> PairVerdict:
-    """The pair decision :func:`group_stories` makes for ``a`` and ``b``, with its evidence."""
-    sa, sb = signature(a), signature(b)
-    others = [signature(i) for i in background if i.id not in {a.id, b.id}]
-    (va, vb), _ = weights([sa, sb], others)
+    """The pair decision for ``a`` and ``b``, with its evidence."""
+    model = model or story_model()
+    pa, pb = profiles([a, b], background)
+    values = pair_features(pa, pb)
     return PairVerdict(
-        comparison=compare(sa, sb, va, vb),
+        probability=model.pair.probability(values),
+        threshold=model.pair.threshold,
+        contributions=model.pair.contributions(values),
+        shared=compare(pa.signature, pb.signature, pa.all, pb.all).shared,
+        conflicts=conflicts(pa.signature, pb.signature),
         apart=abs(a.published_at - b.published_at),
-        same_source=a.source_url == b.source_url,
         same_link=bool(a.norm_link) and a.norm_link == b.norm_link,
-        threshold=threshold,
         window=window,
     )
 
@@ -153,119 +176,105 @@ def _hours(span: timedelta) -> str:
     return f"{span.total_seconds() / 3600:.0f} h"
 
 
-class _Grouping:
-    """Average-linkage agglomeration over candidate pairs, best pair first."""
+class _Streaming:
+    """Items in time order, each joining the best story it may, else beginning one."""
 
     def __init__(
         self,
         items: Sequence[StoredItem],
-        signatures: Sequence[Signature],
-        vectors: Sequence[dict[str, float]],
+        background: Sequence[StoredItem],
         window: timedelta,
-        threshold: float,
+        model: StoryModel,
     ) -> None:
-        self.items, self.signatures, self.vectors = items, signatures, vectors
-        self.window, self.threshold = window, threshold
-        self.average = min(AVERAGE_THRESHOLD, threshold)
-        self.group_of = list(range(len(items)))
-        self.members: dict[int, list[int]] = {i: [i] for i in range(len(items))}
-        self._similar: dict[tuple[int, int], float] = {}
+        self.items = sorted(items, key=lambda i: (i.published_at, i.id))
+        self.profiles = profiles(self.items, background)
+        self.hours = [p.hour for p in self.profiles]
+        self.window, self.model = window, model
+        self.window_hours = window.total_seconds() / 3600
+        self.story_of: list[int] = []
+        self.stories: list[StoryState] = []
+        self.first: list[float] = []  # each story's earliest hour
+        self.placements: dict[int, Placement] = {}
+        self._postings: dict[str, deque[tuple[int, float]]] = {}
+        self._links: dict[str, int] = {}
+        self._pair_cache: dict[tuple[int, int], float] = {}
 
-    def similarity(self, i: int, j: int) -> float:
-        """Pair similarity: 1 for a shared link, 0 for a conflict, else the cosine."""
-        key = (i, j) if i < j else (j, i)
-        if key not in self._similar:
-            a, b = self.items[i], self.items[j]
-            if a.norm_link and a.norm_link == b.norm_link:
-                value = 1.0
-            else:
-                value = cosine(self.vectors[i], self.vectors[j])
-                value += agreement(self.signatures[i], self.signatures[j])
-                if value >= self.average and conflicts(self.signatures[i], self.signatures[j]):
-                    value = -1.0  # alike in words, not in identity: vetoes any group with both
-                elif a.source_url == b.source_url and value < SAME_SOURCE_FLOOR:
-                    value = -1.0
-            self._similar[key] = value
-        return self._similar[key]
-
-    def candidates(self) -> list[tuple[int, int]]:
-        """Pairs within the window that share distinctive words, most similar first.
-
-        Each item is indexed under its most distinctive words; walking the index sums, for
-        each item, its partial dot products with the earlier items it shares them with (a
-        sparse matrix product). Only an item's best few partners whose partial similarity
-        could reach the threshold are compared in full: so the cost grows with the items,
-        not with their square, even when thousands of them look alike.
-        """
-        times = [item.published_at for item in self.items]
-        if len(self.items) <= EXHAUSTIVE_BELOW:  # a quiet period: every pair costs little
-            pairs = [
-                (i, j)
-                for j in range(len(self.items))
-                for i in range(j)
-                if times[j] - times[i] <= self.window
-            ]
-            return self._best_first(pairs)
-        postings: dict[str, deque[tuple[int, float]]] = {}
-        scored = []
-        floor = self.threshold * CANDIDATE_SHARE
-        for j, vector in enumerate(self.vectors):
-            best = sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[:BLOCKING_TERMS]
-            link = self.items[j].norm_link
-            partial: dict[int, float] = {}
-            for word, weight in [*best, *([("link:" + link, 1.0)] if link else [])]:
-                posting = postings.setdefault(word, deque())
-                while posting and times[j] - times[posting[0][0]] > self.window:
-                    posting.popleft()
-                if len(posting) <= BLOCK_LIMIT:
-                    for i, other in posting:
-                        partial[i] = partial.get(i, 0.0) + weight * other
-                posting.append((j, weight))
-            partners = sorted(
-                (i for i, part in partial.items() if part >= floor),
-                key=lambda i: (-partial[i], i),
-            )[:PARTNERS]
-            scored.extend((i, j) for i in partners)
-        return self._best_first(scored)
-
-    def _best_first(self, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """The pairs alike enough to join (an outlet's own pair: nearly identical), best first."""
-        scored = []
-        for i, j in pairs:
-            value = self.similarity(i, j)
-            same_source = self.items[i].source_url == self.items[j].source_url
-            if value >= (SAME_SOURCE_THRESHOLD if same_source else self.threshold):
-                scored.append((-value, i, j))
-        scored.sort()
-        return [(i, j) for _, i, j in scored]
-
-    def consider(self, i: int, j: int) -> None:
-        """Merge the groups of ``i`` and ``j`` if the average link between them is strong."""
-        a, b = self.group_of[i], self.group_of[j]
-        if a == b:
-            return
-        left, right = self.members[a], self.members[b]
-        times = [self.items[k].published_at for k in (*left, *right)]
-        if max(times) - min(times) > self.window:
-            return
-        total = 0.0
-        for x in left:
-            for y in right:
-                value = self.similarity(x, y)
-                if value < MIN_LINK:
-                    return
-                total += value
-        if total / (len(left) * len(right)) < self.average:
-            return
-        keep, gone = (a, b) if a < b else (b, a)
-        for k in self.members[gone]:
-            self.group_of[k] = keep
-        self.members[keep].extend(self.members.pop(gone))
+    def run(self) -> None:
+        for j in range(len(self.items)):
+            self._place(j)
 
     def groups(self) -> list[list[StoredItem]]:
-        return [
-            [self.items[k] for k in sorted(members)] for _, members in sorted(self.members.items())
-        ]
+        return [[self.items[k] for k in sorted(story.members)] for story in self.stories]
+
+    def pair_probability(self, i: int, j: int) -> float:
+        key = (i, j) if i < j else (j, i)
+        value = self._pair_cache.get(key)
+        if value is None:
+            features = pair_features(self.profiles[key[0]], self.profiles[key[1]])
+            value = self._pair_cache[key] = self.model.pair.probability(features)
+        return value
+
+    def _place(self, j: int) -> None:
+        item, profile = self.items[j], self.profiles[j]
+        link = item.norm_link
+        if link and link in self._links:  # one link, one story: no evidence needed
+            story = self.story_of[self._links[link]]
+            if profile.hour - self.first[story] <= self.window_hours:
+                self._join(j, story, Placement(story, 1.0, None, 0.0))
+                return
+        vetoed: list[tuple[int, str]] = []
+        scored: list[tuple[float, int]] = []
+        for story in sorted({self.story_of[i] for i in self._partners(j)}):
+            state = self.stories[story]
+            if profile.hour - self.first[story] > self.window_hours:
+                continue
+            members = state.members[-COMPARED_MEMBERS:]
+            against = next(
+                (m for m in members if conflicting(self.profiles[m].signature, profile.signature)),
+                None,
+            )
+            if against is not None:
+                vetoed.append((story, self.items[against].id))
+                continue
+            probabilities = [self.pair_probability(m, j) for m in members]
+            chance = self.model.join.probability(join_features(profile, state, probabilities))
+            scored.append((chance, story))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        best = scored[0] if scored else (0.0, None)
+        runner = scored[1] if len(scored) > 1 else (0.0, None)
+        if best[1] is not None and best[0] >= self.model.join.threshold:
+            self._join(j, best[1], Placement(best[1], best[0], runner[1], runner[0], tuple(vetoed)))
+        else:
+            story = len(self.stories)
+            self.stories.append(StoryState())
+            self.first.append(profile.hour)
+            self._join(j, story, Placement(None, best[0], best[1], best[0], tuple(vetoed)))
+        if link:
+            self._links.setdefault(link, j)
+
+    def _join(self, j: int, story: int, placement: Placement) -> None:
+        self.story_of.append(story)
+        self.stories[story].add(j, self.profiles[j])
+        self.placements[self.items[j].id] = placement
+
+    def _partners(self, j: int) -> list[int]:
+        """The earlier items within the window most alike in their distinctive words."""
+        profile, hours = self.profiles[j], self.hours
+        if len(self.items) <= EXHAUSTIVE_BELOW:
+            return [i for i in range(j) if profile.hour - hours[i] <= self.window_hours]
+        best = heapq.nlargest(BLOCKING_TERMS, profile.all.items(), key=itemgetter(1))
+        partial: dict[int, float] = {}
+        for word, weight in best:
+            posting = self._postings.setdefault(word, deque())
+            while posting and profile.hour - hours[posting[0][0]] > self.window_hours:
+                posting.popleft()
+            # a word many items use: only its latest users (a big story's recent members)
+            for i, other in islice(reversed(posting), BLOCK_RECENT):
+                partial[i] = partial.get(i, 0.0) + weight * other
+            posting.append((j, weight))
+        # the best few, ties in the order they were met (a deterministic order)
+        best_first = heapq.nlargest(PARTNERS, partial.items(), key=itemgetter(1))
+        return [i for i, part in best_first if part >= CANDIDATE_FLOOR]
 
 
 def _story(members: list[StoredItem], is_official: Callable[[StoredItem], bool]) -> Story:

@@ -1,22 +1,26 @@
-"""The evaluation corpus stays what the benchmarks say it is: its size, and a split by story."""
+"""The evaluation corpus stays what the benchmarks say it is: its size, its splits, its sources."""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 import sys
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-from corpus import load
+from corpus import REAL, days, load
+from real_days import reserved
 
 
-def test_no_story_is_on_both_sides_of_the_split_and_the_rule_is_the_documented_one():
+def test_no_written_story_is_on_both_sides_of_the_split_and_the_rule_is_the_documented_one():
     sides: dict[str, set[str]] = defaultdict(set)
-    for item in load("all"):
+    for item in load("all", parts=("written",)):
         sides[item.story].add(item.split)
-        if item.corpus == "written" and item.kind != "offtopic":
+        if item.kind != "offtopic":
             key = (min(item.story, item.pair) if item.pair else item.story).removeprefix("w:")
         else:
             key = item.story
@@ -25,9 +29,8 @@ def test_no_story_is_on_both_sides_of_the_split_and_the_rule_is_the_documented_o
     assert all(len(s) == 1 for s in sides.values())
 
 
-def test_the_corpus_is_as_big_and_as_hard_as_the_issue_asks():
-    items = load("all")
-    written = [i for i in items if i.corpus == "written"]
+def test_the_written_corpus_is_as_big_and_as_hard_as_issue_9_asks():
+    written = load("all", parts=("written",))
     stories: dict[str, set[str]] = defaultdict(set)
     for item in written:
         if item.kind == "told":
@@ -36,4 +39,42 @@ def test_the_corpus_is_as_big_and_as_hard_as_the_issue_asks():
     assert len(written) >= 400
     assert sum(2 <= len(s) <= 4 for s in stories.values()) >= 50
     assert len(twins) >= 30
-    assert sum(i.corpus == "real" for i in items) == 701
+
+
+def test_the_real_days_are_as_many_and_as_varied_as_issue_19_asks():
+    listed = days()
+    assert len(listed) >= 12
+    assert sum(d.kind == "summit" for d in listed) >= 4
+    assert sum(d.kind == "ordinary" for d in listed) >= 3
+    years = {d.day[:4] for d in listed}
+    assert len(years) >= 3, years
+    for split in ("calibration", "held-out"):
+        kinds = {d.kind for d in listed if d.split == split}
+        assert kinds == {"summit", "ordinary"}, (split, kinds)
+    for day in listed:
+        assert not reserved(date.fromisoformat(day.day)), day.day  # kept for outside evaluation
+        items = [i for i in load("all", parts=("real",)) if i.day == day.day]
+        assert len({i.source for i in items}) >= 15, day.day
+        assert {i.split for i in items} == {day.split}  # a day is on one side, whole
+
+
+def test_every_real_day_was_labelled_twice_and_adjudicated_with_the_same_items():
+    for day in days():
+        with (REAL / f"real-{day.day}.jsonl").open(encoding="utf-8") as stream:
+            records = [json.loads(line) for line in stream]
+        ids = [r["id"] for r in records]
+        for name in (
+            f"labels-{day.day}.tsv",
+            f"labellers/{day.day}-A.tsv",
+            f"labellers/{day.day}-B.tsv",
+        ):
+            with (REAL / name).open(encoding="utf-8") as stream:
+                labelled = [row["id"] for row in csv.DictReader(stream, delimiter="\t")]
+            assert sorted(labelled) == sorted(ids), name
+        for record in records:  # only what a feed carries, with where it came from
+            assert set(record) <= {
+                "id", "source", "official", "published", "title", "summary", "link", "feed",
+                "provenance",
+            }, record["id"]  # fmt: skip
+            assert record["provenance"]["repository"].startswith("rumca-js/RSS-Link-Database-")
+            assert len(record["provenance"]["commit"]) == 40 and record["provenance"]["path"]
