@@ -974,12 +974,13 @@ def rescore_command(ctx: click.Context) -> None:
 @click.argument("other_id", metavar="[OTHER]", required=False, type=click.IntRange(1, 2**63 - 1))
 @click.pass_context
 def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> None:
-    """Show why a stored item is (not) about EU foreign policy: score, topics, matched terms.
+    """Show why a stored item is (not) about EU foreign policy: score, topics, matched terms,
+    and which story it joins in a digest around it (with what probability, and the runner-up).
 
-    With two items, show whether they are one story when compared side by side, and why:
-    their similarity, the words they share, and what keeps them apart (different places or
-    figures, too far apart in time, one source's two items). In a digest, the rest of a
-    story counts too: every pair across two groups must be alike on average.
+    With two items, show whether they are one story when compared side by side, and why: the
+    story model's probability, each piece of evidence and what it added, the words they
+    share, and what keeps them apart (different places or figures, too far apart in time). In
+    a digest an item is compared with whole stories, so the rest of a story counts too.
 
     ITEM and OTHER are the numbers `communique search --json` shows as "id".
     """

@@ -31,6 +31,7 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,7 @@ from sources.pair_model import (  # noqa: E402
     StoryModel,
     StoryState,
     join_features,
+    looks_apart,
     pair_features,
 )
 from sources.stories import COMPARED_MEMBERS, _Streaming  # noqa: E402
@@ -67,16 +69,19 @@ def groups(items: Sequence[LabelledItem]) -> dict[str, list[LabelledItem]]:
     return dict(sorted(out.items()))
 
 
-class Group:
-    """One group's items, profiled once, with the grouping's own candidate search."""
+class View:
+    """Items grouped as one digest would group them, profiled once, with the grouping's own
+    candidate search: every item of a group, or only its relevant ones (what a digest
+    groups), with the whole group as the background for word rarity."""
 
-    def __init__(self, name: str, items: Sequence[LabelledItem]) -> None:
-        self.name = name
+    def __init__(self, items: Sequence[LabelledItem], background: Sequence[LabelledItem]) -> None:
         self.labelled = sorted(items, key=lambda i: (i.published, i.id))
         records = stored(self.labelled)
-        dummy = StoryModel(pair=_flat(PAIR_FEATURES), join=_flat(JOIN_FEATURES), trained_on=())
-        self.streaming = _Streaming(records, (), _window(), dummy)
         by_key = {i.id: i for i in self.labelled}
+        extra = [r for r in stored(background) if r.key not in by_key]
+        extra = [replace(r, id=r.id + len(records)) for r in extra]  # ids apart from the items'
+        dummy = StoryModel(pair=_flat(PAIR_FEATURES), join=_flat(JOIN_FEATURES), trained_on=())
+        self.streaming = _Streaming(records, extra, _window(), dummy)
         self.gold = [by_key[r.key].story for r in self.streaming.items]
         self.partners = [self.streaming._partners(j) for j in range(len(self.gold))]
 
@@ -103,6 +108,8 @@ class Group:
                 members = state.members[-COMPARED_MEMBERS:]
                 if any(conflicts(profiles[m].signature, profiles[j].signature) for m in members):
                     continue
+                if looks_apart(profiles[j], state):
+                    continue
                 chances = [
                     pair.probability(pair_features(profiles[m], profiles[j])) for m in members
                 ]
@@ -121,6 +128,17 @@ class Group:
             for number, members in enumerate(streaming.groups())
             for item in members
         }
+
+
+class Group:
+    """One group (a real day, or the written part): its items seen as all of them, and as the
+    relevant ones a digest groups."""
+
+    def __init__(self, name: str, items: Sequence[LabelledItem]) -> None:
+        self.name = name
+        self.labelled = sorted(items, key=lambda i: (i.published, i.id))
+        self.everything = View(self.labelled, ())
+        self.relevant = View([i for i in self.labelled if i.relevant], self.labelled)
 
 
 def _window():
@@ -159,15 +177,16 @@ def fit(
 def train(train_groups: Sequence[Group], strength: float, threshold: float) -> StoryModel:
     rows, labels = [], []
     for group in train_groups:
-        r, lab = group.pair_rows()
+        r, lab = group.everything.pair_rows()
         rows.extend(r)
         labels.extend(lab)
     pair = fit(rows, labels, PAIR_FEATURES, strength)
     rows, labels = [], []
     for group in train_groups:
-        r, lab = group.join_rows(pair)
-        rows.extend(r)
-        labels.extend(lab)
+        for view in (group.everything, group.relevant):
+            r, lab = view.join_rows(pair)
+            rows.extend(r)
+            labels.extend(lab)
     join = fit(rows, labels, JOIN_FEATURES, strength)
     join = Regression(join.features, join.mean, join.scale, join.weights, join.intercept, threshold)
     return StoryModel(pair=pair, join=join, trained_on=tuple(g.name for g in train_groups))
@@ -197,12 +216,14 @@ def cross_validate(all_groups: Sequence[Group]) -> tuple[float, float, dict]:
                     Regression(*[*_fields(base.join)[:-1], threshold]),
                     base.trained_on,
                 )
-                held[threshold].append((group.labelled, group.predict(model)))
+                held[threshold].append(
+                    (group, group.everything.predict(model), group.relevant.predict(model))
+                )
         for threshold, results in held.items():
             table[(strength, threshold)] = (
-                pooled(results),
-                pooled([(_relevant(items, "real"), p) for items, p in results]),
-                pooled([(_relevant(items, "written"), p) for items, p in results]),
+                pooled([(g.everything.labelled, every) for g, every, _ in results]),
+                pooled([(_relevant(g.labelled, "real"), rel) for g, _, rel in results]),
+                pooled([(_relevant(g.labelled, "written"), rel) for g, _, rel in results]),
             )
     ok = [k for k, (_, real, _) in table.items() if real["precision"] >= MIN_PRECISION]
     best = max(

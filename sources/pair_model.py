@@ -384,6 +384,13 @@ def _add_to(total: dict[str, float], vector: Mapping[str, float]) -> None:
         total[word] = total.get(word, 0.0) + weight
 
 
+def looks_apart(profile: Profile, story: StoryState) -> bool:
+    """Whether the item looks ahead to an event the story reports as done, or the other way
+    round: a summit's previews and its outcome are two stories, however alike their words."""
+    size = len(story.members)
+    return bool(size) and abs(profile.preview - story.previews / size) > 0.5
+
+
 def join_features(
     profile: Profile, story: StoryState, pair_probabilities: Sequence[float]
 ) -> tuple[float, ...]:

@@ -38,6 +38,7 @@ from sources.pair_model import (
     StoryModel,
     StoryState,
     join_features,
+    looks_apart,
     pair_features,
     profiles,
     story_model,
@@ -227,6 +228,8 @@ class _Streaming:
         for story in sorted({self.story_of[i] for i in self._partners(j)}):
             state = self.stories[story]
             if profile.hour - self.first[story] > self.window_hours:
+                continue
+            if looks_apart(profile, state):
                 continue
             members = state.members[-COMPARED_MEMBERS:]
             against = next(
