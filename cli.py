@@ -40,10 +40,9 @@ from feeds.dates import EARLIEST_YEAR, LATEST_YEAR, DateFormatError, parse_when
 from feeds.errors import InputError, decode_utf8
 from feeds.output import published_base_url, write_atomically
 from feeds.text import cut_at_word
-from sources.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
-from sources.full_text import page_mode
-from sources.history import History, describe
-from sources.opml import (
+from sources.follow.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
+from sources.follow.history import History, describe
+from sources.follow.opml import (
     Source,
     SourceList,
     find_source,
@@ -55,21 +54,22 @@ from sources.opml import (
     save_source_list,
     to_opml,
 )
-from sources.pipeline import RunSummary, due_sources
-from sources.pipeline import run as pipeline_run
-from sources.relevance import Taxonomy, is_on_topic_source
+from sources.follow.run import RunSummary, due_sources
+from sources.follow.run import run as pipeline_run
+from sources.judge.relevance import Taxonomy, is_on_topic_source
+from sources.pages.reader import page_mode
 from sources.settings import (
     AggregateSettings,
     load_aggregate_settings,
     load_taxonomy,
     parse_duration,
 )
-from sources.store import Busy, Store, StoredItem, mail_lock, run_lock
+from sources.store.database import Busy, Store, StoredItem, mail_lock, run_lock
 
 if TYPE_CHECKING:  # names in annotations only; the modules load with their commands
     from feeds.build import Build
     from feeds.websub import Ping
-    from sources.digest import Digest
+    from sources.digest.build import Digest
 
 EXIT_OK, EXIT_PROBLEM, EXIT_INPUT, EXIT_BUG = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -692,7 +692,7 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
     its items' article pages are read (with how many have page text, and the last page that
     could not be used, and why), and whether its history (RFC 5005 archives) is complete.
     Before there is a source list, the shipped one (nothing is written)."""
-    from sources.digest import plural
+    from sources.digest.build import plural
 
     settings = _aggregate_settings(ctx)
     source_list = _warn_skipped(read_source_list(settings.sources_file, create=False)).sources
@@ -812,8 +812,8 @@ def sources_add_command(
     be read whole now (an archive fails, or [aggregate] history_time runs out) is said to be
     incomplete, and later runs read on from where it stopped; the feed is subscribed (exit 0).
     """
-    from sources.digest import plural
-    from sources.subscribe import NotAFeed, find_feed
+    from sources.digest.build import plural
+    from sources.follow.subscribe import NotAFeed, find_feed
 
     settings = _aggregate_settings(ctx)
     try:
@@ -1072,7 +1072,7 @@ def _stored_item(ctx: click.Context, store: Store, item_id: int) -> StoredItem:
 
 
 def _explain_pair(item: StoredItem, other: StoredItem, background: list[StoredItem]) -> None:
-    from sources.stories import explain_pair
+    from sources.judge.stories import explain_pair
 
     verdict = explain_pair(item, other, background=background)
     click.echo(f"one story: {'yes' if verdict.one_story else 'no'}")
@@ -1099,8 +1099,8 @@ def _explain_pair(item: StoredItem, other: StoredItem, background: list[StoredIt
 def _explain_story(item: StoredItem, store: Store) -> None:
     """Which story the item joins in a digest around it, with what probability, and the
     best other story it was compared with."""
-    from sources.event_identity import conflicts, signature
-    from sources.stories import WINDOW, place_items
+    from sources.judge.event_identity import conflicts, signature
+    from sources.judge.stories import WINDOW, place_items
 
     if not item.relevant:
         click.echo("  story: none (a digest groups only the items about EU foreign policy)")
@@ -1208,8 +1208,8 @@ def digest_command(
     The .json file is written whatever --format says: it is the record digest.atom is
     rebuilt from and where the next digest's default period starts.
     """
-    from sources.digest import build_digest, plural
-    from sources.digest_files import (
+    from sources.digest.build import build_digest, plural
+    from sources.digest.files import (
         digest_folder_problem,
         load_digest_settings,
         next_period_start,
@@ -1279,10 +1279,10 @@ def _mail_digest(
     "Mailed already?", the sending and the record are one step under a lock beside the
     database: two runs at once would both find the digest not mailed, and both send it.
     """
-    from sources.digest import plural
-    from sources.mail_delivery import Interrupted, MailFailure, load_mail_settings
-    from sources.mail_delivery import send as send_mail
-    from sources.mail_message import build_message
+    from sources.digest.build import plural
+    from sources.digest.delivery import Interrupted, MailFailure, load_mail_settings
+    from sources.digest.delivery import send as send_mail
+    from sources.digest.message import build_message
 
     mail = load_mail_settings(ctx.obj)
     if not mail.to:
@@ -1383,8 +1383,8 @@ def mail_command(
     once take turns (--wait). Temporary failures are tried again for [mail] retry_for, then
     left for the next run (exit 1).
     """
-    from sources.digest import from_json as digest_from_json
-    from sources.digest_files import load_digest_settings
+    from sources.digest.build import from_json as digest_from_json
+    from sources.digest.files import load_digest_settings
 
     options = load_digest_settings(ctx.obj)
     site = load_config(ctx.obj).site
@@ -1427,8 +1427,8 @@ def run_command(ctx: click.Context) -> None:
     with the digest alone, unless [publish] articles names a folder that is missing.
     """
     from feeds.article import check_articles_dir
-    from sources.digest_files import load_digest_settings
-    from sources.mail_delivery import load_mail_settings
+    from sources.digest.delivery import load_mail_settings
+    from sources.digest.files import load_digest_settings
 
     config = _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
     if config.publish.articles_configured:  # and so does a configured folder that is missing
@@ -1473,7 +1473,7 @@ def search_command(
     is one phrase: communique search 'sanctions "Kallas visit"'. With --fts, QUERY is
     FTS5 syntax instead (sanctions OR tariffs, sanction*, NEAR(Kallas Kyiv)).
     """
-    from sources.search_query import echo, fts_syntax, words_query
+    from sources.store.fts_query import echo, fts_syntax, words_query
 
     text = " ".join(query)
     fts_query = text if fts else words_query(text)

@@ -969,7 +969,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         return serve_worker(args.serve, args.latency, args.per_host)
 
-    from sources.opml import Source, to_opml
+    from sources.follow.opml import Source, to_opml
     from sources.settings import AggregateSettings
 
     limits = AggregateSettings()  # the bench's config sets none: communique's defaults

@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from feeds.text import html_to_text  # noqa: E402
-from sources.identity import normalise_link  # noqa: E402
-from sources.store import StoredItem  # noqa: E402
+from sources.follow.item_keys import normalise_link  # noqa: E402
+from sources.store.database import StoredItem  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
 REAL = ROOT / "tests" / "data" / "real"

@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from aggregate import accept_until, loopback_server  # noqa: E402
 
-from sources.page_text import read_page  # noqa: E402
+from sources.pages.text import read_page  # noqa: E402
 
 PAGES = ROOT / "tests" / "data" / "pages"
 TARGET_RECALL, TARGET_BOILERPLATE, TARGET_WALL = 0.95, 0.05, 1.5

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from corpus import LabelledItem, load  # noqa: E402
 
 from feeds.text import html_to_text  # noqa: E402
-from sources.parse import parse_feed  # noqa: E402
-from sources.relevance import Taxonomy, build_taxonomy  # noqa: E402
+from sources.follow.parse import parse_feed  # noqa: E402
+from sources.judge.relevance import Taxonomy, build_taxonomy  # noqa: E402
 
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "feeds"
 FIXTURE_TARGET = 0.9

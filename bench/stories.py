@@ -6,7 +6,7 @@ Run from the repository root::
 
 Quality: the corpus's items that are about EU foreign policy (as labelled, so that grouping
 is measured alone) are grouped exactly as ``communique digest`` groups them (the story model
-of ``sources/pair-model.json``), each real day and the written part on their own, with the
+of ``sources/judge/pair-model.json``), each real day and the written part on their own, with the
 part's items as the background for word weights. Printed: pairwise precision and recall of
 same-story pairs, B-cubed precision, recall and F1, and how many template twins (releases
 drafted alike about different events) were merged, for the written part, the real days'
@@ -39,11 +39,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from corpus import LabelledItem, load, stored  # noqa: E402
 
-from sources.digest import build_digest, to_html, to_json, to_markdown  # noqa: E402
-from sources.places import gazetteer  # noqa: E402
-from sources.relevance import build_taxonomy  # noqa: E402
-from sources.store import StoredItem  # noqa: E402
-from sources.stories import group_stories  # noqa: E402
+from sources.digest.build import build_digest, to_html, to_json, to_markdown  # noqa: E402
+from sources.judge.places import gazetteer  # noqa: E402
+from sources.judge.relevance import build_taxonomy  # noqa: E402
+from sources.judge.stories import group_stories  # noqa: E402
+from sources.store.database import StoredItem  # noqa: E402
 
 TARGET_B3, TARGET_PRECISION = 0.85, 0.90  # real days' relevant items
 TARGET_WRITTEN_B3 = 0.95

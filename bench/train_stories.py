@@ -1,4 +1,4 @@
-"""Learn the story model (``sources/pair-model.json``) from the calibration part of the corpus.
+"""Learn the story model (``sources/judge/pair-model.json``) from the calibration part of the corpus.
 
 Run from the repository root (needs the ``train`` extra: scikit-learn)::
 
@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from corpus import LabelledItem, load, stored  # noqa: E402
 from stories import score  # noqa: E402
 
-from sources.event_identity import conflicts  # noqa: E402
-from sources.pair_model import (  # noqa: E402
+from sources.judge.event_identity import conflicts  # noqa: E402
+from sources.judge.pair_model import (  # noqa: E402
     JOIN_FEATURES,
     PAIR_FEATURES,
     Regression,
@@ -52,9 +52,9 @@ from sources.pair_model import (  # noqa: E402
     looks_apart,
     pair_features,
 )
-from sources.stories import COMPARED_MEMBERS, _Streaming  # noqa: E402
+from sources.judge.stories import COMPARED_MEMBERS, _Streaming  # noqa: E402
 
-MODEL = ROOT / "sources" / "pair-model.json"
+MODEL = ROOT / "sources" / "judge" / "pair-model.json"
 SEED = 1
 STRENGTHS = (0.1, 1.0, 10.0)  # inverse L2 regularisation tried
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7)
@@ -142,7 +142,7 @@ class Group:
 
 
 def _window():
-    from sources.stories import WINDOW
+    from sources.judge.stories import WINDOW
 
     return WINDOW
 

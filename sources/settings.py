@@ -14,8 +14,8 @@ from typing import Any
 
 from feeds.config import load_config, read_config_file
 from feeds.errors import InputError, line_of_key
-from sources.parse import MAX_ITEMS
-from sources.relevance import Taxonomy, build_taxonomy
+from sources.follow.parse import MAX_ITEMS
+from sources.judge.relevance import Taxonomy, build_taxonomy
 
 MIB = 1024 * 1024
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")

@@ -32,8 +32,8 @@ from click.testing import CliRunner, Result
 from feedserver import FIXTURES, Route, rss
 
 from cli import main
-from sources.opml import Source, parse_opml, save_source_list
-from sources.store import Store
+from sources.follow.opml import Source, parse_opml, save_source_list
+from sources.store.database import Store
 
 SECOND = timedelta(seconds=1)
 

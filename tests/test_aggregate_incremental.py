@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from feedserver import FeedServer, Route, rss
 
 from cli import main
-from sources.opml import Source, save_source_list
+from sources.follow.opml import Source, save_source_list
 
 ITEMS = [
     {

@@ -29,8 +29,8 @@ from click.testing import CliRunner, Result
 from feedserver import FIXTURES, FeedServer, Route, rss
 
 from cli import main
-from sources.opml import default_sources, parse_opml
-from sources.store import Store
+from sources.follow.opml import default_sources, parse_opml
+from sources.store.database import Store
 
 COMMUNIQUE = Path(sys.executable).parent / "communique"
 CONFIG = """\
@@ -764,7 +764,9 @@ def test_export_is_valid_opml_2_that_round_trips_the_shipped_list(tmp_path):
     for group in body.findall("outline"):
         assert group.get("text")
     assert parse_opml(data, "exported") == default_sources()
-    shipped_file = Path(__file__).resolve().parents[1] / "sources" / "default-sources.opml"
+    shipped_file = (
+        Path(__file__).resolve().parents[1] / "sources" / "follow" / "default-sources.opml"
+    )
     assert parse_opml(data, "exported") == parse_opml(shipped_file.read_bytes(), "shipped")
 
     (tmp_path / "exported.opml").write_bytes(data)
@@ -1114,7 +1116,7 @@ def test_processes_opening_one_new_database_at_once_all_get_it(tmp_path):
     """Two commands from cron may open a database that does not exist yet at the same moment:
     each must find it usable (the schema made once), none "locked" or half-made."""
     script = (
-        "import sys, time; from pathlib import Path; from sources.store import Store\n"
+        "import sys, time; from pathlib import Path; from sources.store.database import Store\n"
         "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
         "with Store(Path(sys.argv[1])) as store: print(len(store.source_rows()))\n"
     )

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from sources.decide import StoredEntry, decide_entries
-from sources.discover import discover_feeds, looks_like_html
-from sources.fetch import FetchResult
-from sources.identity import entry_key, normalise_link
-from sources.parse import Entry, parse_feed
-from sources.schedule import (
+from sources.follow.decide import StoredEntry, decide_entries
+from sources.follow.discover import discover_feeds, looks_like_html
+from sources.follow.item_keys import entry_key, normalise_link
+from sources.follow.parse import Entry, parse_feed
+from sources.follow.schedule import (
     RETRY_AFTER_CAP,
     SourceState,
     after_fetch,
@@ -28,6 +27,7 @@ from sources.schedule import (
     is_due,
     retry_after,
 )
+from sources.http.fetch import FetchResult
 from sources.settings import AggregateSettings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -34,14 +34,14 @@ from markdown_it import MarkdownIt
 
 from cli import main
 from feeds.text import escape_markdown
-from sources.digest import build_digest, days_in_words, to_html, to_markdown
-from sources.digest import from_json as digest_from_json
-from sources.identity import normalise_link
-from sources.mail_message import to_text
-from sources.opml import Source, read_source_list, save_source_list
-from sources.relevance import build_taxonomy
-from sources.store import Store, StoredItem
-from sources.stories import WINDOW, explain_pair, group_stories, rank
+from sources.digest.build import build_digest, days_in_words, to_html, to_markdown
+from sources.digest.build import from_json as digest_from_json
+from sources.digest.message import to_text
+from sources.follow.item_keys import normalise_link
+from sources.follow.opml import Source, read_source_list, save_source_list
+from sources.judge.relevance import build_taxonomy
+from sources.judge.stories import WINDOW, explain_pair, group_stories, rank
+from sources.store.database import Store, StoredItem
 
 CONFIG = """\
 [site]
@@ -741,7 +741,7 @@ def test_one_event_told_by_four_sources_is_one_story_headed_by_the_official_item
 
 
 def test_two_sanctions_decisions_sharing_many_words_stay_two_stories(digest_dir):
-    from sources.event_identity import words as tokens
+    from sources.judge.event_identity import words as tokens
 
     shared = set(tokens(IRAN_OFFICIAL)) & set(tokens(BELARUS_OFFICIAL))
     assert len(shared) >= 4, shared  # council, sanction, individual, entities
@@ -811,7 +811,7 @@ def stored(
     relevance: float = 5.0,
     topics: tuple[str, ...] = ("security-defence",),
 ) -> StoredItem:
-    from sources.identity import normalise_link
+    from sources.follow.item_keys import normalise_link
 
     return StoredItem(
         id=number,
@@ -1409,7 +1409,7 @@ def test_the_same_bytes_whatever_the_process_hash_seed(corpus, tmp_path, digest_
 
 _SIMILARITIES = """
 import random
-from sources.event_identity import cosine
+from sources.judge.event_identity import cosine
 rng = random.Random(7)
 words = [f"w{n}" for n in range(60)]
 def vector():
@@ -1841,7 +1841,7 @@ def test_explain_two_items_says_whether_they_are_one_story_and_why(corpus):
     ],
 )
 def test_figures_are_read_as_news_writes_them(text, figures):
-    from sources.event_identity import amounts
+    from sources.judge.event_identity import amounts
 
     assert [(a.unit, a.value) for a in amounts(text)] == figures
 

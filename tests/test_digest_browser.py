@@ -42,9 +42,9 @@ import pytest
 from cdp import CDP
 from chromium import Viewport, describe, open_tab
 
-from sources.digest import Digest, build_digest, shown_title, to_html
-from sources.relevance import build_taxonomy
-from sources.store import StoredItem
+from sources.digest.build import Digest, build_digest, shown_title, to_html
+from sources.judge.relevance import build_taxonomy
+from sources.store.database import StoredItem
 
 pytestmark = pytest.mark.e2e
 

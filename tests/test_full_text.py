@@ -20,9 +20,9 @@ from click.testing import CliRunner, Result
 from feedserver import FeedServer, Route, rss
 
 from cli import main
-from sources.opml import parse_opml
-from sources.store import Store
-from sources.stories import group_stories
+from sources.follow.opml import parse_opml
+from sources.judge.stories import group_stories
+from sources.store.database import Store
 
 CONFIG = """\
 [site]

@@ -31,8 +31,8 @@ from click.testing import CliRunner, Result
 from feedserver import FeedServer, Route, rss
 
 from cli import main
-from sources.opml import Source, save_source_list
-from sources.store import Store
+from sources.follow.opml import Source, save_source_list
+from sources.store.database import Store
 
 COMMUNIQUE = Path(sys.executable).parent / "communique"
 RSS_LIMIT_MB = 300

@@ -30,7 +30,7 @@ from feedserver import FeedServer, Route
 from test_digest import Item, feed_xml
 from test_mail import PASSWORD, Mailbox, Project, Server, parse, serve_smtp
 
-from sources.opml import Source, save_source_list
+from sources.follow.opml import Source, save_source_list
 
 COMMUNIQUE = Path(sys.executable).parent / "communique"
 

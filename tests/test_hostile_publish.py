@@ -23,7 +23,7 @@ from test_serve import get, serving
 
 from cli import main
 from feeds.importer import CannotPlaceDate, infer_year
-from sources.opml import Source, save_source_list
+from sources.follow.opml import Source, save_source_list
 
 PRECIOUS = "2025-01-02-precious.md"
 PRECIOUS_TEXT = "---\ntitle: Precious\ndate: 2025-01-02\n---\nDo not lose me.\n"

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from feedserver import FeedServer, Route, rss
 
 from cli import main
-from sources.opml import parse_opml
+from sources.follow.opml import parse_opml
 
 CONFIG = """\
 [site]

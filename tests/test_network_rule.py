@@ -26,8 +26,8 @@ from netns import INTRANET, METADATA, PUBLIC, ULA, run_inside
 from test_full_text import EU_ARTICLE, page
 
 from cli import main
-from sources.network import LINK_LOCAL, LOOPBACK, PRIVATE, network_of
-from sources.network import PUBLIC as PUBLIC_NETWORK
+from sources.http.network import LINK_LOCAL, LOOPBACK, PRIVATE, network_of
+from sources.http.network import PUBLIC as PUBLIC_NETWORK
 
 SECRET = "Confidential router settings password hunter2"
 INTERNAL_FEED = rss(

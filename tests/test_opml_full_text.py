@@ -15,7 +15,7 @@ from feedserver import Route, rss
 from test_full_text import EU_ARTICLE, page
 
 from cli import main
-from sources.opml import parse_opml
+from sources.follow.opml import parse_opml
 
 CONFIG = """\
 [site]

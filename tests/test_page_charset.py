@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from feedserver import FeedServer, Route, rss
 
 from cli import main
-from sources.page_charset import decode_page
+from sources.pages.charset import decode_page
 
 CONFIG = """\
 [site]

@@ -21,7 +21,7 @@ from relevance import ratios
 from stories import group, score, template_merges
 
 from feeds.text import html_to_text
-from sources.relevance import build_taxonomy
+from sources.judge.relevance import build_taxonomy
 
 SLICE_DAYS = ("2023-06-29", "2023-11-08")  # calibration days: a summit and an enlargement package
 FLOORS = {  # measured 0.979, 0.892, 0.935, 0.915, 0.983, 0.994

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from feedserver import FeedServer, Route
 
 from cli import main
-from sources.opml import Source, save_source_list
-from sources.relevance import build_taxonomy
+from sources.follow.opml import Source, save_source_list
+from sources.judge.relevance import build_taxonomy
 
 TAXONOMY = build_taxonomy()
 
@@ -195,7 +195,7 @@ def test_explain_says_why_a_roundup_and_a_partner_item_were_judged(tmp_path: Pat
 
 
 def test_numbers_count_as_words_in_story_grouping():
-    from sources.event_identity import words as tokens
+    from sources.judge.event_identity import words as tokens
 
     assert "20th" in tokens("Council adopts 20th sanctions package") and "120" in tokens(
         "120 vessels"

@@ -10,7 +10,7 @@ ledes and article pages are (stemmed, TF-IDF-weighted words); how many rare name
 spelt two ways); whether their headlines are about the same place and give the same figure;
 how far apart they were published; whether one outlet wrote both. A logistic regression
 learned on labelled real days (``bench/train_stories.py``, which regenerates
-``sources/pair-model.json`` from the corpus) weighs them into the probability that the two
+``sources/judge/pair-model.json`` from the corpus) weighs them into the probability that the two
 report one event.
 
 An item is then compared with a whole story (:func:`join_features`): a story that grows
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 
-from sources.event_identity import (
+from sources.judge.event_identity import (
     PLACE_TOKEN,
     Reading,
     Signature,
@@ -44,8 +44,8 @@ from sources.event_identity import (
     read,
     words,
 )
-from sources.places import gazetteer
-from sources.store import StoredItem
+from sources.judge.places import gazetteer
+from sources.store.database import StoredItem
 
 PAGE_CHARS = 2000
 LOG_ODDS_CAP = 10.0  # the start of an article page: its event, not everything else
@@ -493,5 +493,5 @@ def model_from_json(text: str) -> StoryModel:
 
 @cache
 def story_model() -> StoryModel:
-    """The shipped model (``sources/pair-model.json``, read once per process)."""
-    return model_from_json(files("sources").joinpath("pair-model.json").read_text("utf-8"))
+    """The shipped model (``sources/judge/pair-model.json``, read once per process)."""
+    return model_from_json(files("sources.judge").joinpath("pair-model.json").read_text("utf-8"))

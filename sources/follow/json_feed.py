@@ -40,7 +40,7 @@ from importlib import metadata
 from typing import Any
 
 from feeds.text import clean_text
-from sources.feed_dates import utc_time
+from sources.follow.feed_dates import utc_time
 
 MEDIA_TYPES = frozenset({"application/feed+json", "application/json"})
 # What reads an item once it is decoded: a new version may read the same item differently,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
-from sources.phrases import PhraseIndex, phrase_tokens
+from sources.judge.phrases import PhraseIndex, phrase_tokens
 
 
 @dataclass(frozen=True)
@@ -80,5 +80,5 @@ class Gazetteer:
 @cache
 def gazetteer() -> Gazetteer:
     """The shipped gazetteer (read once per process)."""
-    text = files("sources").joinpath("places.toml").read_text(encoding="utf-8")
+    text = files("sources.judge").joinpath("places.toml").read_text(encoding="utf-8")
     return Gazetteer(tomllib.loads(text))

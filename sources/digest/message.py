@@ -29,7 +29,7 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
-from sources.digest import Digest, _environment, plural, shown_title, to_json
+from sources.digest.build import Digest, _environment, plural, shown_title, to_json
 
 WIDTH = 76  # plain-text lines stay under 78 characters (RFC 5322's recommendation)
 

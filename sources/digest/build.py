@@ -25,10 +25,10 @@ from feeds.config import Person, Site
 from feeds.dates import MONTH_NAMES, human_date, rfc3339
 from feeds.text import cut_at_word, escape_markdown
 from feeds.writer import Entry, Feed, atom_bytes
-from sources.identity import normalise_link
-from sources.relevance import Taxonomy
-from sources.store import StoredItem
-from sources.stories import Story, group_stories, rank
+from sources.follow.item_keys import normalise_link
+from sources.judge.relevance import Taxonomy
+from sources.judge.stories import Story, group_stories, rank
+from sources.store.database import StoredItem
 
 EXCERPT_CHARS = 300
 TITLE_CHARS = 200  # a feed's or an item's title, as every form of the digest shows it
@@ -328,7 +328,7 @@ def _md_url(url: str) -> str:
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     return Environment(
-        loader=PackageLoader("sources", "templates"),
+        loader=PackageLoader("sources.digest", "templates"),
         autoescape=select_autoescape(["html"]),
         keep_trailing_newline=True,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 from feeds.config import PublishSettings, Site, load_config, normalise_base_url, read_config_file
 from feeds.errors import InputError, line_of_key
 from feeds.output import write_atomically
-from sources.digest import Digest, digest_feed, to_html, to_json, to_markdown
+from sources.digest.build import Digest, digest_feed, to_html, to_json, to_markdown
 from sources.settings import one_line_problem
 
 FEED_NAME = "digest.atom"

@@ -42,7 +42,7 @@ def parser_pool(
     context = multiprocessing.get_context("forkserver")
     # the whole pipeline module, not just the parser: each worker unpickles parse_and_score
     # from it, and would otherwise import it (and httpx, sqlite3, ...) once more on its own
-    context.set_forkserver_preload(["sources.pipeline"])
+    context.set_forkserver_preload(["sources.follow.run"])
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,

@@ -26,24 +26,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sources.decide import decide_entries
-from sources.feed_items import FeedItems
-from sources.fetch import Fetcher, FetchRequest, FetchResult
-from sources.full_text import (
-    PageReader,
-    PagesSummary,
-    page_mode,
-    score_with_page,
-    wants_page,
-)
-from sources.history import Unread, after_failure, next_to_read, time_ran_out
-from sources.identity import normalise_link
-from sources.network import PUBLIC
-from sources.opml import Source
-from sources.page_text import warm_page_reader
-from sources.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
-from sources.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
-from sources.schedule import (
+from sources.follow.decide import decide_entries
+from sources.follow.feed_items import FeedItems
+from sources.follow.history import Unread, after_failure, next_to_read, time_ran_out
+from sources.follow.item_keys import normalise_link
+from sources.follow.opml import Source
+from sources.follow.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
+from sources.follow.schedule import (
     Outcome,
     SourceState,
     after_error,
@@ -51,9 +40,20 @@ from sources.schedule import (
     after_parse_failure,
     is_due,
 )
+from sources.follow.workers import parser_pool
+from sources.http.fetch import Fetcher, FetchRequest, FetchResult
+from sources.http.network import PUBLIC
+from sources.judge.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
+from sources.pages.reader import (
+    PageReader,
+    PagesSummary,
+    page_mode,
+    score_with_page,
+    wants_page,
+)
+from sources.pages.text import warm_page_reader
 from sources.settings import AggregateSettings
-from sources.store import Store
-from sources.workers import parser_pool
+from sources.store.database import Store
 
 log = logging.getLogger("communique.aggregate")
 INLINE_ITEMS = 5  # a changed feed with at most this many new or edited items is parsed here,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sources.parse import Entry
+from sources.follow.parse import Entry
 
 
 @dataclass(frozen=True)

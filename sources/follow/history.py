@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sources.schedule import backoff, retry_after
+from sources.follow.schedule import backoff, retry_after
 from sources.settings import AggregateSettings
 
 NOT_READ_YET = "not read yet"  # the walk stopped before it (a run killed, a new archive)

@@ -20,7 +20,7 @@ from lxml import etree
 
 from feeds.errors import InputError
 from feeds.output import write_atomically
-from sources.feed_url import BadFeedUrl, check_feed_url, normalise_feed_url
+from sources.follow.feed_url import BadFeedUrl, check_feed_url, normalise_feed_url
 
 DEFAULT_LIST = "default-sources.opml"
 # communique's own outline attributes (``communique:fullText``) live in this namespace, so
@@ -281,7 +281,7 @@ def to_opml(sources: Sequence[Source], title: str = "communique sources") -> byt
 
 def default_sources() -> list[Source]:
     """The EU foreign-policy list shipped with communique."""
-    data = files("sources").joinpath(DEFAULT_LIST).read_bytes()
+    data = files("sources.follow").joinpath(DEFAULT_LIST).read_bytes()
     return parse_opml(data, DEFAULT_LIST)
 
 

@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds.errors import InputError
-from sources.decide import Action, StoredEntry
-from sources.history import History, Unread
-from sources.relevance import Relevance
-from sources.robots import RobotsFile
-from sources.schedule import Outcome, SourceState
+from sources.follow.decide import Action, StoredEntry
+from sources.follow.history import History, Unread
+from sources.follow.schedule import Outcome, SourceState
+from sources.http.robots import RobotsFile
+from sources.judge.relevance import Relevance
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: sources, their items, a log of failures, and full-text search over items

@@ -33,11 +33,11 @@ from lxml import etree
 
 from feeds.render import sanitise
 from feeds.text import clean_text, html_to_text
-from sources.discover import looks_like_html
-from sources.feed_dates import utc_time
-from sources.feed_items import FeedItems, encoding, split_items
-from sources.identity import entry_key, normalise_link
-from sources.json_feed import is_json, read_json_feed
+from sources.follow.discover import looks_like_html
+from sources.follow.feed_dates import utc_time
+from sources.follow.feed_items import FeedItems, encoding, split_items
+from sources.follow.item_keys import entry_key, normalise_link
+from sources.follow.json_feed import is_json, read_json_feed
 
 _DAY_FIRST = re.compile(
     r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})"

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from sources.fetch import FetchResult
+from sources.http.fetch import FetchResult
 from sources.settings import AggregateSettings
 
 RETRY_AFTER_CAP = timedelta(days=7)

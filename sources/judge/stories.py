@@ -33,8 +33,8 @@ from datetime import timedelta
 from itertools import islice
 from operator import itemgetter
 
-from sources.event_identity import compare, conflicting, conflicts
-from sources.pair_model import (
+from sources.judge.event_identity import compare, conflicting, conflicts
+from sources.judge.pair_model import (
     StoryModel,
     StoryState,
     join_features,
@@ -43,7 +43,7 @@ from sources.pair_model import (
     profiles,
     story_model,
 )
-from sources.store import StoredItem
+from sources.store.database import StoredItem
 
 WINDOW = timedelta(hours=72)
 BLOCKING_TERMS = 12  # an item's most distinctive words that find its candidates

@@ -30,7 +30,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from feeds.text import clean_text
-from sources.page_charset import decode_page
+from sources.pages.charset import decode_page
 
 MIN_CHARS = 200  # shorter is a teaser or an error page, not an article
 WALL_CHARS = 2500  # a consent or paywall text longer than this carries an article as well

@@ -28,8 +28,8 @@ import certifi
 import httpcore
 import httpx
 
-from sources.inflate import BadEncoding, BoundedDecoder, TooLarge, codings
-from sources.network import ANYWHERE, PUBLIC, RefusedAddress, check, network_of
+from sources.http.inflate import BadEncoding, BoundedDecoder, TooLarge, codings
+from sources.http.network import ANYWHERE, PUBLIC, RefusedAddress, check, network_of
 from sources.settings import AggregateSettings
 
 MAX_REDIRECTS = 10

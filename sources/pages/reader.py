@@ -29,14 +29,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sources.fetch import FetchRequest, FetchResult
-from sources.network import PUBLIC
-from sources.page_text import PageText, read_page
-from sources.relevance import Relevance, Taxonomy
-from sources.robots import RobotsFile, host_of, robots_url
-from sources.schedule import backoff, retry_after
+from sources.follow.schedule import backoff, retry_after
+from sources.http.fetch import FetchRequest, FetchResult
+from sources.http.network import PUBLIC
+from sources.http.robots import RobotsFile, host_of, robots_url
+from sources.judge.relevance import Relevance, Taxonomy
+from sources.pages.text import PageText, read_page
 from sources.settings import AggregateSettings
-from sources.store import PageRecord, Store, WantedPage
+from sources.store.database import PageRecord, Store, WantedPage
 
 log = logging.getLogger("communique.aggregate")
 MAX_FAILURES = 4  # a page that failed this many fetches in a row is given up

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sources.discover import discover_feeds, looks_like_html
-from sources.feed_url import BadFeedUrl, normalise_feed_url
-from sources.fetch import Fetcher, FetchRequest, FetchResult
-from sources.network import PUBLIC
-from sources.parse import parse_feed
+from sources.follow.discover import discover_feeds, looks_like_html
+from sources.follow.feed_url import BadFeedUrl, normalise_feed_url
+from sources.follow.parse import parse_feed
+from sources.http.fetch import Fetcher, FetchRequest, FetchResult
+from sources.http.network import PUBLIC
 from sources.settings import AggregateSettings
 
 MAX_CANDIDATES = 5  # feeds of one web page fetched before giving up

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
-from sources.phrases import PhraseIndex, phrase_tokens
-from sources.places import Gazetteer, gazetteer
+from sources.judge.phrases import PhraseIndex, phrase_tokens
+from sources.judge.places import Gazetteer, gazetteer
 
 TEXT_CHARS = 1200  # where topic terms count: long articles mention everything somewhere
 LEDE_CHARS = 400  # where the EU must be named: the summary's and the text's first sentences
@@ -262,7 +262,7 @@ def is_on_topic_source(categories: tuple[str, ...]) -> bool:
 
 def default_taxonomy_data() -> dict[str, Any]:
     """The shipped ``topics.toml``, parsed."""
-    return tomllib.loads(files("sources").joinpath("topics.toml").read_text(encoding="utf-8"))
+    return tomllib.loads(files("sources.judge").joinpath("topics.toml").read_text(encoding="utf-8"))
 
 
 def build_taxonomy(config: Mapping[str, Any] | None = None) -> Taxonomy:
