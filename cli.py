@@ -41,7 +41,7 @@ from feeds.errors import InputError, decode_utf8
 from feeds.output import published_base_url, write_atomically
 from feeds.text import cut_at_word
 from sources.follow.feed_url import BadFeedUrl, has_credentials, normalise_feed_url
-from sources.follow.history import History, describe
+from sources.follow.history import as_dict, describe
 from sources.follow.opml import (
     Source,
     SourceList,
@@ -64,7 +64,8 @@ from sources.settings import (
     load_taxonomy,
     parse_duration,
 )
-from sources.store.database import Busy, Store, StoredItem, mail_lock, run_lock
+from sources.store.database import Busy, Store, mail_lock, run_lock
+from sources.types import History, StoredItem
 
 if TYPE_CHECKING:  # names in annotations only; the modules load with their commands
     from feeds.build import Build
@@ -738,7 +739,7 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
                 "network": row.network if row else None,
                 # null until the source is fetched; else how far its archives were read
                 "history": (
-                    histories.get(source.url, History()).as_dict(settings.max_archives)
+                    as_dict(histories.get(source.url, History()), settings.max_archives)
                     if row and row.last_status
                     else None
                 ),

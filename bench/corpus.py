@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from feeds.text import html_to_text  # noqa: E402
 from sources.follow.item_keys import normalise_link  # noqa: E402
-from sources.store.database import StoredItem  # noqa: E402
+from sources.types import StoredItem  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
 REAL = ROOT / "tests" / "data" / "real"

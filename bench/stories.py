@@ -43,7 +43,7 @@ from sources.digest.build import build_digest, to_html, to_json, to_markdown  # 
 from sources.judge.places import gazetteer  # noqa: E402
 from sources.judge.relevance import build_taxonomy  # noqa: E402
 from sources.judge.stories import group_stories  # noqa: E402
-from sources.store.database import StoredItem  # noqa: E402
+from sources.types import StoredItem  # noqa: E402
 
 TARGET_B3, TARGET_PRECISION = 0.85, 0.90  # real days' relevant items
 TARGET_WRITTEN_B3 = 0.95

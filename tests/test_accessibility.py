@@ -44,7 +44,7 @@ from test_digest_browser import fixture_items, make_digest
 
 from feeds.serve import make_server
 from sources.digest.build import Digest, to_html
-from sources.store.database import StoredItem
+from sources.types import StoredItem
 
 pytestmark = pytest.mark.e2e
 

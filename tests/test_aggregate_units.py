@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from sources.follow.decide import StoredEntry, decide_entries
+from sources.follow.decide import decide_entries
 from sources.follow.discover import discover_feeds, looks_like_html
 from sources.follow.item_keys import entry_key, normalise_link
-from sources.follow.parse import Entry, parse_feed
+from sources.follow.parse import parse_feed
 from sources.follow.schedule import (
     RETRY_AFTER_CAP,
-    SourceState,
     after_fetch,
     backoff,
     body_hash,
@@ -29,6 +28,7 @@ from sources.follow.schedule import (
 )
 from sources.http.fetch import FetchResult
 from sources.settings import AggregateSettings
+from sources.types import FeedEntry, KnownItem, SourceState
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures" / "feeds"
@@ -101,8 +101,8 @@ def test_entry_key_prefers_guid_then_normalised_link_then_title_and_date():
 # --- decide -------------------------------------------------------------------------------------
 
 
-def entry(guid: str | None, link: str | None, content: str = "c", title: str = "T") -> Entry:
-    return Entry(
+def entry(guid: str | None, link: str | None, content: str = "c", title: str = "T") -> FeedEntry:
+    return FeedEntry(
         key=entry_key(guid, link, title, None),
         guid=guid,
         link=link,
@@ -120,8 +120,8 @@ def entry(guid: str | None, link: str | None, content: str = "c", title: str = "
     )
 
 
-def stored(id: int, parsed: Entry) -> StoredEntry:
-    return StoredEntry(id, parsed.key, parsed.norm_link, parsed.content_hash)
+def stored(id: int, parsed: FeedEntry) -> KnownItem:
+    return KnownItem(id, parsed.key, parsed.norm_link, parsed.content_hash)
 
 
 def kinds(actions) -> list[tuple[str, int | None]]:

@@ -41,7 +41,8 @@ from sources.follow.item_keys import normalise_link
 from sources.follow.opml import Source, read_source_list, save_source_list
 from sources.judge.relevance import build_taxonomy
 from sources.judge.stories import WINDOW, explain_pair, group_stories, rank
-from sources.store.database import Store, StoredItem
+from sources.store.database import Store
+from sources.types import StoredItem
 
 CONFIG = """\
 [site]

@@ -44,7 +44,7 @@ from chromium import Viewport, describe, open_tab
 
 from sources.digest.build import Digest, build_digest, shown_title, to_html
 from sources.judge.relevance import build_taxonomy
-from sources.store.database import StoredItem
+from sources.types import StoredItem
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from cli import main
 from sources.judge.pair_model import JOIN_FEATURES, PAIR_FEATURES, story_model
 from sources.judge.stories import explain_pair, group_stories
-from sources.store.database import Store, StoredItem
+from sources.store.database import Store
+from sources.types import StoredItem
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))

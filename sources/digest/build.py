@@ -28,7 +28,7 @@ from feeds.writer import Entry, Feed, atom_bytes
 from sources.follow.item_keys import normalise_link
 from sources.judge.relevance import Taxonomy
 from sources.judge.stories import Story, group_stories, rank
-from sources.store.database import StoredItem
+from sources.types import StoredItem
 
 EXCERPT_CHARS = 300
 TITLE_CHARS = 200  # a feed's or an item's title, as every form of the digest shows it

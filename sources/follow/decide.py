@@ -9,33 +9,13 @@ not change is left alone, so re-running a fetch changes nothing that did not cha
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
-from sources.follow.parse import Entry
-
-
-@dataclass(frozen=True)
-class StoredEntry:
-    """The identity of one stored item: enough to match and compare, nothing more."""
-
-    id: int
-    key: str
-    norm_link: str | None
-    content_hash: str
-
-
-@dataclass(frozen=True)
-class Action:
-    """``new`` (insert), ``updated`` (replace stored item ``stored_id``) or ``same`` (nothing)."""
-
-    kind: str
-    entry: Entry
-    stored_id: int | None = None
+from sources.types import Action, FeedEntry, KnownItem
 
 
 def decide_entries(
-    stored: Sequence[StoredEntry],
-    parsed: Sequence[Entry],
+    stored: Sequence[KnownItem],
+    parsed: Sequence[FeedEntry],
     *,
     home_link: str | None = None,
     unchanged: Collection[int] = (),
@@ -53,13 +33,13 @@ def decide_entries(
     """
     by_key = {s.key: s for s in stored}
     listed = set(unchanged)
-    matches: list[StoredEntry | None] = [by_key.get(entry.key) for entry in parsed]
+    matches: list[KnownItem | None] = [by_key.get(entry.key) for entry in parsed]
     claimed = {m.id for m in matches if m is not None} | listed
     batch_links = [e.norm_link for e in parsed] + [s.norm_link for s in stored if s.id in listed]
     shared = _repeated([s.norm_link for s in stored]) | _repeated(batch_links)
     if home_link:
         shared.add(home_link)
-    by_link: dict[str, StoredEntry] = {}
+    by_link: dict[str, KnownItem] = {}
     for item in stored:
         if item.norm_link and item.id not in claimed and item.norm_link not in shared:
             by_link[item.norm_link] = item

@@ -12,47 +12,26 @@ schedule's backoff, or ``Retry-After``): a broken archive is not asked for on ev
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sources.follow.schedule import backoff, retry_after
 from sources.settings import AggregateSettings
+from sources.types import History, Unread
 
 NOT_READ_YET = "not read yet"  # the walk stopped before it (a run killed, a new archive)
 
 
-@dataclass(frozen=True)
-class Unread:
-    """An archive document of a source still to read, and how reading it went so far."""
-
-    url: str
-    failures: int = 0  # attempts in a row that failed
-    problem: str = ""  # why it is not read yet ("HTTP 500", "history_time ran out"), or ""
-    retry_at: datetime | None = None  # a failed document is not asked for before this
-
-
-@dataclass(frozen=True)
-class History:
-    """A source's history as far as it was walked: the archive documents read, and those
-    still to read, the one to read next first."""
-
-    read: int = 0
-    unread: tuple[Unread, ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        return not self.unread
-
-    def as_dict(self, max_archives: int) -> dict[str, object]:
-        """The history as plain data (``sources list --json``)."""
-        first = self.unread[0] if self.unread else None
-        return {
-            "complete": self.complete,
-            "archives_read": self.read,
-            "next": first.url if first else None,
-            "problem": problem(self, max_archives),
-            "retry_at": first.retry_at.isoformat() if first and first.retry_at else None,
-        }
+def as_dict(history: History, max_archives: int) -> dict[str, object]:
+    """The history as plain data (``sources list --json``)."""
+    first = history.unread[0] if history.unread else None
+    return {
+        "complete": history.complete,
+        "archives_read": history.read,
+        "next": first.url if first else None,
+        "problem": problem(history, max_archives),
+        "retry_at": first.retry_at.isoformat() if first and first.retry_at else None,
+    }
 
 
 def next_to_read(

@@ -5,7 +5,7 @@ should be able to follow. This module reads a JSON Feed (https://www.jsonfeed.or
 with the standard library's ``json`` into the dictionaries feedparser returns for RSS and Atom
 (``title_detail``, ``link``, ``content``, ``summary``, ``published_parsed``, ``tags``, …), so
 one function, ``sources.parse``, sanitises, dates and identifies the items of every format,
-and a JSON item ends up in the same :class:`sources.parse.Entry` as an Atom one would.
+and a JSON item ends up in the same :class:`sources.types.FeedEntry` as an Atom one would.
 
 A feed on the internet may be hostile, so nothing here trusts the document:
 

@@ -1,4 +1,4 @@
-"""Feed bytes -> :class:`ParsedFeed` with clean :class:`Entry` records. Pure; runs in worker processes.
+"""Feed bytes -> :class:`ParsedFeed` with clean :class:`FeedEntry` records. Pure; runs in worker processes.
 
 RSS, RDF and Atom are read by feedparser; JSON Feed by :mod:`sources.json_feed`, into the same
 shape, so every format's entries are cleaned, dated and identified by the same code below.
@@ -38,6 +38,7 @@ from sources.follow.feed_dates import utc_time
 from sources.follow.feed_items import FeedItems, encoding, split_items
 from sources.follow.item_keys import entry_key, normalise_link
 from sources.follow.json_feed import is_json, read_json_feed
+from sources.types import FeedEntry
 
 _DAY_FIRST = re.compile(
     r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})"
@@ -71,33 +72,12 @@ feedparser.registerDateHandler(_day_first_date)
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One item of a fetched feed, sanitised and with absolute URLs."""
-
-    key: str
-    guid: str | None
-    link: str | None
-    norm_link: str | None
-    title: str
-    author: str
-    summary_html: str
-    content_html: str
-    summary: str
-    text: str
-    categories: tuple[str, ...]
-    published: datetime | None  # None: the store uses the time the item was first seen
-    updated: datetime | None
-    content_hash: str
-    item_hash: str | None = None  # the hash of the item's bytes (sources.feed_items), if split
-
-
-@dataclass(frozen=True)
 class ParsedFeed:
     """A parsed feed: its title and link, its entries, and any recovery warning."""
 
     title: str
     link: str | None
-    entries: tuple[Entry, ...]
+    entries: tuple[FeedEntry, ...]
     warning: str | None = None
     error: str | None = None  # not a feed at all, or too big to read: nothing to store
     status: str = "not a feed"  # what the source's status says when there is an error
@@ -294,7 +274,7 @@ def _parsed_feed(
 ) -> ParsedFeed:
     """The feed's title and link and its entries, cleaned (one path for every format)."""
     feed_link = _absolute(feed.get("link"), url)
-    entries: dict[str, Entry] = {}
+    entries: dict[str, FeedEntry] = {}
     rejected: list[str] = []
     for raw, item_hash in zip(raw_entries, hashes, strict=True):
         entry, wrong_dates = _entry(raw, url, feed_link, fetched_at)
@@ -496,7 +476,7 @@ def _plausible_zone(text: str) -> bool:
 
 def _entry(
     raw: Any, feed_url: str, feed_link: str | None, fetched_at: datetime
-) -> tuple[Entry, list[str]]:
+) -> tuple[FeedEntry, list[str]]:
     """One entry, and the texts of the dates it states that were taken as missing."""
     link = _absolute(raw.get("link"), feed_url)
     base = link or feed_link or feed_url
@@ -544,7 +524,7 @@ def _entry(
         ).encode()
     ).hexdigest()
     wrong = list(dict.fromkeys(t for t in (wrong_published, wrong_updated) if t))
-    entry = Entry(
+    entry = FeedEntry(
         key=entry_key(guid, link, title, stated.isoformat() if stated else None),
         guid=guid,
         link=link,

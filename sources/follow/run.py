@@ -28,13 +28,11 @@ from typing import Any
 
 from sources.follow.decide import decide_entries
 from sources.follow.feed_items import FeedItems
-from sources.follow.history import Unread, after_failure, next_to_read, time_ran_out
+from sources.follow.history import after_failure, next_to_read, time_ran_out
 from sources.follow.item_keys import normalise_link
 from sources.follow.opml import Source
 from sources.follow.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
 from sources.follow.schedule import (
-    Outcome,
-    SourceState,
     after_error,
     after_fetch,
     after_parse_failure,
@@ -43,7 +41,7 @@ from sources.follow.schedule import (
 from sources.follow.workers import parser_pool
 from sources.http.fetch import Fetcher, FetchRequest, FetchResult
 from sources.http.network import PUBLIC
-from sources.judge.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
+from sources.judge.relevance import Taxonomy, build_taxonomy, is_on_topic_source
 from sources.pages.reader import (
     PageReader,
     PagesSummary,
@@ -54,6 +52,7 @@ from sources.pages.reader import (
 from sources.pages.text import warm_page_reader
 from sources.settings import AggregateSettings
 from sources.store.database import Store
+from sources.types import Outcome, Relevance, SourceState, Unread
 
 log = logging.getLogger("communique.aggregate")
 INLINE_ITEMS = 5  # a changed feed with at most this many new or edited items is parsed here,

@@ -20,41 +20,15 @@ The rules, each answering a failure of some aggregator people use:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from sources.http.fetch import FetchResult
 from sources.settings import AggregateSettings
+from sources.types import Outcome, SourceState
 
 RETRY_AFTER_CAP = timedelta(days=7)
-
-
-@dataclass(frozen=True)
-class SourceState:
-    """What the store remembers about a source between runs."""
-
-    url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    failures: int = 0
-    next_due: datetime | None = None
-    gone: bool = False
-    redirect_target: str | None = None
-    redirect_seen: int = 0
-    network: str | None = None  # where the feed was last answered from (sources.network)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A fetch result judged: the source's new state, and whether to parse the body."""
-
-    kind: str  # ok, not_modified, unchanged, failed, gone
-    state: SourceState
-    parse: bool = False
-    message: str | None = None
-    moved_from: str | None = None  # set when this fetch confirmed a permanent move
 
 
 def is_due(state: SourceState, now: datetime) -> bool:

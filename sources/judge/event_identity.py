@@ -30,7 +30,7 @@ from functools import lru_cache
 import snowballstemmer
 
 from sources.judge.places import Gazetteer, Place, gazetteer
-from sources.store.database import StoredItem
+from sources.types import StoredItem
 
 LEDE_CHARS = 600  # the lede tells the event; the rest of an article tells everything else
 HEADLINE_CHARS = 200  # an item whose title names no place: the start of its lede does

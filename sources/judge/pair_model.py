@@ -45,7 +45,7 @@ from sources.judge.event_identity import (
     words,
 )
 from sources.judge.places import gazetteer
-from sources.store.database import StoredItem
+from sources.types import StoredItem
 
 PAGE_CHARS = 2000
 LOG_ODDS_CAP = 10.0  # the start of an article page: its event, not everything else

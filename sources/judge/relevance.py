@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
 from sources.judge.phrases import PhraseIndex, phrase_tokens
 from sources.judge.places import Gazetteer, gazetteer
+from sources.types import Match, Relevance
 
 TEXT_CHARS = 1200  # where topic terms count: long articles mention everything somewhere
 LEDE_CHARS = 400  # where the EU must be named: the summary's and the text's first sentences
@@ -42,35 +43,6 @@ class Topic:
     order: int
     terms: Mapping[str, float]
     exclude: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Match:
-    """One term found in an item."""
-
-    topic: str
-    term: str
-    weight: float
-    where: str  # title, summary or text
-
-
-@dataclass(frozen=True)
-class Relevance:
-    """The verdict on one item, with everything needed to explain it."""
-
-    score: float
-    relevant: bool
-    topics: tuple[str, ...]  # best first; OTHER_TOPIC when relevant without a topic
-    topic_scores: Mapping[str, float] = field(default_factory=dict)
-    matches: tuple[Match, ...] = ()
-    anchors: tuple[str, ...] = ()
-    excluded_by: str | None = None
-    on_topic_source: bool = False
-    roundup: str | None = None  # the phrase that makes the item a newsletter/live blog/roundup
-    partners: tuple[str, ...] = ()  # countries outside the EU that the title names with the EU
-    partner_score: float = 0.0
-    substance: float = 0.0  # the score of the terms that are not place names
-    distant_anchors: tuple[str, ...] = ()  # EU mentions past the lede, which do not count
 
 
 class Taxonomy:

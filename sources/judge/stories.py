@@ -43,7 +43,7 @@ from sources.judge.pair_model import (
     profiles,
     story_model,
 )
-from sources.store.database import StoredItem
+from sources.types import StoredItem
 
 WINDOW = timedelta(hours=72)
 BLOCKING_TERMS = 12  # an item's most distinctive words that find its candidates

@@ -33,10 +33,11 @@ from sources.follow.schedule import backoff, retry_after
 from sources.http.fetch import FetchRequest, FetchResult
 from sources.http.network import PUBLIC
 from sources.http.robots import RobotsFile, host_of, robots_url
-from sources.judge.relevance import Relevance, Taxonomy
+from sources.judge.relevance import Taxonomy
 from sources.pages.text import PageText, read_page
 from sources.settings import AggregateSettings
-from sources.store.database import PageRecord, Store, WantedPage
+from sources.store.database import Store
+from sources.types import PageRecord, Relevance, WantedPage
 
 log = logging.getLogger("communique.aggregate")
 MAX_FAILURES = 4  # a page that failed this many fetches in a row is given up

@@ -16,16 +16,25 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feeds.errors import InputError
-from sources.follow.decide import Action, StoredEntry
-from sources.follow.history import History, Unread
-from sources.follow.schedule import Outcome, SourceState
 from sources.http.robots import RobotsFile
-from sources.judge.relevance import Relevance
+from sources.types import (
+    Action,
+    History,
+    KnownItem,
+    Outcome,
+    PageRecord,
+    Relevance,
+    SearchHit,
+    SourceRow,
+    SourceState,
+    StoredItem,
+    Unread,
+    WantedPage,
+)
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: sources, their items, a log of failures, and full-text search over items
@@ -228,94 +237,6 @@ def _time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-@dataclass(frozen=True)
-class SourceRow:
-    """A source as ``sources list`` shows it."""
-
-    url: str
-    title: str
-    last_status: str | None
-    last_success_at: datetime | None
-    last_error: str | None
-    next_due: datetime | None
-    gone: bool
-    failures: int
-    entries: int
-    warning: str | None
-    network: str | None = None  # where the feed answered from (sources.network)
-
-
-@dataclass(frozen=True)
-class StoredItem:
-    """A stored item as the digest, ``rescore`` and ``explain`` read it."""
-
-    id: int
-    key: str
-    link: str | None
-    norm_link: str | None
-    title: str
-    author: str
-    summary: str
-    text: str
-    published_at: datetime
-    updated_at: datetime
-    relevance: float
-    relevant: bool
-    topics: tuple[str, ...]
-    source_url: str
-    source_title: str
-    page_text: str = ""  # the article as read from its page, when the feed gave little
-    page_language: str = ""
-    page_note: str = ""  # why the page's text is not used, when it was read and is not
-
-    @property
-    def article_text(self) -> str:
-        """The fullest text of the item: its page's article when that was read, else the
-        feed's own text. Relevance, stories, search and the digest all read this."""
-        return self.page_text or self.text
-
-
-@dataclass(frozen=True)
-class PageRecord:
-    """What reading an article page gave, kept by URL (the ``pages`` table)."""
-
-    url: str
-    status: str  # the HTTP status, or why there was none ("timeout", "robots")
-    etag: str | None = None
-    last_modified: str | None = None
-    text: str = ""
-    language: str = ""
-    problem: str = ""  # why ``text`` is not the article (or there is none); "" when it is
-    failures: int = 0  # fetches in a row that failed
-    retry_at: datetime | None = None  # not fetched again before this
-
-
-@dataclass(frozen=True)
-class WantedPage:
-    """An item whose page is to be read, and what is known of that page already."""
-
-    entry_id: int
-    url: str
-    title: str
-    summary: str
-    text: str
-    source_url: str
-    known: PageRecord | None
-    source_network: str | None = None  # where the feed lives: the network its page may reach
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    """One full-text search result."""
-
-    id: int
-    source: str
-    title: str
-    link: str | None
-    published_at: datetime
-    snippet: str
-
-
 class Store:
     """One SQLite database. Use as a context manager; every method is one short transaction."""
 
@@ -419,14 +340,14 @@ class Store:
                 "UPDATE sources SET gone = 0, next_due = NULL, failures = 0 WHERE url = ?", (url,)
             )
 
-    def stored_entries(self, url: str) -> list[StoredEntry]:
+    def stored_entries(self, url: str) -> list[KnownItem]:
         """Identity of every stored item of a source, for the Decider."""
         rows = self.db.execute(
             "SELECT e.id, e.key, e.norm_link, e.content_hash FROM entries e JOIN sources s ON s.id = e.source_id "
             "WHERE s.url = ?",
             (url,),
         )
-        return [StoredEntry(r["id"], r["key"], r["norm_link"], r["content_hash"]) for r in rows]
+        return [KnownItem(r["id"], r["key"], r["norm_link"], r["content_hash"]) for r in rows]
 
     def known_item_hashes(self, url: str) -> dict[str, int]:
         """The hashes of a source's stored items as its feed last listed them -> item id."""
