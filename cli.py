@@ -64,7 +64,8 @@ from sources.settings import (
     load_taxonomy,
     parse_duration,
 )
-from sources.store.database import Busy, Store, mail_lock, run_lock
+from sources.store.database import Store
+from sources.store.locks import Busy, mail_lock, run_lock
 from sources.types import History, StoredItem
 
 if TYPE_CHECKING:  # names in annotations only; the modules load with their commands

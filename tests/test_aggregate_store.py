@@ -935,8 +935,6 @@ def test_sources_list_json_after_runs(project, server):
     )
     assert (missing["status"], missing["entries"], missing["last_success"]) == ("404", 0, "-")
     assert missing["last_error"] == "HTTP 404"
-    with Store(project.db_path) as store:
-        assert [m for _, m in store.failures(missing_url)] == ["HTTP 404"]
     table = project.run("sources", "list")
     assert table.exit_code == 0
     assert "status: 200" in table.stdout and "last error: HTTP 404" in table.stdout

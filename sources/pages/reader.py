@@ -325,7 +325,7 @@ class PageReader:
         status = str(result.status) if result.status is not None else (result.error_kind or "error")
         if result.status in {429, 503}:
             rest = retry_after(result.retry_after, now) or self.settings.backoff_base
-            await run_on(store.rest_host, job.host, now + rest, now)
+            await run_on(store.rest_host, job.host, now + rest)
             log.info("%s: answered %s: its pages wait until %s", job.host, status, now + rest)
             return
         if result.status == 304 and job.known is not None and job.known.text:
