@@ -690,7 +690,8 @@ def sources_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def sources_list_command(ctx: click.Context, as_json: bool) -> None:
-    """Every source with its last status, last success, next poll and item count, whether
+    """Every source with its last status, last success, next poll, item count and the warning
+    of its last parse (a date not believed, malformed XML recovered from), whether
     its items' article pages are read (with how many have page text, and the last page that
     could not be used, and why), and whether its history (RFC 5005 archives) is complete.
     Before there is a source list, the shipped one (nothing is written)."""
@@ -734,6 +735,7 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
                 else "now",
                 "entries": row.entries if row else 0,
                 "last_error": row.last_error if row else None,
+                "warning": row.warning if row else None,  # what the last parse recovered from
                 "full_text": page_mode(source.full_text, settings.full_text),
                 "entries_with_page_text": pages.get(source.url, (0, ""))[0],
                 "last_page_problem": pages.get(source.url, (0, ""))[1] or None,
@@ -758,6 +760,8 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
         )
         if item["last_error"]:
             click.echo(f"  last error: {item['last_error']}")
+        if item["warning"]:
+            click.echo(f"  warning: {item['warning']}")
         if item["network"] not in (None, "public"):  # its links may reach this network too
             click.echo(f"  network: {item['network']}")
         if item["full_text"] != "off" or item["entries_with_page_text"]:

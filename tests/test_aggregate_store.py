@@ -735,11 +735,12 @@ def test_first_use_creates_the_source_list_from_the_shipped_default(tmp_path):
     for row in listed:
         assert set(row) == {
             "title", "url", "category", "status", "last_success", "next_due", "entries",
-            "last_error", "full_text", "entries_with_page_text", "last_page_problem", "history",
-            "network",
+            "last_error", "warning", "full_text", "entries_with_page_text", "last_page_problem",
+            "history", "network",
         }  # fmt: skip
         assert (row["status"], row["next_due"], row["entries"]) == ("never fetched", "now", 0)
         assert (row["last_success"], row["last_error"], row["history"]) == ("-", None, None)
+        assert row["warning"] is None
 
 
 def test_export_is_valid_opml_2_that_round_trips_the_shipped_list(tmp_path):

@@ -442,6 +442,29 @@ def test_implausible_dates_are_first_seen_times_with_a_warning(server, project):
     assert warning and f"{len(BAD_DATES)} implausible date(s)" in warning, warning
 
 
+def test_sources_list_shows_the_warning_of_a_sources_last_parse(server, project):
+    items = [
+        {"title": "Summit far", "guid": "urn:far", "pubDate": BAD_DATES["far-future"]},
+        {"title": "Summit fine", "guid": "urn:fine", "pubDate": "Mon, 03 Feb 2025 10:00:00 +0000"},
+    ]
+    server.route("/dates.xml", Route(body=rss(items)))
+    server.route("/clean.xml", Route(body=rss(GOOD_ITEMS)))
+    dated, clean = project.subscribe(server.url("/dates.xml"), server.url("/clean.xml"))
+    assert project.cli("aggregate").exit_code == 0
+
+    listed = project.cli("sources", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = {row["url"]: row for row in json.loads(listed.stdout)}
+    warning = rows[dated]["warning"]
+    assert warning == project.rows()[dated].warning  # what the store keeps, as it keeps it
+    assert "1 implausible date(s)" in warning and BAD_DATES["far-future"] in warning, warning
+    assert rows[clean]["warning"] is None
+    table = project.cli("sources", "list")
+    assert table.exit_code == 0, table.output
+    assert f"  warning: {warning}\n" in table.stdout
+    assert table.stdout.count("  warning: ") == 1
+
+
 # --- interrupting a run ---------------------------------------------------------------------
 
 

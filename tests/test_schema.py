@@ -170,6 +170,7 @@ def test_a_version_9_database_keeps_its_data_and_its_resting_hosts(tmp_path):
     assert listed.exit_code == 0, listed.output
     (row,) = json.loads(listed.stdout)
     assert (row["url"], row["status"], row["entries"]) == (FEED, "200", 1)
+    assert row["warning"] == "bad XML recovered"
     assert row["history"]["next"] == "https://eu.example/archive/1"
     found = CliRunner().invoke(main, [*config, "search", "--json", "restrictive"])
     assert found.exit_code == 0, found.output
