@@ -34,9 +34,10 @@ from markdown_it import MarkdownIt
 
 from cli import main
 from feeds.text import escape_markdown
-from sources.digest.build import build_digest, days_in_words, to_html, to_markdown
-from sources.digest.build import from_json as digest_from_json
+from sources.digest.build import build_digest, days_in_words
 from sources.digest.message import to_text
+from sources.digest.render import from_json as digest_from_json
+from sources.digest.render import to_html, to_markdown
 from sources.follow.item_keys import normalise_link
 from sources.follow.opml import Source, read_source_list, save_source_list
 from sources.judge.relevance import build_taxonomy
