@@ -33,8 +33,8 @@ from feedserver import FeedServer, Route, rss
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("feeds", "sources")
 
-# the third-party libraries that do I/O or parse feeds: what a pure module must never load
-HTTP_FEEDS_DATABASE = ("httpx", "feedparser", "sqlite3", "_sqlite3")
+# the libraries that fetch, parse and sanitise feeds, or store: what a pure module never loads
+HTTP_FEEDS_DATABASE = ("httpx", "feedparser", "nh3", "sqlite3", "_sqlite3")
 # the rooms that fetch, follow feeds or store: the pure rooms import none of them
 IO_ROOMS = ("sources.store", "sources.http", "sources.follow")
 
