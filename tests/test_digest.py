@@ -1367,6 +1367,21 @@ def test_the_digest_feed_has_one_entry_per_digest_newest_first_with_stable_ids(c
     assert (elsewhere / "digest.atom").read_bytes() == data
 
 
+def test_a_json_file_in_the_digest_folder_that_is_no_digest_is_left_out_of_the_feed(
+    corpus, tmp_path
+):
+    """The feed is rebuilt from the digest records: a file of that name that is not one (valid
+    JSON of another shape, or damaged) is passed over, never the end of the digest command."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "digest-notes.json").write_text('{"note": "not a digest"}', encoding="utf-8")
+    (out / "digest-broken.json").write_text("{", encoding="utf-8")
+    corpus.digest(out, "--since", "2025-03-12", "--until", "2025-03-13")
+    feed = parse_feed_cleanly((out / "digest.atom").read_bytes())
+    assert [e.id for e in feed.entries] == ["tag:notes.example.org,2025-03-12:digest-2025-03-12"]
+    assert (out / "digest-notes.json").read_text(encoding="utf-8") == '{"note": "not a digest"}'
+
+
 def snapshot(out: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
 
