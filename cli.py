@@ -1389,8 +1389,8 @@ def mail_command(
     once take turns (--wait). Temporary failures are tried again for [mail] retry_for, then
     left for the next run (exit 1).
     """
-    from sources.digest.build import from_json as digest_from_json
     from sources.digest.files import load_digest_settings
+    from sources.digest.render import from_json as digest_from_json
 
     options = load_digest_settings(ctx.obj)
     site = load_config(ctx.obj).site

@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from corpus import LabelledItem, load, stored  # noqa: E402
 
-from sources.digest.build import build_digest, to_html, to_json, to_markdown  # noqa: E402
+from sources.digest.build import build_digest  # noqa: E402
+from sources.digest.render import to_html, to_json, to_markdown  # noqa: E402
 from sources.judge.places import gazetteer  # noqa: E402
 from sources.judge.relevance import build_taxonomy  # noqa: E402
 from sources.judge.stories import group_stories  # noqa: E402

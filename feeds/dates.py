@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
-from email.utils import format_datetime
 
 MONTHS = {
     name: number
@@ -214,8 +213,3 @@ def rss_safe(moment: datetime) -> datetime:
     if offset is not None and (offset.total_seconds() / 60) % 30:
         return moment.astimezone(UTC)
     return moment
-
-
-def rfc822(moment: datetime) -> str:
-    """RFC 822 with a four-digit year and a numeric zone, in English whatever the locale (RSS)."""
-    return format_datetime(moment.replace(microsecond=0))

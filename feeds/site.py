@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib.resources import files
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from feeds.config import Site
 from feeds.dates import human_date, rfc3339
 from feeds.render import RenderedArticle
 from feeds.slug import tag_dir
+from feeds.templating import templates
 
 STYLESHEET = "style.css"
 
@@ -46,16 +45,6 @@ class FeedGroup:
 
     label: str
     links: tuple[FeedLink, ...]
-
-
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("feeds", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=False,
-        keep_trailing_newline=True,
-    )
 
 
 def stylesheet() -> bytes:
@@ -151,7 +140,7 @@ def _page(
 ) -> bytes:
     """Render one page with the context every page shares (base.html needs all of it)."""
     html = (
-        _environment()
+        templates("feeds")
         .get_template(template)
         .render(
             site=site,

@@ -43,7 +43,8 @@ from conftest import Site
 from test_digest_browser import fixture_items, make_digest
 
 from feeds.serve import make_server
-from sources.digest.build import Digest, to_html
+from sources.digest.build import Digest
+from sources.digest.render import to_html
 from sources.types import StoredItem
 
 pytestmark = pytest.mark.e2e

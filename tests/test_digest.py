@@ -34,9 +34,10 @@ from markdown_it import MarkdownIt
 
 from cli import main
 from feeds.text import escape_markdown
-from sources.digest.build import build_digest, days_in_words, to_html, to_markdown
-from sources.digest.build import from_json as digest_from_json
+from sources.digest.build import build_digest, days_in_words
 from sources.digest.message import to_text
+from sources.digest.render import from_json as digest_from_json
+from sources.digest.render import to_html, to_markdown
 from sources.follow.item_keys import normalise_link
 from sources.follow.opml import Source, read_source_list, save_source_list
 from sources.judge.relevance import build_taxonomy
@@ -1365,6 +1366,21 @@ def test_the_digest_feed_has_one_entry_per_digest_newest_first_with_stable_ids(c
     corpus.digest(elsewhere, "--since", "2025-03-13", "--until", "2025-03-14")
     corpus.digest(elsewhere, "--since", "2025-03-12", "--until", "2025-03-13")
     assert (elsewhere / "digest.atom").read_bytes() == data
+
+
+def test_a_json_file_in_the_digest_folder_that_is_no_digest_is_left_out_of_the_feed(
+    corpus, tmp_path
+):
+    """The feed is rebuilt from the digest records: a file of that name that is not one (valid
+    JSON of another shape, or damaged) is passed over, never the end of the digest command."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "digest-notes.json").write_text('{"note": "not a digest"}', encoding="utf-8")
+    (out / "digest-broken.json").write_text("{", encoding="utf-8")
+    corpus.digest(out, "--since", "2025-03-12", "--until", "2025-03-13")
+    feed = parse_feed_cleanly((out / "digest.atom").read_bytes())
+    assert [e.id for e in feed.entries] == ["tag:notes.example.org,2025-03-12:digest-2025-03-12"]
+    assert (out / "digest-notes.json").read_text(encoding="utf-8") == '{"note": "not a digest"}'
 
 
 def snapshot(out: Path) -> dict[str, bytes]:

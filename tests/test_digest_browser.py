@@ -42,7 +42,8 @@ import pytest
 from cdp import CDP
 from chromium import Viewport, describe, open_tab
 
-from sources.digest.build import Digest, build_digest, shown_title, to_html
+from sources.digest.build import Digest, build_digest, shown_title
+from sources.digest.render import to_html
 from sources.judge.relevance import build_taxonomy
 from sources.types import StoredItem
 

@@ -35,7 +35,7 @@ from test_digest_browser import (
 )
 
 from cli import main
-from sources.digest.build import to_json
+from sources.digest.render import to_json
 
 USER, PASSWORD = "digest", "correct horse battery staple"
 

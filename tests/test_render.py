@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 import feedparser
 import pytest
 
-from feeds.render import sanitise
+from feeds.sanitise import sanitise
 from feeds.text import cut_at_word
 
 BASE = "https://example.org/blog/my-post/"

@@ -1,21 +1,24 @@
 """The digest's files on disk: the ``[digest]`` settings, writing atomically, the feed of digests.
 
-``digest.py`` decides what a digest says; this shell reads the earlier digests (their JSON is
-the record the digest feed is rebuilt from, and says where the last period ended) and writes
-every file through a temp file and a rename.
+``build`` decides what a digest says and ``render`` how each file says it; this shell reads
+the earlier digests (their JSON is the record the digest feed is rebuilt from, says where the
+last period ended, and is what ``mail`` sends) and writes every file through a temp file and
+a rename.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from feeds.config import PublishSettings, Site, load_config, normalise_base_url, read_config_file
+from feeds.dates import rfc3339
 from feeds.errors import InputError, line_of_key
 from feeds.output import write_atomically
-from sources.digest.build import Digest, digest_feed, to_html, to_json, to_markdown
+from sources.digest.build import Digest
+from sources.digest.render import digest_feed, from_json, to_html, to_json, to_markdown
 from sources.settings import one_line_problem
 
 FEED_NAME = "digest.atom"
@@ -90,14 +93,20 @@ def digest_folder_problem(out_dir: Path, publish: PublishSettings) -> str | None
     return None
 
 
-def _earlier(out_dir: Path) -> list[dict[str, object]]:
-    documents = []
+def read_digest(path: Path, zone: ZoneInfo) -> Digest:
+    """The digest recorded in ``path`` (a ``digest-*.json``), its period worded in ``zone``.
+    OSError when it cannot be read, ValueError when it is not a digest record."""
+    return from_json(path.read_text(encoding="utf-8"), zone)
+
+
+def _earlier(out_dir: Path, zone: ZoneInfo) -> list[Digest]:
+    digests = []
     for path in sorted(out_dir.glob("digest-*.json")):
         try:
-            documents.append(json.loads(path.read_text(encoding="utf-8")))
+            digests.append(read_digest(path, zone))
         except (OSError, ValueError):
             continue  # not ours, or damaged: the feed is rebuilt from the rest
-    return documents
+    return digests
 
 
 def next_period_start(out_dir: Path, day: str) -> datetime | None:
@@ -107,17 +116,12 @@ def next_period_start(out_dir: Path, day: str) -> datetime | None:
     daily series); but when the latest is for the same ``day``, at its start, so a second run
     on one day rewrites that day's digest with everything, never only the last few hours.
     """
-    records = [
-        d
-        for d in _earlier(out_dir)
-        if "until" in d and "since" in d and "--" not in str(d.get("day"))
-    ]
-    if not records:
+    # only the days and ends matter here, not how the period is worded
+    daily = [d for d in _earlier(out_dir, ZoneInfo("UTC")) if "--" not in d.day]
+    if not daily:
         return None
-    latest = max(records, key=lambda d: str(d["until"]))
-    if str(latest.get("day")) == day:
-        return datetime.fromisoformat(str(latest["since"]))
-    return datetime.fromisoformat(str(latest["until"]))
+    latest = max(daily, key=lambda d: rfc3339(d.until))  # the end as its record writes it
+    return latest.since if latest.day == day else latest.until
 
 
 def write_digest(
@@ -134,6 +138,6 @@ def write_digest(
             written.append(path)
     if "atom" in formats:
         path = out_dir / FEED_NAME
-        write_atomically(path, digest_feed(_earlier(out_dir), site, base_url))
+        write_atomically(path, digest_feed(_earlier(out_dir, site.tz), site, base_url))
         written.append(path)
     return written

@@ -29,7 +29,9 @@ from email.policy import SMTP
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
-from sources.digest.build import Digest, _environment, plural, shown_title, to_json
+from feeds.templating import templates
+from sources.digest.build import Digest, plural, shown_title
+from sources.digest.render import chart, to_json
 
 WIDTH = 76  # plain-text lines stay under 78 characters (RFC 5322's recommendation)
 
@@ -64,10 +66,7 @@ def subject(digest: Digest) -> str:
     The title is one line and cut to a sane length whatever the record says (a record written
     before titles were checked, or edited by hand): a header cannot hold a line break.
     """
-    counts = (
-        f"{plural(digest.stories, 'story', 'stories')} from {plural(digest.items, 'item', 'items')}"
-    )
-    return f"{shown_title(digest.title)}, {digest.days}: {counts}"
+    return f"{shown_title(digest.title)}, {digest.days}: {digest.counts}"
 
 
 def message_id(digest: Digest, host: str) -> str:
@@ -79,7 +78,7 @@ def message_id(digest: Digest, host: str) -> str:
 def to_text(digest: Digest) -> str:
     """The plain-text part: title, period, stories per topic, the topics and their stories,
     then the numbered links."""
-    lines = [digest.title, digest.period, _counts(digest), ""]
+    lines = [digest.title, digest.period, digest.counts, ""]
     links: list[str] = []
 
     def ref(url: str | None) -> str:
@@ -123,22 +122,10 @@ def to_text(digest: Digest) -> str:
 
 def to_mail_html(digest: Digest, language: str = "en") -> str:
     """The HTML part: tables, inline styles, HTML bars for the chart; all text escaped."""
-    counts = [(t.name, len(t.stories)) for t in digest.topics]
-    longest = max((n for _, n in counts), default=1) or 1
-    bars = [
-        {"name": name, "count": count, "percent": max(2, round(100 * count / longest))}
-        for name, count in counts
-    ]
     return (
-        _environment()
+        templates("sources.digest")
         .get_template("digest-mail.html")
-        .render(digest=digest, bars=bars, counts=_counts(digest), language=language)
-    )
-
-
-def _counts(digest: Digest) -> str:
-    return (
-        f"{plural(digest.stories, 'story', 'stories')} from {plural(digest.items, 'item', 'items')}"
+        .render(digest=digest, bars=chart(digest, decimals=None, least=2), language=language)
     )
 
 

@@ -4,7 +4,7 @@ RSS, RDF and Atom are read by feedparser; JSON Feed by :mod:`sources.json_feed`,
 shape, so every format's entries are cleaned, dated and identified by the same code below.
 
 feedparser spends most of its time sanitising HTML and resolving relative links; both are
-turned off here and done once, by nh3, in the same pass (``feeds.render.sanitise``). Entries
+turned off here and done once, by nh3, in the same pass (``feeds.sanitise``). Entries
 feedparser recovers from malformed XML (``bozo``) are kept, and the warning is reported.
 Dates come out timezone-aware in UTC; a numeric date is read day-first, as European sources
 write it (10/06/2025 is 10 June), never month-first. A date that cannot be right (before
@@ -31,7 +31,7 @@ import feedparser
 import nh3
 from lxml import etree
 
-from feeds.render import sanitise
+from feeds.sanitise import sanitise
 from feeds.text import clean_text, html_to_text
 from sources.follow.discover import looks_like_html
 from sources.follow.feed_dates import utc_time

@@ -6,9 +6,10 @@ a few items changed, ``decide.decide_entries`` matches items, and ``store.record
 each source in one transaction as soon as it is done, so one slow or broken source never
 holds up or undoes another's work. The event loop only fetches: the database work and the
 parsing of small changes run on one storing thread, so a transaction or a parse never delays
-the other sources' requests. Whatever goes wrong with one source, even an exception nothing foresaw, is
-recorded as that source's failure and the run goes on: a run from cron must not die, night
-after night, on one hostile feed.
+the other sources' requests. Whatever goes wrong with one source, even an exception nothing
+foresaw, is recorded as that source's failure and the run goes on: a run from cron must not
+die, night after night, on one hostile feed. Sources' histories (RFC 5005 archives) are
+walked alongside, each in a task of its own (``archives``).
 """
 
 from __future__ import annotations
@@ -19,82 +20,38 @@ import functools
 import logging
 import os
 import random
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sources.follow.archives import HistoryWalker
 from sources.follow.decide import decide_entries
 from sources.follow.feed_items import FeedItems
-from sources.follow.history import after_failure, next_to_read, time_ran_out
 from sources.follow.item_keys import normalise_link
 from sources.follow.opml import Source
-from sources.follow.parse import MAX_ITEMS, ParsedFeed, parse_feed, split_feed
+from sources.follow.parse import ParsedFeed, split_feed
 from sources.follow.schedule import (
     after_error,
     after_fetch,
     after_parse_failure,
     is_due,
 )
+from sources.follow.scoring import Scoring, parse_and_score, use_taxonomy
+from sources.follow.summary import RunSummary
 from sources.follow.workers import parser_pool
 from sources.http.fetch import Fetcher, FetchRequest, FetchResult
-from sources.http.network import PUBLIC
 from sources.judge.relevance import Taxonomy, build_taxonomy, is_on_topic_source
-from sources.pages.reader import (
-    PageReader,
-    PagesSummary,
-    page_mode,
-    score_with_page,
-    wants_page,
-)
-from sources.pages.text import warm_page_reader
+from sources.pages.reader import PageReader, page_mode, score_with_page, wants_page
 from sources.settings import AggregateSettings
 from sources.store.database import Store
-from sources.types import Outcome, Relevance, SourceState, Unread
+from sources.types import Outcome, Relevance, SourceState
 
 log = logging.getLogger("communique.aggregate")
 INLINE_ITEMS = 5  # a changed feed with at most this many new or edited items is parsed here,
 INLINE_BYTES = 64 * 1024  # if they come to no more than this
 INLINE_BODY = 2 * 1024 * 1024  # and the whole body to no more (it is split here first)
-
-
-@dataclass
-class RunSummary:
-    """What a run did, for the terminal and for ``--json``."""
-
-    sources: int = 0
-    ok: int = 0
-    not_modified: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    gone: int = 0
-    new: int = 0
-    updated: int = 0
-    items_parsed: int = 0  # entries parsed and scored (new, edited, or not yet hashed)
-    items_unchanged: int = 0  # items recognised by the hash of their bytes, not parsed
-    archives: int = 0  # RFC 5005 archive documents read (each once, ever)
-    moved: list[tuple[str, str]] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    pages: PagesSummary = field(default_factory=PagesSummary)
-
-    def as_dict(self) -> dict[str, object]:
-        """The summary as plain data (``--json``)."""
-        return {
-            "sources": self.sources,
-            "ok": self.ok,
-            "not_modified": self.not_modified,
-            "unchanged": self.unchanged,
-            "failed": self.failed,
-            "gone": self.gone,
-            "items_new": self.new,
-            "items_updated": self.updated,
-            "moved": [{"from": a, "to": b} for a, b in self.moved],
-            "failures": [{"url": u, "error": m} for u, m in self.failures],
-            "archives": self.archives,
-            "pages": self.pages.as_dict(),
-        }
 
 
 Progress = Callable[[RunSummary, int], None]  # (summary so far, sources done)
@@ -172,20 +129,19 @@ async def run(
                 datetime.now(UTC),
             )
 
-            def scoring_of(url: str) -> _Scoring:
-                return _Scoring(taxonomy, on_topic.get(url, False), modes.get(url, "off"))
+            def scoring_of(url: str) -> Scoring:
+                return Scoring(taxonomy, on_topic.get(url, False), modes.get(url, "off"))
 
             # History walks (RFC 5005 archives) are tasks of their own, each bounded by
             # [aggregate] history_time: a source counts as done once its current feed is
             # stored, and a long history never holds up the other sources.
             walks: list[asyncio.Task[None]] = []
+            walker = HistoryWalker(
+                store, fetcher, run_on, extract_on, settings, summary, pages, rng
+            )
 
-            def walk_soon(url: str, scoring: _Scoring) -> None:
-                walk = _walk_history(
-                    store, url, fetcher, run_on, extract_on, settings, summary, scoring,
-                    pages, rng,
-                )  # fmt: skip
-                walks.append(asyncio.create_task(walk))
+            def walk_soon(url: str, scoring: Scoring) -> None:
+                walks.append(asyncio.create_task(walker.walk(url, scoring)))
 
             async def poll(request: FetchRequest) -> None:
                 # Fetch and handle in one task, so a body lives only until its source is stored.
@@ -249,16 +205,6 @@ def _record_error(
     log.info("%s: failed: %s", url, message)
 
 
-@dataclass(frozen=True)
-class _Scoring:
-    """How one source's items are judged: the topics, whether the source is wholly about EU
-    foreign policy, and whether its items' pages are read (off, auto, on)."""
-
-    taxonomy: Taxonomy
-    on_topic: bool
-    page_mode: str
-
-
 @dataclass
 class _Fetched:
     """One source's fetch as judged and, when it changed a little, parsed on the storing
@@ -284,7 +230,7 @@ async def _handle(
     pools: tuple[ProcessPoolExecutor, ThreadPoolExecutor],
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
-    scoring: _Scoring,
+    scoring: Scoring,
 ) -> _Fetched:
     """Judge, parse, decide and store one fetch. The database work and the parsing of a small
     change run on the storing thread, a big parse in the worker pool: the event loop only
@@ -310,7 +256,7 @@ def _prepare(
     result: FetchResult,
     settings: AggregateSettings,
     rng: random.Random,
-    scoring: _Scoring,
+    scoring: Scoring,
     summary: RunSummary,
 ) -> _Fetched:
     """On the storing thread: judge the fetch, parse it here if only a few items changed, and
@@ -426,220 +372,6 @@ def _finish(
             len(parsed.entries) if parsed else 0,
             len(parsed.unchanged) if parsed else 0,
         )
-
-
-async def _walk_history(
-    store: Store,
-    url: str,
-    fetcher: Fetcher,
-    run_on: Callable[..., Any],
-    extract_on: Callable[..., Any],
-    settings: AggregateSettings,
-    summary: RunSummary,
-    scoring: _Scoring,
-    pages: PageReader,
-    rng: random.Random,
-) -> None:
-    """Read on in a source's history (RFC 5005 archived feeds): the archive documents the
-    store holds as unread, newest first, each read once, each committed with the older one it
-    links (``sources.history``). The walk stops when none is left, ``[aggregate]
-    max_archives`` documents are read, or ``[aggregate] history_time`` has run out: a fetch
-    still under way then is cut short, except the walk's first, which has the usual
-    deadline (so a slow archive is read, one a run). A document that fails waits (backoff)
-    and the walk goes on with any other; a later run goes on from where this one stopped."""
-    loop = asyncio.get_running_loop()
-    ends = loop.time() + settings.history_time.total_seconds()
-    tried: list[str] = []
-    try:
-        # an archive may reach only the internet and the network the feed answered from
-        reach = (await run_on(store.state, url)).network or PUBLIC
-        while True:
-            history = await run_on(store.history, url)
-            unread = next_to_read(history, datetime.now(UTC), settings.max_archives, tried)
-            if unread is None:
-                return
-            tried.append(unread.url)
-            first = len(tried) == 1
-            in_time = first or loop.time() < ends
-            if in_time:
-                try:
-                    in_time = await _read_archive(
-                        store, url, unread, reach, None if first else ends, fetcher, run_on,
-                        extract_on, settings, summary, scoring, pages, rng,
-                    )  # fmt: skip
-                except Exception as exc:  # storing failed: this document's, not the run's
-                    log.debug("%s: archive %s: unexpected error", url, unread.url, exc_info=exc)
-                    message = f"internal error: {type(exc).__name__}: {exc}"
-                    await run_on(_archive_failed, store, url, unread, message, None, settings, rng)
-                    continue
-            if not in_time:  # the walk's time ran out before this document or while fetching it
-                log.info("%s: history stops before %s: %s", url, unread.url, time_ran_out(settings))
-                await run_on(store.archive_not_reached, url, unread.url, time_ran_out(settings))
-                return
-    except Exception as exc:  # the store unreadable: the walk ends, the run goes on
-        log.info("%s: history walk ended: %s: %s", url, type(exc).__name__, exc)
-
-
-async def _read_archive(
-    store: Store,
-    url: str,
-    unread: Unread,
-    reach: str,
-    ends: float | None,
-    fetcher: Fetcher,
-    run_on: Callable[..., Any],
-    extract_on: Callable[..., Any],
-    settings: AggregateSettings,
-    summary: RunSummary,
-    scoring: _Scoring,
-    pages: PageReader,
-    rng: random.Random,
-) -> bool:
-    """Read one archive document of source ``url`` and store its items, or record why it
-    could not be read; False when the walk's time (``ends``, on the loop's clock) ran out
-    while it was being fetched, and nothing was recorded."""
-    target = unread.url
-
-    async def failed(message: str, result: FetchResult | None = None) -> bool:
-        log.info("%s: archive %s: %s", url, target, message)
-        await run_on(_archive_failed, store, url, unread, message, result, settings, rng)
-        return True
-
-    try:
-        async with asyncio.timeout_at(ends):
-            result = await fetcher.fetch(FetchRequest(target, reach=reach))
-    except TimeoutError:
-        return False
-    if result.status != 200 or result.body is None:
-        return await failed(result.error or f"HTTP {result.status}", result)
-    try:
-        parsed, verdicts = await extract_on(
-            parse_and_score,
-            result.body,
-            result.final_url or target,
-            result.content_type,
-            result.fetched_at,
-            None,
-            scoring.on_topic,
-            settings.max_items,
-        )
-    except Exception as exc:  # a parser crash fails this document, not the run
-        return await failed(f"parser crashed: {exc}")
-    if parsed.error:
-        return await failed(parsed.error)
-    new, updated, wanted = await run_on(
-        _store_archive, store, url, target, result.fetched_at, parsed, verdicts, scoring,
-        settings,
-    )  # fmt: skip
-    summary.new += new
-    summary.updated += updated
-    summary.archives += 1
-    if wanted:
-        pages.pump_soon()
-    log.info("%s: archive %s: %d new, %d updated", url, target, new, updated)
-    return True
-
-
-def _archive_failed(
-    store: Store,
-    url: str,
-    unread: Unread,
-    message: str,
-    result: FetchResult | None,
-    settings: AggregateSettings,
-    rng: random.Random,
-) -> None:
-    """On the storing thread: an archive document that could not be read waits (backoff)."""
-    message = message.encode("utf-8", "replace").decode("utf-8")
-    waiting = after_failure(
-        unread,
-        message,
-        datetime.now(UTC),
-        settings,
-        jitter=rng.random(),
-        status=result.status if result else None,
-        retry_after_header=result.retry_after if result else None,
-    )
-    store.archive_failed(url, waiting)
-
-
-def _store_archive(
-    store: Store,
-    url: str,
-    document: str,
-    fetched_at: datetime,
-    parsed: ParsedFeed,
-    verdicts: dict[str, Relevance],
-    scoring: _Scoring,
-    settings: AggregateSettings,
-) -> tuple[int, int, int]:
-    """On the storing thread: one archive document's items decided and stored;
-    ``(new, updated, pages wanted)``."""
-    actions = decide_entries(store.stored_entries(url), parsed.entries)
-    wanted = {
-        a.entry.key
-        for a in actions
-        if a.kind == "new"
-        and wants_page(
-            scoring.page_mode, a.entry.link, a.entry.text or a.entry.summary,
-            settings.full_text_below,
-        )
-    }  # fmt: skip
-    new, updated = store.record_archive(
-        url,
-        document,
-        fetched_at,
-        actions,
-        prev_archive=parsed.prev_archive,
-        relevance={a.entry.key: verdicts[a.entry.key] for a in actions if a.kind != "same"},
-        pages_wanted=wanted,
-    )
-    return new, updated, len(wanted)
-
-
-_worker_taxonomy: Taxonomy | None = None  # set once per worker process by use_taxonomy
-
-
-def use_taxonomy(taxonomy: Taxonomy, reads_pages: bool = False) -> None:
-    """Install the taxonomy that :func:`parse_and_score` uses when given none: run once in
-    each worker, so the taxonomy is not pickled again with every feed. ``reads_pages``: the
-    run will read article pages, so the worker loads the page extractor in the background
-    while it parses feeds and waits for them, not when the first page arrives."""
-    global _worker_taxonomy
-    _worker_taxonomy = taxonomy
-    if reads_pages:
-        threading.Thread(target=warm_page_reader, daemon=True).start()
-
-
-def parse_and_score(
-    body: bytes,
-    url: str,
-    content_type: str | None,
-    fetched_at: datetime,
-    taxonomy: Taxonomy | None,
-    on_topic: bool,
-    max_items: int = MAX_ITEMS,
-    known: frozenset[str] | None = None,
-    items: FeedItems | None = None,
-) -> tuple[ParsedFeed, dict[str, Relevance]]:
-    """Parse a feed and score its entries, in a worker process: both are CPU work, and the
-    main process is left to fetching and storing. ``taxonomy`` None: the one installed by
-    :func:`use_taxonomy`. Verdicts travel back without their match lists (``explain``
-    recomputes those). Items whose hash is in ``known`` (stored for the source) are neither
-    parsed nor scored: only what changed costs anything."""
-    taxonomy = taxonomy if taxonomy is not None else _worker_taxonomy
-    if taxonomy is None:
-        raise RuntimeError("parse_and_score needs a taxonomy: none given or installed")
-    parsed = parse_feed(
-        body, url, content_type, fetched_at, max_items=max_items, known=known, items=items
-    )
-    verdicts = {
-        entry.key: taxonomy.score(
-            entry.title, entry.summary, entry.text, on_topic=on_topic, explain=False
-        )
-        for entry in parsed.entries
-    }
-    return parsed, verdicts
 
 
 def _small_change(

@@ -6,7 +6,7 @@ outliving or disturbing the run that started them:
 * Ctrl-C in a terminal signals the whole process group: the workers ignore SIGINT (the
   fork server already does), so the run alone decides how to stop, and no worker prints a
   traceback;
-* a run that ends normally, or by Ctrl-C, shuts its pool down (``pipeline.run``);
+* a run that ends normally, or by Ctrl-C, shuts its pool down (``run.run``);
 * a run that is killed (SIGTERM, SIGKILL) cannot, and nothing in multiprocessing notices:
   each worker holds the fork server's "alive" pipe open, so the fork server outlives the
   run, and the workers wait on their task queue forever. So each worker watches the run's
@@ -27,6 +27,14 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+# What the fork server imports once, before it forks any worker: this module (each worker
+# starts in start_worker) and the work the run hands the workers (scoring: parse_and_score,
+# use_taxonomy, and through them the parser, the taxonomy's code and the page extractor).
+# multiprocessing skips a name that does not import without a word, and every worker would
+# then import it again on its own; tests/test_imports.py checks that these names import and
+# cover what the workers run.
+PRELOAD = (__name__, "sources.follow.scoring")
+
 
 def parser_pool(
     workers: int, setup: Callable[..., None] | None = None, setup_args: tuple[Any, ...] = ()
@@ -40,9 +48,7 @@ def parser_pool(
     pickled again with every task.
     """
     context = multiprocessing.get_context("forkserver")
-    # the whole pipeline module, not just the parser: each worker unpickles parse_and_score
-    # from it, and would otherwise import it (and httpx, sqlite3, ...) once more on its own
-    context.set_forkserver_preload(["sources.follow.run"])
+    context.set_forkserver_preload(list(PRELOAD))
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,

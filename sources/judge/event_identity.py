@@ -210,10 +210,6 @@ class Comparison:
     shared: tuple[tuple[str, float], ...]  # the words that contribute most, with their share
     conflicts: tuple[str, ...]  # human-readable reasons they are two events
 
-    @property
-    def conflicting(self) -> bool:
-        return bool(self.conflicts)
-
 
 _STEMS: dict[str, str] = {}  # a plain dictionary: looked up for every word of every item
 

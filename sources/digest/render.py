@@ -1,0 +1,287 @@
+"""A :class:`Digest` as Markdown, a standalone HTML page, its JSON record and the digest
+feed. Pure.
+
+Every form says the same thing in its reader's terms: titles and excerpts escaped for each
+format, one link per article, the chart as text with decorative bars. The JSON record is also
+read back here (:func:`from_json`), beside the one function that writes it, so its shape is
+defined in one place. The same digest gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from feeds.config import Person, Site
+from feeds.dates import rfc3339
+from feeds.templating import templates
+from feeds.text import escape_markdown
+from feeds.writer import Entry, Feed, atom_bytes
+from sources.digest.build import (
+    Digest,
+    DigestSource,
+    DigestStory,
+    DigestTopic,
+    days_in_words,
+    period_in_words,
+    plural,
+    web_link,
+)
+from sources.follow.item_keys import normalise_link
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A story's source as a page shows it. ``link`` is None when the story already links
+    that address (the headline's own item is linked by the headline): one link per address,
+    so a keyboard or screen-reader user meets each article once. ``detail`` is what the
+    link says after the source's name (the item's title, numbered if the same source told
+    two items of one title), so no two links in a story read alike."""
+
+    name: str
+    link: str | None
+    detail: str
+
+
+def credits(story: DigestStory) -> tuple[Credit, ...]:
+    """How a page credits the story's sources: each article linked once (the headline's
+    first; addresses compared as :func:`normalise_link` does, so a copy of the headline's link
+    with tracking parameters is the headline's), each link's words unlike the others' (see
+    :class:`Credit`)."""
+    linked = {normalise_link(story.link)} if story.link else set()
+    told: Counter[tuple[str, str]] = Counter()
+    result = []
+    for source in story.told_by:
+        address = normalise_link(source.link) if source.link else None
+        if address is None or address in linked:  # no link, or the same article's
+            result.append(Credit(source.name, None, ""))
+            continue
+        linked.add(address)
+        told[source.name, source.title] += 1
+        times = told[source.name, source.title]
+        detail = f"{source.title} ({times})" if times > 1 else source.title
+        result.append(Credit(source.name, source.link, detail.strip()))
+    return tuple(result)
+
+
+def to_markdown(digest: Digest) -> str:
+    """Clean CommonMark: every title and excerpt escaped, links in angle brackets; each
+    story's sources credited as on the page (:func:`credits`)."""
+    lines = [f"# {escape_markdown(digest.title)}", "", f"*{escape_markdown(digest.period)}*", ""]
+    if not digest.items:
+        lines += ["No items about EU foreign policy in this period.", ""]
+        return "\n".join(lines)
+    lines += [f"{digest.counts}.", ""]
+    lines += ["## At a glance", "", "Stories per topic:", ""]
+    for topic in digest.topics:
+        lines.append(
+            f"- {escape_markdown(topic.name)}: {plural(len(topic.stories), 'story', 'stories')}"
+        )
+    lines.append("")
+    lines.append(
+        "Sources: "
+        + ", ".join(f"{escape_markdown(name)} ({count})" for name, count in digest.by_source)
+    )
+    lines.append("")
+    for topic in digest.topics:
+        lines += [f"## {escape_markdown(topic.name)}", ""]
+        for story in topic.stories:
+            title = escape_markdown(story.title)
+            heading = f"[{title}](<{_md_url(story.link)}>)" if story.link else title
+            lines += [f"### {heading}", "", f"*{escape_markdown(story.when)}*", ""]
+            if story.excerpt:
+                lines += [escape_markdown(story.excerpt), ""]
+            for credit in credits(story):  # "- [Source: item title](<link>)"
+                words = escape_markdown(
+                    f"{credit.name}: {credit.detail}" if credit.detail else credit.name
+                )
+                lines.append(
+                    f"- [{words}](<{_md_url(credit.link)}>)" if credit.link else f"- {words}"
+                )
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _md_url(url: str) -> str:
+    """A URL safe inside CommonMark's ``<...>`` link destination (no spaces, angle brackets)."""
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One topic in the chart of stories per topic: its name, its count, and its bar's length
+    in percent of the longest."""
+
+    name: str
+    count: int
+    percent: float
+
+
+def chart(digest: Digest, *, decimals: int | None = 1, least: float = 0) -> tuple[Bar, ...]:
+    """The chart of stories per topic, for the page and the mail. ``decimals``: how the
+    length is rounded (1 for a CSS width; None, a whole number, for the ``width`` attribute a
+    mail client's table takes); ``least``: the shortest bar drawn (mail clients ignore CSS
+    ``min-width``, so a topic of one story among many would get no bar at all)."""
+    longest = max((len(t.stories) for t in digest.topics), default=1) or 1
+    return tuple(
+        Bar(t.name, len(t.stories), max(round(100 * len(t.stories) / longest, decimals), least))
+        for t in digest.topics
+    )
+
+
+def to_html(digest: Digest, language: str = "en") -> str:
+    """One standalone page: embedded stylesheet, no scripts, all text escaped.
+
+    The chart is a table (topic, story count) whose bars are decorative CSS: the names and
+    counts are text, for screen readers, search and copying, where an SVG was one image.
+    """
+    return (
+        templates("sources.digest")
+        .get_template("digest.html")
+        .render(digest=digest, bars=chart(digest), credits=credits, language=language)
+    )
+
+
+def to_json(digest: Digest) -> str:
+    """The digest as data, for other tools (and for rebuilding the digest feed)."""
+    document = {
+        "title": digest.title,
+        "day": digest.day,
+        "since": rfc3339(digest.since),
+        "until": rfc3339(digest.until),
+        "items": digest.items,
+        "stories": digest.stories,
+        "by_source": [{"source": name, "items": count} for name, count in digest.by_source],
+        "topics": [
+            {
+                "id": topic.id,
+                "name": topic.name,
+                "stories": [
+                    {
+                        "title": story.title,
+                        "link": story.link,
+                        "when": story.when,
+                        "excerpt": story.excerpt,
+                        "relevance": story.relevance,
+                        "sources": [
+                            {"source": s.name, "link": s.link, "title": s.title}
+                            for s in story.told_by
+                        ],
+                    }
+                    for story in topic.stories
+                ],
+            }
+            for topic in digest.topics
+        ],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def from_json(text: str, zone: ZoneInfo) -> Digest:
+    """A digest read back from its JSON record (``mail --digest DAY`` mails the digest that
+    was written, not one built again from a database that has changed since). ValueError
+    when it is not such a record."""
+    data = json.loads(text)
+    try:
+        since = datetime.fromisoformat(data["since"])
+        until = datetime.fromisoformat(data["until"])
+        topics = tuple(
+            DigestTopic(
+                str(topic["id"]),
+                str(topic["name"]),
+                tuple(
+                    DigestStory(
+                        title=str(story["title"]),
+                        link=web_link(story.get("link")),
+                        when=str(story["when"]),
+                        excerpt=str(story["excerpt"]),
+                        told_by=tuple(
+                            DigestSource(
+                                str(s["source"]), web_link(s.get("link")), str(s.get("title", ""))
+                            )
+                            for s in story["sources"]
+                        ),
+                        relevance=float(story["relevance"]),
+                    )
+                    for story in topic["stories"]
+                ),
+            )
+            for topic in data["topics"]
+        )
+        return Digest(
+            title=str(data["title"]),
+            since=since,
+            until=until,
+            day=str(data["day"]),
+            period=period_in_words(since, until, zone),
+            topics=topics,
+            items=int(data["items"]),
+            by_source=tuple((str(s["source"]), int(s["items"])) for s in data["by_source"]),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a digest record ({type(exc).__name__}: {exc})") from None
+
+
+def digest_feed(digests: Sequence[Digest], site: Site, base_url: str) -> bytes:
+    """``digest.atom``: one entry per digest (read back from their JSON), newest first.
+
+    Built with the publishing package's writer, so it is exactly as valid as the site feeds.
+    """
+    entries = []
+    for digest in sorted(digests, key=lambda d: d.day, reverse=True):
+        day = digest.day
+        summary = (
+            "; ".join(f"{t.name}: {len(t.stories)}" for t in digest.topics)
+            or "No items in this period."
+        )
+        entries.append(
+            Entry(
+                id=f"tag:{site.host},{day[-10:]}:digest-{day}",
+                title=f"{digest.title}, {days_in_words(day)}",
+                url=f"{base_url}digest-{day}.html",
+                published=digest.until,
+                updated=digest.until,
+                authors=(Person(digest.title),),
+                content_html=_feed_content(digest.topics),
+                summary_html=f"<p>{_escape(summary)}</p>",
+                summary_text=summary,
+            )
+        )
+    feed = Feed(
+        id=f"tag:{site.host},2025:digest",
+        title=f"{site.title}: digest",
+        home_url=base_url,
+        urls={"atom": f"{base_url}digest.atom", "rss": "", "json": ""},
+        language=site.language,
+        author=site.author,
+        subtitle="What mattered in EU foreign policy, by topic and story",
+        entries=tuple(entries),
+    )
+    return atom_bytes(feed)
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _feed_content(topics: Sequence[DigestTopic]) -> str:
+    if not topics:
+        return "<p>No items about EU foreign policy in this period.</p>"
+    parts = []
+    for topic in topics:
+        parts.append(f"<h2>{_escape(topic.name)}</h2><ul>")
+        for story in topic.stories:
+            title = _escape(story.title)
+            headline = f'<a href="{_escape(story.link)}">{title}</a>' if story.link else title
+            sources = ", ".join(_escape(s.name) for s in story.told_by)
+            parts.append(
+                f"<li>{headline} <small>({sources})</small><br>{_escape(story.excerpt)}</li>"
+            )
+        parts.append("</ul>")
+    return "".join(parts)
