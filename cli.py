@@ -58,12 +58,7 @@ from sources.follow.run import RunSummary, due_sources
 from sources.follow.run import run as pipeline_run
 from sources.judge.relevance import Taxonomy, is_on_topic_source
 from sources.pages.reader import page_mode
-from sources.settings import (
-    AggregateSettings,
-    load_aggregate_settings,
-    load_taxonomy,
-    parse_duration,
-)
+from sources.settings import AggregateSettings, Settings, load_settings, parse_duration
 from sources.store.database import Busy, Store, StoredItem, mail_lock, run_lock
 
 if TYPE_CHECKING:  # names in annotations only; the modules load with their commands
@@ -498,8 +493,16 @@ def _listen_problem(exc: OSError, host: str, port: int) -> str:
 # --- aggregating --------------------------------------------------------------------------
 
 
+def _settings(ctx: click.Context) -> Settings:
+    """communique.toml, read once for the whole command (``run`` too)."""
+    meta = ctx.find_root().meta
+    if "settings" not in meta:
+        meta["settings"] = load_settings(ctx.obj)
+    return meta["settings"]
+
+
 def _aggregate_settings(ctx: click.Context) -> AggregateSettings:
-    return load_aggregate_settings(ctx.obj)
+    return _settings(ctx).aggregate
 
 
 def _existing_store(settings: AggregateSettings) -> Store:
@@ -609,7 +612,7 @@ def _aggregate(
     """One run under the lock: follow confirmed moves, poll, prune. ``(summary, pruned)``."""
     with run_lock(settings.database, wait=wait), Store(settings.database) as store:
         source_list = _follow_moves(store, settings)  # including moves a killed run confirmed
-        taxonomy = load_taxonomy(ctx.obj)
+        taxonomy = _settings(ctx).relevance
         summary = _run_with_progress(
             store, source_list, settings, force, show=not silent, taxonomy=taxonomy
         )
@@ -859,7 +862,7 @@ def sources_add_command(
     source = next(s for s in merged if s.url == found_url)
     with run_lock(settings.database, wait=MAX_WAIT), Store(settings.database) as store:
         summary = asyncio.run(
-            pipeline_run(store, [source], settings, force=True, taxonomy=load_taxonomy(ctx.obj))
+            pipeline_run(store, [source], settings, force=True, taxonomy=_settings(ctx).relevance)
         )
         walked = store.history(found_url)
     history = (
@@ -952,7 +955,7 @@ def sources_export_command(ctx: click.Context) -> None:
 def rescore_command(ctx: click.Context) -> None:
     """Score every stored item again after the topics changed (nothing is fetched)."""
     settings = _aggregate_settings(ctx)
-    taxonomy = load_taxonomy(ctx.obj)
+    taxonomy = _settings(ctx).relevance
     with _existing_store(settings) as store:
         on_topic = {
             s.url: is_on_topic_source(s.categories)
@@ -994,7 +997,7 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
             background = store.relevant_items(early - BACKGROUND, late + BACKGROUND)
             _explain_pair(item, other, background)
             return
-    taxonomy = load_taxonomy(ctx.obj)
+    taxonomy = _settings(ctx).relevance
     on_topic = {
         s.url: is_on_topic_source(s.categories)
         for s in load_source_list(settings.sources_file, create=False)
@@ -1209,19 +1212,15 @@ def digest_command(
     rebuilt from and where the next digest's default period starts.
     """
     from sources.digest.build import build_digest, plural
-    from sources.digest.files import (
-        digest_folder_problem,
-        load_digest_settings,
-        next_period_start,
-        write_digest,
-    )
+    from sources.digest.files import next_period_start, write_digest
+    from sources.settings import digest_folder_problem
 
     wanted = {f.strip() for f in formats.split(",") if f.strip()}
     if not wanted or wanted - {"md", "html", "atom", "json"}:
         raise click.BadParameter("use md, html, atom and/or json", param_hint="--format")
     settings = _aggregate_settings(ctx)
-    options = load_digest_settings(ctx.obj)
-    config = load_config(ctx.obj)
+    options = _settings(ctx).digest
+    config = _settings(ctx).config
     site = config.site
     problem = digest_folder_problem(out, config.publish) if out else None
     if problem:  # the same rule as [digest] out's: publish would wipe or misread them
@@ -1251,7 +1250,7 @@ def digest_command(
         items,
         since=start,
         until=end,
-        taxonomy=load_taxonomy(ctx.obj),
+        taxonomy=_settings(ctx).relevance,
         zone=zone,
         title=options.title,
         is_official=lambda item: item.source_url in official,
@@ -1280,14 +1279,14 @@ def _mail_digest(
     database: two runs at once would both find the digest not mailed, and both send it.
     """
     from sources.digest.build import plural
-    from sources.digest.delivery import Interrupted, MailFailure, load_mail_settings
+    from sources.digest.delivery import Interrupted, MailFailure
     from sources.digest.delivery import send as send_mail
     from sources.digest.message import build_message
 
-    mail = load_mail_settings(ctx.obj)
+    mail = _settings(ctx).mail
     if not mail.to:
         raise click.UsageError("no [mail] to in the config: say where digests are mailed")
-    site = load_config(ctx.obj).site
+    site = _settings(ctx).config.site
     settings = _aggregate_settings(ctx)
     try:
         with mail_lock(settings.database, wait=wait), Store(settings.database) as store:
@@ -1384,10 +1383,9 @@ def mail_command(
     left for the next run (exit 1).
     """
     from sources.digest.build import from_json as digest_from_json
-    from sources.digest.files import load_digest_settings
 
-    options = load_digest_settings(ctx.obj)
-    site = load_config(ctx.obj).site
+    options = _settings(ctx).digest
+    site = _settings(ctx).config.site
     out_dir = out or options.out_dir
     if day is None:
         records = sorted(out_dir.glob("digest-*.json"), key=lambda p: p.stat().st_mtime_ns)
@@ -1427,14 +1425,12 @@ def run_command(ctx: click.Context) -> None:
     with the digest alone, unless [publish] articles names a folder that is missing.
     """
     from feeds.article import check_articles_dir
-    from sources.digest.delivery import load_mail_settings
-    from sources.digest.files import load_digest_settings
 
     config = _config(ctx)  # a bad [publish] setting stops the run before anything is fetched
     if config.publish.articles_configured:  # and so does a configured folder that is missing
         check_articles_dir(config.publish.articles_dir)
-    load_digest_settings(ctx.obj)  # and so does a bad [digest] table
-    mail = bool(load_mail_settings(ctx.obj).to)  # and a bad [mail] one
+    _ = _settings(ctx).digest  # and so does a bad [digest] table
+    mail = bool(_settings(ctx).mail.to)  # and a bad [mail] one
     code = EXIT_OK
     try:
         ctx.invoke(aggregate_command, quiet=True)
