@@ -56,7 +56,8 @@ from sources.follow.opml import (
 )
 from sources.follow.run import RunSummary, due_sources
 from sources.follow.run import run as pipeline_run
-from sources.judge.relevance import Taxonomy, is_on_topic_source
+from sources.judge.relevance import Taxonomy
+from sources.judge.source_rules import is_on_topic_source
 from sources.pages.reader import page_mode
 from sources.settings import AggregateSettings, Settings, load_settings, parse_duration
 from sources.store.database import Busy, Store, StoredItem, mail_lock, run_lock

@@ -43,12 +43,12 @@ from sources.follow.schedule import (
 from sources.follow.workers import parser_pool
 from sources.http.fetch import Fetcher, FetchRequest, FetchResult
 from sources.http.network import PUBLIC
-from sources.judge.relevance import Relevance, Taxonomy, build_taxonomy, is_on_topic_source
+from sources.judge.relevance import Relevance, Taxonomy, build_taxonomy
+from sources.judge.source_rules import Scoring
 from sources.pages.reader import (
     PageReader,
     PagesSummary,
     page_mode,
-    score_with_page,
     wants_page,
 )
 from sources.pages.text import warm_page_reader
@@ -126,7 +126,7 @@ async def run(
     """Poll the due sources among ``sources`` and store what changed, each item scored."""
     rng = rng or random.Random()
     taxonomy = taxonomy or build_taxonomy()
-    on_topic = {s.url: is_on_topic_source(s.categories) for s in sources}
+    policy = Scoring.for_sources(taxonomy, sources)
     modes = {s.url: page_mode(s.full_text, settings.full_text) for s in sources}
     store.sync_sources([(s.url, s.title) for s in sources])
     now = datetime.now(UTC)
@@ -169,12 +169,12 @@ async def run(
                 run_on,
                 extract_on,
                 settings,
-                score_with_page(taxonomy, on_topic),
+                functools.partial(policy.score, explain=False),
                 datetime.now(UTC),
             )
 
             def scoring_of(url: str) -> _Scoring:
-                return _Scoring(taxonomy, on_topic.get(url, False), modes.get(url, "off"))
+                return _Scoring(taxonomy, policy.on_topic(url), modes.get(url, "off"))
 
             # History walks (RFC 5005 archives) are tasks of their own, each bounded by
             # [aggregate] history_time: a source counts as done once its current feed is
