@@ -17,7 +17,7 @@ which the publishing side guards with the same names.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.headerregistry import Address
 from email.utils import getaddresses
@@ -113,11 +113,6 @@ class Settings:
 
     file: ConfigFile
     config: Config
-
-    @property
-    def path(self) -> Path:
-        """The config file (or where it would be)."""
-        return self.file.path
 
     @cached_property
     def aggregate(self) -> AggregateSettings:
@@ -237,33 +232,17 @@ def _aggregate(file: ConfigFile, site_url: str) -> AggregateSettings:
         if values.get(key) == 0:
             raise file.error("aggregate", key, f"[aggregate] {key} must be at least 1")
 
-    home = values.get("home_page") or site_url
-    seconds = {
-        k: values[k].total_seconds()
-        for k in ("connect_timeout", "read_timeout", "deadline")
-        if k in values
-    }
-    return AggregateSettings(
-        sources_file=values.get("sources", root / defaults.sources_file),
-        database=values.get("database", root / defaults.database),
-        concurrency=values.get("concurrency", defaults.concurrency),
-        per_host=values.get("per_host", defaults.per_host),
-        connect_timeout=seconds.get("connect_timeout", defaults.connect_timeout),
-        read_timeout=seconds.get("read_timeout", defaults.read_timeout),
-        deadline=seconds.get("deadline", defaults.deadline),
-        max_bytes=values.get("max_bytes", defaults.max_bytes),
-        max_items=values.get("max_items", defaults.max_items),
-        interval=values.get("interval", defaults.interval),
-        backoff_base=values.get("backoff_base", defaults.backoff_base),
-        backoff_cap=values.get("backoff_cap", defaults.backoff_cap),
-        keep_days=values.get("keep_days", defaults.keep_days),
-        workers=values.get("workers", defaults.workers),
-        user_agent=f"communique/{_version()} (feed aggregator; +{home})",
-        full_text=values.get("full_text", defaults.full_text),
-        full_text_below=values.get("full_text_below", defaults.full_text_below),
-        pages_per_host=values.get("pages_per_host", defaults.pages_per_host),
-        max_archives=values.get("max_archives", defaults.max_archives),
-        history_time=values.get("history_time", defaults.history_time),
+    home = values.pop("home_page", None) or site_url
+    for key in ("connect_timeout", "read_timeout", "deadline"):  # whole durations, in seconds
+        if key in values:
+            values[key] = values[key].total_seconds()
+    if "sources" in values:
+        values["sources_file"] = values.pop("sources")
+    placed = replace(  # the default files, beside the config file
+        defaults, sources_file=root / defaults.sources_file, database=root / defaults.database
+    )
+    return replace(
+        placed, user_agent=f"communique/{_version()} (feed aggregator; +{home})", **values
     )
 
 
