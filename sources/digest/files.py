@@ -18,14 +18,53 @@ from sources.digest.build import Digest, digest_feed, to_html, to_json, to_markd
 FEED_NAME = "digest.atom"
 
 
-def _earlier(out_dir: Path) -> list[dict[str, object]]:
+def _records(out_dir: Path) -> list[tuple[Path, dict[str, object]]]:
+    """Every digest record (``digest-*.json``) in ``out_dir`` with its path, by name."""
     documents = []
     for path in sorted(out_dir.glob("digest-*.json")):
         try:
-            documents.append(json.loads(path.read_text(encoding="utf-8")))
+            documents.append((path, json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError):
             continue  # not ours, or damaged: the feed is rebuilt from the rest
     return documents
+
+
+def _earlier(out_dir: Path) -> list[dict[str, object]]:
+    return [document for _, document in _records(out_dir)]
+
+
+def latest(
+    records: list[tuple[Path, dict[str, object]]],
+) -> tuple[Path, dict[str, object]] | None:
+    """The latest digest: the one whose period ends last, by its own record's ``until``.
+
+    The record says what the digest covers; a file's time says only when it was last
+    written or copied (a backup restored, a folder synced, an old period written again), so
+    it is never used. Ends are compared as moments, whatever offset each was written with.
+    Of two that end together, the shorter period (the daily digest, not the weekly one
+    ending with it). A record without a readable period is no digest.
+    """
+    dated = []
+    for path, document in records:
+        try:
+            period = (
+                datetime.fromisoformat(str(document["until"])),
+                datetime.fromisoformat(str(document["since"])),
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+        if all(moment.tzinfo is not None for moment in period):  # else not comparable
+            dated.append((period, path, document))
+    if not dated:
+        return None
+    _, path, document = max(dated, key=lambda d: d[0])
+    return path, document
+
+
+def latest_digest(out_dir: Path) -> Path | None:
+    """The record of the latest digest in ``out_dir`` (see :func:`latest`), if any."""
+    found = latest(_records(out_dir))
+    return found[0] if found else None
 
 
 def next_period_start(out_dir: Path, day: str) -> datetime | None:
@@ -35,17 +74,14 @@ def next_period_start(out_dir: Path, day: str) -> datetime | None:
     daily series); but when the latest is for the same ``day``, at its start, so a second run
     on one day rewrites that day's digest with everything, never only the last few hours.
     """
-    records = [
-        d
-        for d in _earlier(out_dir)
-        if "until" in d and "since" in d and "--" not in str(d.get("day"))
-    ]
-    if not records:
+    daily = [(p, d) for p, d in _records(out_dir) if "--" not in str(d.get("day"))]
+    found = latest(daily)
+    if found is None:
         return None
-    latest = max(records, key=lambda d: str(d["until"]))
-    if str(latest.get("day")) == day:
-        return datetime.fromisoformat(str(latest["since"]))
-    return datetime.fromisoformat(str(latest["until"]))
+    record = found[1]
+    if str(record.get("day")) == day:
+        return datetime.fromisoformat(str(record["since"]))
+    return datetime.fromisoformat(str(record["until"]))
 
 
 def write_digest(
