@@ -538,7 +538,7 @@ def _mailed(mailed: Mailed) -> int:
     "day",
     metavar="DAY",
     help="Which digest: its day as its files name it (2026-11-27, or 2026-11-20--2026-11-26 "
-    "for a longer period); default: the latest one written.",
+    "for a longer period); default: the latest one (its period ends last).",
 )
 @click.option(
     "--out",
