@@ -75,8 +75,28 @@ Exit codes:
 """
 
 
+class _Command(click.Command):
+    """A command whose use case refused an option: the same usage line as click's own."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BadOption as exc:
+            if exc.option is None:
+                raise click.UsageError(str(exc), ctx=ctx) from None
+            raise click.BadParameter(str(exc), ctx=ctx, param_hint=exc.option) from None
+
+
+class _Sources(click.Group):
+    """``communique sources``: its commands are :class:`_Command` too."""
+
+    command_class = _Command
+
+
 class _Group(click.Group):
     """Turns errors from any command into one stderr line and a documented exit code."""
+
+    command_class = _Command
 
     def make_context(
         self,
@@ -141,23 +161,6 @@ class _Group(click.Group):
             ctx.exit(EXIT_BUG)
 
 
-class _Command(click.Command):
-    """A command whose use case refused an option: the same usage line as click's own."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except BadOption as exc:
-            if exc.option is None:
-                raise click.UsageError(str(exc), ctx=ctx) from None
-            raise click.BadParameter(str(exc), ctx=ctx, param_hint=exc.option) from None
-
-
-class _Sources(click.Group):
-    command_class = _Command
-
-
-_Group.command_class = _Command
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
@@ -269,18 +272,29 @@ def aggregate_command(
     """
     _logging(verbose, quiet)
     progress = None if as_json or quiet else _progress_bar
-    code = _aggregate(_settings(ctx), force, wait, keep_days, progress, as_json, quiet)
-    ctx.exit(code)
+    settings = _settings(ctx)
+    ctx.exit(
+        _aggregate(
+            settings,
+            force=force,
+            wait=wait,
+            keep_days=keep_days,
+            progress=progress,
+            as_json=as_json,
+            quiet=quiet,
+        )
+    )
 
 
 def _aggregate(
     settings: Settings,
-    force: bool,
-    wait: float,
-    keep_days: int | None,
-    progress: ProgressDisplay | None,
-    as_json: bool,
-    quiet: bool,
+    *,
+    force: bool = False,
+    wait: float = RUN_WAIT,
+    keep_days: int | None = None,
+    progress: ProgressDisplay | None = None,
+    as_json: bool = False,
+    quiet: bool = False,
 ) -> int:
     """Read the source list (saying what in it cannot be used), run, say what happened:
     ``aggregate`` and ``run``. The exit code: 1 when a source failed or is gone, or the
@@ -590,7 +604,7 @@ def run_command(ctx: click.Context) -> None:
     settings = _settings(ctx)
     mails = prepare(settings)  # a bad table stops the run before anything is fetched
     _logging(0, True)
-    code = _aggregate(settings, False, RUN_WAIT, None, None, False, True)
+    code = _aggregate(settings, quiet=True)
     clock = datetime.now(UTC)  # the digest ends when the run has stored what it fetched
     made = digests.make_digest(settings, clock=clock)
     _say(text.made(made))

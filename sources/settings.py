@@ -19,8 +19,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from email.headerregistry import Address
-from email.utils import getaddresses
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -422,6 +420,9 @@ def _mail(file: ConfigFile) -> MailSettings:
 
 
 def _address(text: str) -> bool:
+    from email.headerregistry import Address  # the mail's own parsing, loaded for [mail] only
+    from email.utils import getaddresses
+
     found = getaddresses([text])
     if len(found) != 1 or "@" not in found[0][1]:
         return False

@@ -7,16 +7,19 @@ None of these fetches anything, and none creates a database: they need one that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from feeds.errors import InputError
 from sources.follow.opml import load_source_list
-from sources.judge.relevance import Relevance, Taxonomy
 from sources.judge.source_rules import Scoring
-from sources.judge.stories import WINDOW, PairVerdict, Placement, background_period
-from sources.settings import Settings
 from sources.store.database import SearchHit, Store, StoredItem
 
 from .errors import BadOption, Refused
+
+if TYPE_CHECKING:  # the story model loads with the commands that group stories
+    from sources.judge.relevance import Relevance, Taxonomy
+    from sources.judge.stories import PairVerdict, Placement
+    from sources.settings import Settings
 
 
 def existing_store(settings: Settings) -> Store:
@@ -90,7 +93,7 @@ def explain_item(settings: Settings, item_id: int) -> ItemExplanation:
 def _story_place(item: StoredItem, store: Store) -> StoryPlace:
     """The digest's own grouping of the relevant items around ``item``."""
     from sources.judge.event_identity import conflicts, signature
-    from sources.judge.stories import place_items
+    from sources.judge.stories import WINDOW, background_period, place_items
 
     nearby = store.relevant_items(item.published_at - WINDOW, item.published_at + WINDOW)
     background = store.relevant_items(*background_period(item.published_at, item.published_at))
@@ -121,6 +124,7 @@ class PairExplanation:
 def explain_pair(settings: Settings, item_id: int, other_id: int) -> PairExplanation:
     """Whether two stored items are one story side by side, with the words around them
     weighed as a digest weighs them."""
+    from sources.judge.stories import background_period
     from sources.judge.stories import explain_pair as pair_verdict
 
     with existing_store(settings) as store:

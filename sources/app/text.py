@@ -8,17 +8,21 @@ where a file went), in the words the README uses.
 from __future__ import annotations
 
 import json
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from feeds.errors import InputError
 from feeds.text import cut_at_word
 from sources.follow.history import describe
-from sources.follow.opml import SourceList
-from sources.store.database import SearchHit, StoredItem
 
-from .digests import Made, Mailed
-from .following import Aggregated, FirstPoll, Imported, Listing, Subscription, when
-from .judging import Found, ItemExplanation, PairExplanation, StoryPlace
+from .following import when
+
+if TYPE_CHECKING:  # the records said here; their modules load with their commands
+    from feeds.errors import InputError
+    from sources.follow.opml import SourceList
+    from sources.store.database import SearchHit, StoredItem
+
+    from .digests import Made, Mailed
+    from .following import Aggregated, FirstPoll, Imported, Listing, Subscription
+    from .judging import Found, ItemExplanation, PairExplanation, StoryPlace
 
 
 class Line(NamedTuple):
