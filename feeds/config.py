@@ -11,7 +11,8 @@ import ipaddress
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import idna
 
 from feeds.errors import InputError, decode_utf8, line_of_key, toml_error
+from feeds.kept import kept_inside_output, kept_paths, output_overlap
 from feeds.text import clean_text, looks_like_html
 
 DEFAULT_CONFIG_NAME = "communique.toml"
@@ -224,8 +226,42 @@ _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
-def read_config_file(path: Path | None) -> tuple[Path, dict[str, Any], str]:
-    """``(path, parsed TOML, text)`` of the config file; ``None`` means ``./communique.toml``.
+@dataclass(frozen=True)
+class ConfigFile:
+    """``communique.toml`` as read: its path, its tables and its text.
+
+    Read once per command and handed to every loader, so each table's errors name the line
+    they are on (``path:line: what is wrong``) through one helper, :meth:`error`.
+    """
+
+    path: Path
+    data: dict[str, Any]
+    text: str
+
+    @property
+    def root(self) -> Path:
+        """The folder relative paths in the file are resolved against."""
+        return self.path.resolve().parent
+
+    def error(self, section: str | None, key: str | None, message: str) -> InputError:
+        """The one-line error for ``[section] key``, at its line when it can be found."""
+        line = line_of_key(self.text, key, section=section) if key else None
+        return InputError(self.path, line, message)
+
+    def table(self, section: str, known: Collection[str]) -> dict[str, Any]:
+        """``[section]`` (empty if absent); a key not in ``known`` is refused with its line."""
+        values: dict[str, Any] = self.data.get(section, {})
+        for key in values:
+            if key not in known:
+                known_keys = ", ".join(sorted(known))
+                raise self.error(
+                    section, key, f"unknown setting [{section}] {key}; known: {known_keys}"
+                )
+        return values
+
+
+def read_config_file(path: Path | None) -> ConfigFile:
+    """The config file, parsed; ``None`` means ``./communique.toml``.
 
     A missing default file is an empty config (every setting has a default); a missing file
     named with ``--config`` is an error. Shared by every part of communique that has settings.
@@ -235,10 +271,10 @@ def read_config_file(path: Path | None) -> tuple[Path, dict[str, Any], str]:
     if not path.exists():
         if explicit:
             raise InputError(path, None, "config file not found; check the --config path")
-        return path, {}, ""
+        return ConfigFile(path, {}, "")
     text = _read_text(path)
     try:
-        return path, tomllib.loads(text), text
+        return ConfigFile(path, tomllib.loads(text), text)
     except tomllib.TOMLDecodeError as exc:
         line, message = toml_error(exc)
         raise InputError(path, line, f"invalid TOML ({message}); fix the syntax") from None
@@ -251,8 +287,7 @@ def load_config(path: Path | None, *, base_url: str | None = None) -> Config:
     ``communique --config site/communique.toml publish`` works from anywhere. ``base_url``
     overrides the file's value (a local preview publishes for ``http://127.0.0.1:PORT/``).
     """
-    path, data, text = read_config_file(path)
-    return _build(data, text, path, path.resolve().parent, base_url)
+    return config_from(read_config_file(path), base_url=base_url)
 
 
 def _read_text(path: Path) -> str:
@@ -262,26 +297,16 @@ def _read_text(path: Path) -> str:
         raise InputError(path, None, f"cannot read ({exc.strerror})") from None
 
 
-def _build(data: dict[str, Any], text: str, path: Path, root: Path, base_url: str | None) -> Config:
-    def fail(section: str | None, key: str | None, message: str) -> InputError:
-        line = line_of_key(text, key, section=section) if key else None
-        return InputError(path, line, message)
-
+def config_from(file: ConfigFile, *, base_url: str | None = None) -> Config:
+    """``[site]`` and ``[publish]`` of a file already read, validated (see :func:`load_config`)."""
+    data, path, root, fail = file.data, file.path, file.root, file.error
     for table, value in data.items():
         if table not in {"site", "publish"} | _OTHER_TABLES or not isinstance(value, dict):
             raise fail(
                 None, table, f"unknown setting {table!r}; use the tables [site] and [publish]"
             )
-    site_data = data.get("site", {})
-    publish_data = data.get("publish", {})
-    for section, keys, given in (
-        ("site", _SITE_KEYS, site_data),
-        ("publish", _PUBLISH_KEYS, publish_data),
-    ):
-        for key in given:
-            if key not in keys:
-                known = ", ".join(sorted(keys))
-                raise fail(section, key, f"unknown setting [{section}] {key}; known: {known}")
+    site_data = file.table("site", _SITE_KEYS)
+    file.table("publish", _PUBLISH_KEYS)
 
     def text_value(key: str, default: str) -> str:
         value = site_data.get(key, default)
@@ -524,104 +549,3 @@ def _hubs(value: Any, fail: Any) -> tuple[str, ...]:
             raise fail("publish", "hubs", f"hub {url!r} is listed twice; list each hub once")
         hubs.append(url)
     return tuple(hubs)
-
-
-# What other commands keep on disk, with their defaults: (table, key, default path or None
-# for <[publish] static>/digest). Read raw here because feeds/ must not import sources/; the
-# values themselves are checked by the settings that use them.
-_KEPT = (
-    ("aggregate", "database", "communique.db"),
-    ("aggregate", "sources", "sources.opml"),
-    ("digest", "out", None),
-)
-
-
-def kept_paths(data: dict[str, Any], root: Path, static_dir: Path) -> list[tuple[str, str, Path]]:
-    """``(table, key, resolved path)`` of the database, the source list and the digest folder.
-
-    These are the user's, not built: the database holds everything ever fetched, the source
-    list the subscriptions. A value that is not a path in quotes is left to the settings
-    that read it, which say so with its line.
-    """
-    kept = []
-    for section, key, default in _KEPT:
-        table = data.get(section, {})
-        value = table.get(key, default) if isinstance(table, dict) else default
-        if value is None:
-            kept.append((section, key, (static_dir / "digest").resolve()))
-        elif isinstance(value, str) and value.strip():
-            kept.append((section, key, (root / value).resolve()))
-    return kept
-
-
-def kept_inside_output(setting: str, path: Path, output_dir: Path) -> str | None:
-    """Why ``path`` (named by ``setting``) cannot be kept there, if the output folder holds it.
-
-    Every publish replaces the output folder whole, so a database, a source list or a digest
-    folder inside it would be deleted (and the source list silently recreated from the
-    shipped default at the next run).
-    """
-    path, output = path.resolve(), output_dir.resolve()
-    if not path.is_relative_to(output):
-        return None
-    return (
-        f"{setting} ({path}) is inside [publish] output ({output}): each publish replaces "
-        "that folder whole and would delete it; keep it outside the output folder"
-    )
-
-
-def output_overlap(settings: PublishSettings, root: Path) -> tuple[str, str] | None:
-    """``(the setting it collides with, why)`` if publishing would destroy input.
-
-    Every publish replaces the whole output folder with a fresh build, so an output folder
-    that is, holds or sits inside the articles or static folder, or holds the project (and its
-    config file), would lose those files on the second publish. Paths are compared resolved,
-    so ``./articles/``, ``..`` detours and symlinks are caught.
-    """
-    problem = _overlap(settings, root)
-    if problem is None:
-        return None
-    key, relation = problem
-    shown = f"[publish] output ({settings.output_dir.resolve()})"
-    lost = "the config file and everything beside it" if key == "output" else f"your {key} files"
-    return (
-        key,
-        f"{shown} {relation}; publishing replaces the output folder and would delete {lost}: "
-        f"choose a folder of its own{_suggestion(settings, root)}",
-    )
-
-
-def _overlap(settings: PublishSettings, root: Path) -> tuple[str, str] | None:
-    """``(the setting it collides with, how)``: the decision of :func:`output_overlap`."""
-    output = settings.output_dir.resolve()
-    root = root.resolve()
-    if root.is_relative_to(output):
-        relation = "is the project folder" if output == root else f"contains the project {root}"
-        return "output", relation
-    for key, folder in (("articles", settings.articles_dir), ("static", settings.static_dir)):
-        other = folder.resolve()
-        if output == other:
-            return key, f"is the {key} folder"
-        if other.is_relative_to(output):
-            return key, f"contains the {key} folder {other}"
-        if output.is_relative_to(other):
-            return key, f"is inside the {key} folder {other}"
-    return None
-
-
-# Output folders to suggest, the first that would be accepted: never the one refused.
-_OUTPUT_NAMES = ("public", "site", "output", "www")
-
-
-def _suggestion(settings: PublishSettings, root: Path) -> str:
-    """``", such as site"``: an output folder that this very check would accept, or nothing.
-
-    Suggesting ``public`` when ``public`` is the folder refused (articles kept in it) would
-    send the user round in a circle.
-    """
-    refused = settings.output_dir.resolve()
-    for name in (*_OUTPUT_NAMES, f"../{root.name}-public"):
-        candidate = (root / name).resolve()
-        if candidate != refused and _overlap(replace(settings, output_dir=candidate), root) is None:
-            return f", such as {name}"
-    return ""

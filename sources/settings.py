@@ -1,19 +1,38 @@
-"""The ``[aggregate]`` table of ``communique.toml`` -> a frozen :class:`AggregateSettings`.
+"""Every setting ``sources`` reads from ``communique.toml``, read and parsed once a command.
+
+:func:`load_settings` reads the file once (with ``feeds.config``'s reader, whose
+:class:`~feeds.config.ConfigFile` gives every error its ``path:line``), validates ``[site]``
+and ``[publish]`` at once, and each other table the first time a command asks for it:
+``[aggregate]`` (how the sources are polled), ``[digest]`` (where digests go and what they are
+called), ``[mail]`` (where they are mailed) and ``[topics]``/``[relevance]`` (the taxonomy). So
+a command fails on exactly the tables it uses (``aggregate`` is not stopped by a bad
+``[mail]``), and never reads the file twice.
 
 Defaults are polite to shared hosts (europa.eu serves most official sources): two requests
-at a time per host, an hourly poll, exponential backoff up to a day for failing feeds.
+at a time per host, an hourly poll, exponential backoff up to a day for failing feeds. The
+default paths of the database, the source list and the digest folder are ``feeds.kept``'s,
+which the publishing side guards with the same names.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from feeds.config import load_config, read_config_file
+from feeds.config import (
+    Config,
+    ConfigFile,
+    PublishSettings,
+    config_from,
+    normalise_base_url,
+    read_config_file,
+)
 from feeds.errors import InputError, line_of_key
+from feeds.kept import DATABASE, DIGEST_FOLDER, SOURCE_LIST
 from sources.follow.parse import MAX_ITEMS
 from sources.judge.relevance import Taxonomy, build_taxonomy
 
@@ -26,8 +45,8 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 class AggregateSettings:
     """How ``communique aggregate`` polls: where, how often, how hard."""
 
-    sources_file: Path = Path("sources.opml")
-    database: Path = Path("communique.db")
+    sources_file: Path = Path(SOURCE_LIST)
+    database: Path = Path(DATABASE)
     concurrency: int = 16
     per_host: int = 2
     connect_timeout: float = 10.0
@@ -47,6 +66,78 @@ class AggregateSettings:
     pages_per_host: int = 5  # article pages read from one host in one run; the rest wait
     max_archives: int = 100  # RFC 5005 archive documents read from one source's history
     history_time: timedelta = timedelta(minutes=2)  # one run's walk of one source's history
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """Where digests go, what they are called, where they will be published."""
+
+    out_dir: Path = PublishSettings().static_dir / DIGEST_FOLDER
+    title: str = "EU foreign policy digest"
+    base_url: str = ""  # default: <[site] base_url>digest/
+
+
+PASSWORD_VARIABLE = "COMMUNIQUE_SMTP_PASSWORD"
+SECURITY = ("starttls", "tls", "none")
+PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where and how digests are mailed; ``to`` empty means they are not.
+
+    The password is not here: it never comes from ``communique.toml`` and is read (from
+    :data:`PASSWORD_VARIABLE` or ``password_file``) only when a digest is mailed.
+    """
+
+    to: tuple[str, ...] = ()
+    sender: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    security: str = "starttls"
+    username: str = ""
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    retry_for: float = 120.0  # seconds in which temporary failures are tried again
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a ``sources`` command reads from ``communique.toml``: the file read once.
+
+    ``config`` (``[site]``, ``[publish]``) is validated when the file is loaded; each other
+    table when it is first used, then kept (see the module's docstring).
+    """
+
+    file: ConfigFile
+    config: Config
+
+    @cached_property
+    def aggregate(self) -> AggregateSettings:
+        """``[aggregate]``."""
+        return _aggregate(self.file, self.config.site.base_url)
+
+    @cached_property
+    def digest(self) -> DigestSettings:
+        """``[digest]``."""
+        return _digest(self.file, self.config.publish)
+
+    @cached_property
+    def mail(self) -> MailSettings:
+        """``[mail]``."""
+        return _mail(self.file)
+
+    @cached_property
+    def relevance(self) -> Taxonomy:
+        """The taxonomy: the shipped topics, with ``[topics]`` and ``[relevance]``."""
+        return _taxonomy(self.file)
+
+
+def load_settings(config_path: Path | None) -> Settings:
+    """Read ``communique.toml`` (``None``: ``./communique.toml``) and validate ``[site]`` and
+    ``[publish]``; an :class:`~feeds.errors.InputError` names the file and line."""
+    file = read_config_file(config_path)
+    return Settings(file, config_from(file))
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -106,19 +197,10 @@ _KEYS = {
 FULL_TEXT_MODES = ("off", "auto", "on")
 
 
-def load_aggregate_settings(config_path: Path | None) -> AggregateSettings:
-    """Read ``[aggregate]``; paths are relative to the config file, like ``[publish]``'s."""
-    path, data, text = read_config_file(config_path)
-    site = load_config(config_path).site  # validates the rest of the file too
-    table = data.get("aggregate", {})
-    root = path.resolve().parent
-
-    def fail(key: str, message: str) -> InputError:
-        return InputError(path, line_of_key(text, key, section="aggregate"), message)
-
-    for key in table:
-        if key not in _KEYS:
-            raise fail(key, f"unknown setting [aggregate] {key}; known: {', '.join(sorted(_KEYS))}")
+def _aggregate(file: ConfigFile, site_url: str) -> AggregateSettings:
+    """``[aggregate]``; paths are relative to the config file, like ``[publish]``'s."""
+    table = file.table("aggregate", _KEYS)
+    root = file.root
     defaults = AggregateSettings()
     values: dict[str, Any] = {}
     for key, kind in _KEYS.items():
@@ -143,38 +225,22 @@ def load_aggregate_settings(config_path: Path | None) -> AggregateSettings:
             else:
                 values[key] = str(value)
         except ValueError as exc:
-            raise fail(key, f"[aggregate] {key} {exc}") from None
+            raise file.error("aggregate", key, f"[aggregate] {key} {exc}") from None
     for key in ("concurrency", "per_host", "max_bytes", "max_items", "pages_per_host"):
         if values.get(key) == 0:
-            raise fail(key, f"[aggregate] {key} must be at least 1")
+            raise file.error("aggregate", key, f"[aggregate] {key} must be at least 1")
 
-    home = values.get("home_page") or site.base_url
-    seconds = {
-        k: values[k].total_seconds()
-        for k in ("connect_timeout", "read_timeout", "deadline")
-        if k in values
-    }
-    return AggregateSettings(
-        sources_file=values.get("sources", root / defaults.sources_file),
-        database=values.get("database", root / defaults.database),
-        concurrency=values.get("concurrency", defaults.concurrency),
-        per_host=values.get("per_host", defaults.per_host),
-        connect_timeout=seconds.get("connect_timeout", defaults.connect_timeout),
-        read_timeout=seconds.get("read_timeout", defaults.read_timeout),
-        deadline=seconds.get("deadline", defaults.deadline),
-        max_bytes=values.get("max_bytes", defaults.max_bytes),
-        max_items=values.get("max_items", defaults.max_items),
-        interval=values.get("interval", defaults.interval),
-        backoff_base=values.get("backoff_base", defaults.backoff_base),
-        backoff_cap=values.get("backoff_cap", defaults.backoff_cap),
-        keep_days=values.get("keep_days", defaults.keep_days),
-        workers=values.get("workers", defaults.workers),
-        user_agent=f"communique/{_version()} (feed aggregator; +{home})",
-        full_text=values.get("full_text", defaults.full_text),
-        full_text_below=values.get("full_text_below", defaults.full_text_below),
-        pages_per_host=values.get("pages_per_host", defaults.pages_per_host),
-        max_archives=values.get("max_archives", defaults.max_archives),
-        history_time=values.get("history_time", defaults.history_time),
+    home = values.pop("home_page", None) or site_url
+    for key in ("connect_timeout", "read_timeout", "deadline"):  # whole durations, in seconds
+        if key in values:
+            values[key] = values[key].total_seconds()
+    if "sources" in values:
+        values["sources_file"] = values.pop("sources")
+    placed = replace(  # the default files, beside the config file
+        defaults, sources_file=root / defaults.sources_file, database=root / defaults.database
+    )
+    return replace(
+        placed, user_agent=f"communique/{_version()} (feed aggregator; +{home})", **values
     )
 
 
@@ -187,13 +253,12 @@ def _version() -> str:
         return "0"
 
 
-def load_taxonomy(config_path: Path | None) -> Taxonomy:
+def _taxonomy(file: ConfigFile) -> Taxonomy:
     """The topic taxonomy: the shipped one, extended or replaced by ``[topics]``/``[relevance]``."""
-    path, data, text = read_config_file(config_path)
     try:
-        return build_taxonomy({k: data[k] for k in ("topics", "relevance") if k in data})
+        return build_taxonomy({k: file.data[k] for k in ("topics", "relevance") if k in file.data})
     except ValueError as exc:
-        raise InputError(path, _table_line(text, str(exc)), str(exc)) from None
+        raise InputError(file.path, _table_line(file.text, str(exc)), str(exc)) from None
 
 
 def _table_line(text: str, message: str) -> int | None:
@@ -207,3 +272,162 @@ def _table_line(text: str, message: str) -> int | None:
             return number
     parent, _, key = name.rpartition(".")
     return line_of_key(text, key, section=parent) if parent else None
+
+
+def _digest(file: ConfigFile, publish: PublishSettings) -> DigestSettings:
+    """``[digest] out``, ``title`` and ``base_url``; paths relative to the config file.
+
+    By default digests go to ``<[publish] static>/digest``, so ``publish`` (and ``run``)
+    puts them on the site at ``<base_url>digest/``, where ``digest.atom`` says it is.
+    """
+    table = file.table("digest", ("out", "title", "base_url"))
+    for key in table:
+        if not isinstance(table[key], str) or not table[key].strip():
+            raise file.error("digest", key, f"[digest] {key} must be text in quotes")
+    problem = one_line_problem(table.get("title", ""))  # the title is the mail's subject
+    if problem:
+        raise file.error("digest", "title", f"[digest] title {problem}")
+    base_url = ""
+    if "base_url" in table:
+        try:
+            base_url = normalise_base_url(table["base_url"])
+        except ValueError as exc:
+            raise file.error("digest", "base_url", str(exc)) from None
+    if "out" in table:
+        out_dir = (file.root / table["out"]).resolve()
+    else:
+        out_dir = publish.static_dir / DIGEST_FOLDER
+    problem = digest_folder_problem(out_dir, publish)
+    if problem:
+        raise file.error("digest", "out", f"[digest] out ({out_dir}) {problem}")
+    return DigestSettings(
+        out_dir=out_dir, title=table.get("title", DigestSettings.title), base_url=base_url
+    )
+
+
+def digest_folder_problem(out_dir: Path, publish: PublishSettings) -> str | None:
+    """Why digests cannot be written to ``out_dir``, or None; for ``[digest] out`` and ``--out``.
+
+    Inside the output folder they would be deleted by the next publish (which replaces that
+    folder whole); inside the articles folder every later publish would read them as articles.
+    """
+    out = out_dir.resolve()
+    for key, folder, why in (
+        ("output", publish.output_dir, "each publish replaces that folder whole"),
+        ("articles", publish.articles_dir, "its Markdown files would be read as articles"),
+    ):
+        if out.is_relative_to(folder.resolve()):
+            return (
+                f"is inside [publish] {key} ({folder.resolve()}): {why}; leave it unset "
+                "(static/digest, published with the site) or choose a folder of its own"
+            )
+    return None
+
+
+_MAIL_KEYS = (
+    "to",
+    "from",
+    "smtp_host",
+    "smtp_port",
+    "security",
+    "username",
+    "password_file",
+    "ca_file",
+    "retry_for",
+)
+
+
+def _mail(file: ConfigFile) -> MailSettings:
+    """``[mail]``, validated; paths are relative to the config file."""
+    if "password" in file.data.get("mail", {}):
+        raise file.error(
+            "mail",
+            "password",
+            "[mail] password: a password is never read from communique.toml; set "
+            f"{PASSWORD_VARIABLE} in the environment or name a file with [mail] password_file",
+        )
+    table = file.table("mail", _MAIL_KEYS)
+    if not table:
+        return MailSettings()
+    to = table.get("to", [])
+    recipients = [to] if isinstance(to, str) else to
+    if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+        raise file.error("mail", "to", "[mail] to must be an address in quotes, or a list of them")
+    for address in recipients:
+        problem = one_line_problem(address)  # each is in the To header
+        if problem:
+            raise file.error("mail", "to", f"[mail] to {problem} ({address!r})")
+        if not _address(address):
+            raise file.error("mail", "to", f"[mail] to: {address!r} is not an e-mail address")
+    sender = table.get("from", "")
+    problem = one_line_problem(sender) if isinstance(sender, str) else None
+    if problem:
+        raise file.error("mail", "from", f"[mail] from {problem}")
+    if recipients and not (isinstance(sender, str) and _address(sender)):
+        raise file.error(
+            "mail",
+            "from",
+            '[mail] from must be the sender\'s address, e.g. "Digest <me@example.org>"',
+        )
+    security = table.get("security", "starttls")
+    if security not in SECURITY:
+        raise file.error(
+            "mail",
+            "security",
+            f'[mail] security is {security!r}; write "starttls", "tls" or "none"',
+        )
+    port = table.get("smtp_port", PORTS[security])
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise file.error("mail", "smtp_port", "[mail] smtp_port must be a port number, 1 to 65535")
+    host = table.get("smtp_host", "localhost")
+    if not isinstance(host, str) or not host.strip():
+        raise file.error("mail", "smtp_host", "[mail] smtp_host must be a host name in quotes")
+    username = table.get("username", "")
+    if not isinstance(username, str):
+        raise file.error("mail", "username", "[mail] username must be text in quotes")
+    for key, value in (("smtp_host", host), ("username", username)):
+        problem = one_line_problem(value)
+        if problem:
+            raise file.error("mail", key, f"[mail] {key} {problem}")
+    if username and security == "none":
+        raise file.error(
+            "mail",
+            "username",
+            '[mail] username with security = "none" would send the password in clear; '
+            'use "starttls" or "tls"',
+        )
+    files: dict[str, Path | None] = {}
+    for key in ("password_file", "ca_file"):
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise file.error("mail", key, f"[mail] {key} must be a file path in quotes")
+        files[key] = (file.root / value).resolve() if value else None
+    try:
+        retry_for = parse_duration(table.get("retry_for", "2m")).total_seconds()
+    except ValueError as exc:
+        raise file.error("mail", "retry_for", f"[mail] retry_for {exc}") from None
+    return MailSettings(
+        to=tuple(recipients),
+        sender=sender,
+        smtp_host=host.strip(),
+        smtp_port=port,
+        security=security,
+        username=username,
+        password_file=files["password_file"],
+        ca_file=files["ca_file"],
+        retry_for=retry_for,
+    )
+
+
+def _address(text: str) -> bool:
+    from email.headerregistry import Address  # the mail's own parsing, loaded for [mail] only
+    from email.utils import getaddresses
+
+    found = getaddresses([text])
+    if len(found) != 1 or "@" not in found[0][1]:
+        return False
+    try:
+        Address(addr_spec=found[0][1])
+    except (ValueError, IndexError):
+        return False
+    return True

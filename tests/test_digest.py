@@ -19,7 +19,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -740,6 +740,23 @@ def test_one_event_told_by_four_sources_is_one_story_headed_by_the_official_item
         assert f"- [{words}](<{source['link']}>)" in section
     page = Markup((digest_dir / f"digest-{DAY}.html").read_text(encoding="utf-8"))
     assert set(page.hrefs()) >= {s["link"] for s in story["sources"]}
+
+
+@pytest.mark.parametrize("category", ["Official,foreign-policy", "OFFICIAL, Foreign-Policy"])
+def test_the_official_category_is_read_in_any_case(corpus, tmp_path, category):
+    """OPML categories are written by hand: "Official" heads a story as "official" does (and
+    "Foreign-Policy" keeps every item, as it always did)."""
+    project = corpus.copy(tmp_path / "p")
+    eeas = corpus.server.url("/eeas-test.xml")
+    listed = read_source_list(project.opml).sources
+    save_source_list(
+        project.opml, [replace(s, category=category) if s.url == eeas else s for s in listed]
+    )
+    out = tmp_path / "out"
+    project.digest(out, "--since", SINCE, "--until", UNTIL)
+    story = story_titled(load_json(out), MOLDOVA_OFFICIAL)  # not the paper's, published first
+    assert story["sources"][0]["source"] == "EEAS (test)"
+    assert story["when"] == "11 March 2025, 11:00"
 
 
 def test_two_sanctions_decisions_sharing_many_words_stay_two_stories(digest_dir):

@@ -340,6 +340,28 @@ def test_mail_out_mails_a_digest_written_with_digest_out(project, smtp, monkeypa
     assert len(smtp.mailbox.received) == 1
 
 
+def test_mail_sends_the_digest_whose_period_ends_last_not_the_newest_file(project, smtp):
+    """An older period written (or copied, or restored) after the latest digest is not the
+    latest: ``mail`` goes by the records' own periods, as the next digest's start does."""
+    out = project.root / "out"
+    latest = json.loads((out / f"digest-{project.day}.json").read_text(encoding="utf-8"))
+    day_before = {
+        **latest,
+        "day": "2025-06-09",
+        "since": "2025-06-08T22:00:00+00:00",
+        "until": "2025-06-09T22:00:00+00:00",
+    }
+    older = out / "digest-2025-06-09.json"
+    older.write_text(json.dumps(day_before), encoding="utf-8")
+    later = time.time() + 3600
+    os.utime(older, (later, later))  # the newest file, of the older period
+    result = project.run("mail")
+    assert result.exit_code == 0, result.output
+    assert f"mailed digest {project.day} " in result.stdout
+    (raw,) = smtp.mailbox.received
+    assert "10 June 2025" in parse(raw)["Subject"]
+
+
 # --- a 3,000-character title -------------------------------------------------------------------
 
 LONG = " ".join(

@@ -1,6 +1,6 @@
-"""Sending a digest by e-mail: the ``[mail]`` settings and one SMTP delivery, retried.
+"""Sending a digest by e-mail: one SMTP delivery, retried.
 
-``[mail]`` says where to: ``to`` (one address or a list), ``from``, ``smtp_host``,
+``[mail]`` (read by ``sources/settings.py``) says where to: ``to`` (one address or a list), ``from``, ``smtp_host``,
 ``smtp_port`` (default 587 with STARTTLS, 465 with TLS, 25 without), ``security``
 (``"starttls"``, the default; ``"tls"``; or ``"none"``), ``username``, and ``ca_file`` (a CA
 bundle for a server whose certificate a private authority signed). The password is never in
@@ -42,63 +42,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import getaddresses
-from pathlib import Path
 from typing import Any
 
-from feeds.config import read_config_file
-from feeds.errors import InputError, line_of_key
-from sources.settings import one_line_problem, parse_duration
+from sources.settings import PASSWORD_VARIABLE, MailSettings
 
-PASSWORD_VARIABLE = "COMMUNIQUE_SMTP_PASSWORD"
-SECURITY = ("starttls", "tls", "none")
-PORTS = {"starttls": 587, "tls": 465, "none": 25}
 CONNECT_TIMEOUT = 30.0  # seconds for each connection and each reply
-_KEYS = (
-    "to",
-    "from",
-    "smtp_host",
-    "smtp_port",
-    "security",
-    "username",
-    "password_file",
-    "ca_file",
-    "retry_for",
-)
-
-
-@dataclass(frozen=True)
-class MailSettings:
-    """Where and how digests are mailed; ``to`` empty means they are not."""
-
-    to: tuple[str, ...] = ()
-    sender: str = ""
-    smtp_host: str = "localhost"
-    smtp_port: int = 587
-    security: str = "starttls"
-    username: str = ""
-    password_file: Path | None = None
-    ca_file: Path | None = None
-    retry_for: float = 120.0  # seconds in which temporary failures are tried again
-
-    def password(self) -> str:
-        """The password: the environment's, else the first line of ``password_file``."""
-        if os.environ.get(PASSWORD_VARIABLE):
-            return os.environ[PASSWORD_VARIABLE]
-        if self.password_file is not None:
-            try:
-                return self.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
-            except (OSError, UnicodeDecodeError, IndexError) as exc:
-                raise PermanentFailure(
-                    f"cannot read the SMTP password from {self.password_file} ({exc}); "
-                    f"put it on the file's first line, or in {PASSWORD_VARIABLE}"
-                ) from None
-        raise PermanentFailure(
-            f"[mail] username is set but no password was given: set {PASSWORD_VARIABLE} "
-            "or [mail] password_file"
-        )
 
 
 @dataclass(frozen=True)
@@ -129,100 +78,22 @@ class Interrupted(MailFailure):
     what it answered) or did not answer before a second Ctrl-C (it may have accepted it)."""
 
 
-def load_mail_settings(config_path: Path | None) -> MailSettings:
-    """``[mail]``, validated; paths are relative to the config file."""
-    path, data, text = read_config_file(config_path)
-    table = data.get("mail", {})
-    root = path.resolve().parent
-
-    def fail(key: str, message: str) -> InputError:
-        return InputError(path, line_of_key(text, key, section="mail"), message)
-
-    if "password" in table:
-        raise fail(
-            "password",
-            "[mail] password: a password is never read from communique.toml; set "
-            f"{PASSWORD_VARIABLE} in the environment or name a file with [mail] password_file",
-        )
-    for key in table:
-        if key not in _KEYS:
-            raise fail(key, f"unknown setting [mail] {key}; known: {', '.join(sorted(_KEYS))}")
-    if not table:
-        return MailSettings()
-    to = table.get("to", [])
-    recipients = [to] if isinstance(to, str) else to
-    if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
-        raise fail("to", "[mail] to must be an address in quotes, or a list of them")
-    for address in recipients:
-        problem = one_line_problem(address)  # each is in the To header
-        if problem:
-            raise fail("to", f"[mail] to {problem} ({address!r})")
-        if not _address(address):
-            raise fail("to", f"[mail] to: {address!r} is not an e-mail address")
-    sender = table.get("from", "")
-    problem = one_line_problem(sender) if isinstance(sender, str) else None
-    if problem:
-        raise fail("from", f"[mail] from {problem}")
-    if recipients and not (isinstance(sender, str) and _address(sender)):
-        raise fail(
-            "from", '[mail] from must be the sender\'s address, e.g. "Digest <me@example.org>"'
-        )
-    security = table.get("security", "starttls")
-    if security not in SECURITY:
-        raise fail(
-            "security", f'[mail] security is {security!r}; write "starttls", "tls" or "none"'
-        )
-    port = table.get("smtp_port", PORTS[security])
-    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
-        raise fail("smtp_port", "[mail] smtp_port must be a port number, 1 to 65535")
-    host = table.get("smtp_host", "localhost")
-    if not isinstance(host, str) or not host.strip():
-        raise fail("smtp_host", "[mail] smtp_host must be a host name in quotes")
-    username = table.get("username", "")
-    if not isinstance(username, str):
-        raise fail("username", "[mail] username must be text in quotes")
-    for key, value in (("smtp_host", host), ("username", username)):
-        problem = one_line_problem(value)
-        if problem:
-            raise fail(key, f"[mail] {key} {problem}")
-    if username and security == "none":
-        raise fail(
-            "username",
-            '[mail] username with security = "none" would send the password in clear; '
-            'use "starttls" or "tls"',
-        )
-    files: dict[str, Path | None] = {}
-    for key in ("password_file", "ca_file"):
-        value = table.get(key)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise fail(key, f"[mail] {key} must be a file path in quotes")
-        files[key] = (root / value).resolve() if value else None
-    try:
-        retry_for = parse_duration(table.get("retry_for", "2m")).total_seconds()
-    except ValueError as exc:
-        raise fail("retry_for", f"[mail] retry_for {exc}") from None
-    return MailSettings(
-        to=tuple(recipients),
-        sender=sender,
-        smtp_host=host.strip(),
-        smtp_port=port,
-        security=security,
-        username=username,
-        password_file=files["password_file"],
-        ca_file=files["ca_file"],
-        retry_for=retry_for,
+def read_password(settings: MailSettings) -> str:
+    """The password: the environment's, else the first line of ``password_file``."""
+    if os.environ.get(PASSWORD_VARIABLE):
+        return os.environ[PASSWORD_VARIABLE]
+    if settings.password_file is not None:
+        try:
+            return settings.password_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, UnicodeDecodeError, IndexError) as exc:
+            raise PermanentFailure(
+                f"cannot read the SMTP password from {settings.password_file} ({exc}); "
+                f"put it on the file's first line, or in {PASSWORD_VARIABLE}"
+            ) from None
+    raise PermanentFailure(
+        f"[mail] username is set but no password was given: set {PASSWORD_VARIABLE} "
+        "or [mail] password_file"
     )
-
-
-def _address(text: str) -> bool:
-    found = getaddresses([text])
-    if len(found) != 1 or "@" not in found[0][1]:
-        return False
-    try:
-        Address(addr_spec=found[0][1])
-    except (ValueError, IndexError):
-        return False
-    return True
 
 
 def send(
@@ -236,7 +107,7 @@ def send(
     """Deliver ``message`` to ``settings.to``; ``record`` is called once the server accepted
     it. Raises :class:`TemporaryFailure`, :class:`PermanentFailure` or :class:`Interrupted`
     (one line each) when no recipient got it."""
-    password = settings.password() if settings.username else ""
+    password = read_password(settings) if settings.username else ""
     deadline = clock() + settings.retry_for
     delay, attempts = 1.0, 0
     held = _HeldInterrupt()

@@ -19,7 +19,7 @@ from typing import Any
 from sources.follow.decide import decide_entries
 from sources.follow.history import Unread, after_failure, next_to_read, time_ran_out
 from sources.follow.parse import ParsedFeed
-from sources.follow.scoring import Scoring, parse_and_score
+from sources.follow.scoring import SourceScoring, parse_and_score
 from sources.follow.summary import RunSummary
 from sources.http.fetch import Fetcher, FetchRequest, FetchResult
 from sources.http.network import PUBLIC
@@ -46,7 +46,7 @@ class HistoryWalker:
     pages: PageReader
     rng: random.Random
 
-    async def walk(self, url: str, scoring: Scoring) -> None:
+    async def walk(self, url: str, scoring: SourceScoring) -> None:
         """Read on in a source's history (RFC 5005 archived feeds): the archive documents the
         store holds as unread, newest first, each read once, each committed with the older one
         it links (``sources.history``). The walk stops when none is left, ``[aggregate]
@@ -88,7 +88,7 @@ class HistoryWalker:
             log.info("%s: history walk ended: %s: %s", url, type(exc).__name__, exc)
 
     async def _read(
-        self, url: str, unread: Unread, reach: str, ends: float | None, scoring: Scoring
+        self, url: str, unread: Unread, reach: str, ends: float | None, scoring: SourceScoring
     ) -> bool:
         """Read one archive document of source ``url`` and store its items, or record why it
         could not be read; False when the walk's time (``ends``, on the loop's clock) ran out
@@ -154,7 +154,7 @@ class HistoryWalker:
         fetched_at: datetime,
         parsed: ParsedFeed,
         verdicts: dict[str, Relevance],
-        scoring: Scoring,
+        scoring: SourceScoring,
     ) -> tuple[int, int, int]:
         """On the storing thread: one archive document's items decided and stored;
         ``(new, updated, pages wanted)``."""

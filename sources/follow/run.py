@@ -38,12 +38,13 @@ from sources.follow.schedule import (
     after_parse_failure,
     is_due,
 )
-from sources.follow.scoring import Scoring, parse_and_score, use_taxonomy
+from sources.follow.scoring import SourceScoring, parse_and_score, use_taxonomy
 from sources.follow.summary import RunSummary
 from sources.follow.workers import parser_pool
 from sources.http.fetch import Fetcher, FetchRequest, FetchResult
-from sources.judge.relevance import Taxonomy, build_taxonomy, is_on_topic_source
-from sources.pages.reader import PageReader, page_mode, score_with_page, wants_page
+from sources.judge.relevance import Taxonomy, build_taxonomy
+from sources.judge.source_rules import Scoring
+from sources.pages.reader import PageReader, page_mode, wants_page
 from sources.settings import AggregateSettings
 from sources.store.database import Store
 from sources.types import Outcome, Relevance, SourceState
@@ -82,7 +83,7 @@ async def run(
     """Poll the due sources among ``sources`` and store what changed, each item scored."""
     rng = rng or random.Random()
     taxonomy = taxonomy or build_taxonomy()
-    on_topic = {s.url: is_on_topic_source(s.categories) for s in sources}
+    policy = Scoring.for_sources(taxonomy, sources)
     modes = {s.url: page_mode(s.full_text, settings.full_text) for s in sources}
     store.sync_sources([(s.url, s.title) for s in sources])
     now = datetime.now(UTC)
@@ -125,12 +126,12 @@ async def run(
                 run_on,
                 extract_on,
                 settings,
-                score_with_page(taxonomy, on_topic),
+                functools.partial(policy.score, explain=False),
                 datetime.now(UTC),
             )
 
-            def scoring_of(url: str) -> Scoring:
-                return Scoring(taxonomy, on_topic.get(url, False), modes.get(url, "off"))
+            def scoring_of(url: str) -> SourceScoring:
+                return SourceScoring(taxonomy, policy.on_topic(url), modes.get(url, "off"))
 
             # History walks (RFC 5005 archives) are tasks of their own, each bounded by
             # [aggregate] history_time: a source counts as done once its current feed is
@@ -140,7 +141,7 @@ async def run(
                 store, fetcher, run_on, extract_on, settings, summary, pages, rng
             )
 
-            def walk_soon(url: str, scoring: Scoring) -> None:
+            def walk_soon(url: str, scoring: SourceScoring) -> None:
                 walks.append(asyncio.create_task(walker.walk(url, scoring)))
 
             async def poll(request: FetchRequest) -> None:
@@ -230,7 +231,7 @@ async def _handle(
     pools: tuple[ProcessPoolExecutor, ThreadPoolExecutor],
     loop: asyncio.AbstractEventLoop,
     summary: RunSummary,
-    scoring: Scoring,
+    scoring: SourceScoring,
 ) -> _Fetched:
     """Judge, parse, decide and store one fetch. The database work and the parsing of a small
     change run on the storing thread, a big parse in the worker pool: the event loop only
@@ -256,7 +257,7 @@ def _prepare(
     result: FetchResult,
     settings: AggregateSettings,
     rng: random.Random,
-    scoring: Scoring,
+    scoring: SourceScoring,
     summary: RunSummary,
 ) -> _Fetched:
     """On the storing thread: judge the fetch, parse it here if only a few items changed, and

@@ -18,7 +18,7 @@ from sources.pages.text import warm_page_reader
 
 
 @dataclass(frozen=True)
-class Scoring:
+class SourceScoring:
     """How one source's items are judged: the topics, whether the source is wholly about EU
     foreign policy, and whether its items' pages are read (off, auto, on)."""
 

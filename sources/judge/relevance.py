@@ -31,7 +31,6 @@ TITLE_FACTOR = 2.0
 TITLE_END = "$"  # a roundup phrase ending in " $" matches only at the end of a title
 OTHER_TOPIC = "other"
 OTHER_NAME = "Other EU external action"
-ON_TOPIC_CATEGORIES = frozenset({"foreign-policy", "on-topic"})
 
 
 @dataclass(frozen=True)
@@ -225,11 +224,6 @@ class Taxonomy:
         # "Security Council" or "city council" is not the EU: those phrases never anchor
         covered = {i for start, end, _ in self._not_anchors.find(tokens) for i in range(start, end)}
         return [(start, phrase) for start, _, phrase in found if start not in covered]
-
-
-def is_on_topic_source(categories: tuple[str, ...]) -> bool:
-    """A source whose OPML categories say it is wholly about EU foreign policy."""
-    return any(c.lower() in ON_TOPIC_CATEGORIES for c in categories)
 
 
 def default_taxonomy_data() -> dict[str, Any]:

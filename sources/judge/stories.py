@@ -29,7 +29,7 @@ import heapq
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from operator import itemgetter
 
@@ -46,6 +46,7 @@ from sources.judge.pair_model import (
 from sources.types import StoredItem
 
 WINDOW = timedelta(hours=72)
+BACKGROUND = timedelta(days=30)  # the stored items around a period that weigh its words
 BLOCKING_TERMS = 12  # an item's most distinctive words that find its candidates
 BLOCK_RECENT = 6  # of the items using a word, the latest this many are looked at
 CANDIDATE_FLOOR = 0.06  # the blocking words' partial cosine an earlier item must reach
@@ -97,6 +98,17 @@ def group_stories(
     grouping = _Streaming(items, background, window, model or story_model())
     grouping.run()
     return [_story(members, is_official) for members in grouping.groups()]
+
+
+def background_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The period whose relevant items weigh the words of items published from ``since`` to
+    ``until`` (a digest's period, a pair, an item): :data:`BACKGROUND` on either side.
+
+    A word's weight (TF-IDF) comes from how many items use it; the items of one day are too
+    few to say that "sanctions" is common, a month around them are not. The digest and
+    ``explain`` use the same window, so ``explain`` shows the weights a digest used.
+    """
+    return since - BACKGROUND, until + BACKGROUND
 
 
 def place_items(

@@ -33,7 +33,6 @@ from sources.follow.schedule import backoff, retry_after
 from sources.http.fetch import FetchRequest, FetchResult
 from sources.http.network import PUBLIC
 from sources.http.robots import RobotsFile, host_of, robots_url
-from sources.judge.relevance import Taxonomy
 from sources.pages.text import PageText, read_page
 from sources.settings import AggregateSettings
 from sources.store.database import Store
@@ -420,20 +419,3 @@ async def _robots(
     robots = RobotsFile(host, result.status, body, now)
     await run_on(store.save_robots_file, robots)
     return robots
-
-
-def score_with_page(
-    taxonomy: Taxonomy, on_topic: Mapping[str, bool]
-) -> Callable[[WantedPage, str], Relevance]:
-    """Relevance of an item read with its page's text in place of the feed's."""
-
-    def score(item: WantedPage, page_text: str) -> Relevance:
-        return taxonomy.score(
-            item.title,
-            item.summary,
-            page_text,
-            on_topic=on_topic.get(item.source_url, False),
-            explain=False,
-        )
-
-    return score
