@@ -24,6 +24,7 @@ from cli import main
 from sources.store.database import Store
 from sources.store.schema import MIGRATIONS, SCHEMA_VERSION, statements
 
+V1 = Path(__file__).parent / "data" / "schema-v1.sql"
 FEED = "https://feeds.example/eu.xml"
 CONFIG = """\
 [site]
@@ -35,10 +36,12 @@ database = "c.db"
 
 
 def old_database(path: Path, version: int) -> None:
-    """A database as the communique of schema ``version`` left it: only the first
-    ``version`` migrations applied, each as that version applied it."""
+    """A database as the communique of schema ``version`` left it: version 1's schema
+    (``tests/data/schema-v1.sql``, as it was made then), then each step up to ``version``
+    applied as that version applied it."""
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
-        for script in MIGRATIONS[:version]:
+        scripts = [V1.read_text(encoding="utf-8"), *(MIGRATIONS[v] for v in range(1, version))]
+        for script in scripts:
             for statement in statements(script):
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {version}")

@@ -9,10 +9,14 @@ so a process killed at any moment leaves either all of a write or none of it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -38,6 +42,20 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def from_row(record: type[T], row: sqlite3.Row, /, **given: Any) -> T:
+    """The ``record`` (a dataclass) whose fields are read from the columns of ``row`` of the
+    same names, except those ``given`` (a time kept as text, a 0/1 flag, a column named
+    otherwise): every record the store hands out is made the same way, and a column added
+    to a record and to its query needs no third change here."""
+    columns = row.keys()
+    values = {
+        f.name: given[f.name] if f.name in given else row[f.name]
+        for f in dataclasses.fields(record)  # type: ignore[arg-type]
+        if f.name in given or f.name in columns
+    }
+    return record(**values)
 
 
 class Part:

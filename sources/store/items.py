@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sources.store.connection import Part
+from sources.store.connection import Part, from_row
 from sources.store.sources import prune_failures
 from sources.store.times import to_text
 from sources.types import Action, FeedEntry, KnownItem, Relevance, SearchHit, StoredItem
@@ -215,25 +215,14 @@ def read_items(db: sqlite3.Connection, where: str, params: tuple[object, ...]) -
         params,
     ).fetchall()
     return [
-        StoredItem(
-            id=r["id"],
-            key=r["key"],
-            link=r["link"],
-            norm_link=r["norm_link"],
-            title=r["title"],
-            author=r["author"],
-            summary=r["summary"],
-            text=r["text"],
+        from_row(
+            StoredItem,
+            r,
             published_at=datetime.fromisoformat(r["published_at"]),
             updated_at=datetime.fromisoformat(r["updated_at"]),
-            relevance=r["relevance"],
             relevant=bool(r["relevant"]),
             topics=tuple(json.loads(r["topics"])),
-            source_url=r["source_url"],
             source_title=r["source_title"] or r["source_url"],
-            page_text=r["page_text"],
-            page_language=r["page_language"],
-            page_note=r["page_note"],
         )
         for r in rows
     ]

@@ -5,11 +5,12 @@ after a 429 or 503.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sources.http.robots import RobotsFile
-from sources.store.connection import Part
+from sources.store.connection import Part, from_row
 from sources.store.items import write_verdict
 from sources.store.times import from_text, to_text
 from sources.types import PageRecord, Relevance, WantedPage
@@ -30,25 +31,19 @@ class PagesPart(Part):
                ORDER BY e.first_seen_at DESC, e.published_at DESC, e.id DESC"""
         ).fetchall()
         return [
-            WantedPage(
+            from_row(
+                WantedPage,
+                r,
                 entry_id=r["id"],
                 url=r["link"],
-                title=r["title"],
-                summary=r["summary"],
-                text=r["text"],
-                source_url=r["source_url"],
                 source_network=r["network"],
                 known=None
                 if r["status"] is None
-                else PageRecord(
+                else from_row(
+                    PageRecord,
+                    r,
                     url=r["link"],
-                    status=r["status"],
-                    etag=r["etag"],
-                    last_modified=r["last_modified"],
                     text=r["page_text"],
-                    language=r["language"],
-                    problem=r["problem"],
-                    failures=r["failures"],
                     retry_at=from_text(r["retry_at"]),
                 ),
             )
@@ -74,18 +69,7 @@ class PagesPart(Part):
                        text, language, problem, failures, retry_at)
                    VALUES (:url, :now, :status, :etag, :last_modified,
                        :text, :language, :problem, :failures, :retry_at)""",
-                {
-                    "url": page.url,
-                    "now": now,
-                    "status": page.status,
-                    "etag": page.etag,
-                    "last_modified": page.last_modified,
-                    "text": page.text,
-                    "language": page.language,
-                    "problem": page.problem,
-                    "failures": page.failures,
-                    "retry_at": to_text(page.retry_at),
-                },
+                {**dataclasses.asdict(page), "now": now, "retry_at": to_text(page.retry_at)},
             )
             for entry_id in entry_ids:
                 db.execute(

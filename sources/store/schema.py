@@ -18,7 +18,97 @@ import sqlite3
 
 from sources.store.connection import transaction
 
-SCHEMA = """
+# Tables and triggers the current schema shares with the step that made them (while that
+# step made them as they are now: a step that is released never changes).
+_PRUNED = """
+CREATE TABLE pruned (
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    PRIMARY KEY (source_id, key)
+) WITHOUT ROWID;
+"""
+_ITEM_HASHES = """
+CREATE TABLE item_hashes (
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    hash TEXT NOT NULL,
+    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+    PRIMARY KEY (source_id, hash)
+) WITHOUT ROWID;
+CREATE INDEX item_hashes_by_entry ON item_hashes (entry_id);
+"""
+_FTS_TABLE = """
+CREATE VIRTUAL TABLE entries_fts USING fts5(
+    title, summary, text, page_text, content='entries', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+"""
+_FTS_TRIGGERS = """
+CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
+    INSERT INTO entries_fts (rowid, title, summary, text, page_text)
+    VALUES (new.id, new.title, new.summary, new.text, new.page_text);
+END;
+CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
+    INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
+    VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
+END;
+CREATE TRIGGER entries_au AFTER UPDATE OF title, summary, text, page_text ON entries BEGIN
+    INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
+    VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
+    INSERT INTO entries_fts (rowid, title, summary, text, page_text)
+    VALUES (new.id, new.title, new.summary, new.text, new.page_text);
+END;
+"""
+_PAGES = """
+CREATE TABLE pages (
+    url TEXT PRIMARY KEY,
+    fetched_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    text TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT '',
+    problem TEXT NOT NULL DEFAULT '',
+    failures INTEGER NOT NULL DEFAULT 0,
+    retry_at TEXT
+) WITHOUT ROWID;
+"""
+_HOST_RESTS = """
+CREATE TABLE host_rests (
+    host TEXT PRIMARY KEY,
+    resting_until TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+_DELIVERIES = """
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY,
+    day TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    sent_at TEXT NOT NULL
+);
+CREATE INDEX deliveries_by_day ON deliveries (day, sent_at);
+"""
+_ARCHIVES = """
+CREATE TABLE archives (
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    read_at TEXT NOT NULL,
+    PRIMARY KEY (source_id, url)
+) WITHOUT ROWID;
+"""
+_ARCHIVES_UNREAD = """
+CREATE TABLE archives_unread (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    problem TEXT NOT NULL DEFAULT '',
+    retry_at TEXT,
+    UNIQUE (source_id, url)
+);
+"""
+
+SCHEMA = f"""
 CREATE TABLE sources (
     id INTEGER PRIMARY KEY,
     url TEXT NOT NULL UNIQUE,
@@ -73,25 +163,7 @@ CREATE INDEX entries_by_link ON entries (source_id, norm_link);
 CREATE INDEX entries_by_date ON entries (published_at);
 CREATE INDEX entries_relevant_by_date ON entries (relevant, published_at);
 CREATE INDEX entries_page_wanted ON entries (page_wanted) WHERE page_wanted = 1;
-CREATE VIRTUAL TABLE entries_fts USING fts5(
-    title, summary, text, page_text, content='entries', content_rowid='id',
-    tokenize='unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
-    INSERT INTO entries_fts (rowid, title, summary, text, page_text)
-    VALUES (new.id, new.title, new.summary, new.text, new.page_text);
-END;
-CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
-    INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
-    VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
-END;
-CREATE TRIGGER entries_au AFTER UPDATE OF title, summary, text, page_text ON entries BEGIN
-    INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
-    VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
-    INSERT INTO entries_fts (rowid, title, summary, text, page_text)
-    VALUES (new.id, new.title, new.summary, new.text, new.page_text);
-END;
--- a log of every failed fetch, kept as long as the items (--keep-days)
+{_FTS_TABLE}{_FTS_TRIGGERS}-- a log of every failed fetch, kept as long as the items (--keep-days)
 CREATE TABLE failures (
     id INTEGER PRIMARY KEY,
     source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
@@ -100,33 +172,9 @@ CREATE TABLE failures (
 );
 CREATE INDEX failures_by_source ON failures (source_id, at);
 -- the keys of pruned items, so an item still listed in its feed is not stored again
-CREATE TABLE pruned (
-    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    PRIMARY KEY (source_id, key)
-) WITHOUT ROWID;
--- the hash of each item's bytes in its feed, so an unchanged item is not parsed again
-CREATE TABLE item_hashes (
-    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-    hash TEXT NOT NULL,
-    entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
-    PRIMARY KEY (source_id, hash)
-) WITHOUT ROWID;
-CREATE INDEX item_hashes_by_entry ON item_hashes (entry_id);
--- article pages read, by URL (never fetched twice)
-CREATE TABLE pages (
-    url TEXT PRIMARY KEY,
-    fetched_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    etag TEXT,
-    last_modified TEXT,
-    text TEXT NOT NULL DEFAULT '',
-    language TEXT NOT NULL DEFAULT '',
-    problem TEXT NOT NULL DEFAULT '',
-    failures INTEGER NOT NULL DEFAULT 0,
-    retry_at TEXT
-) WITHOUT ROWID;
--- each host's robots.txt as last read
+{_PRUNED}-- the hash of each item's bytes in its feed, so an unchanged item is not parsed again
+{_ITEM_HASHES}-- article pages read, by URL (never fetched twice)
+{_PAGES}-- each host's robots.txt as last read
 CREATE TABLE robots (
     host TEXT PRIMARY KEY,
     read_at TEXT NOT NULL,
@@ -134,158 +182,44 @@ CREATE TABLE robots (
     body TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 -- hosts that answered 429 or 503 to a page, left alone until then
-CREATE TABLE host_rests (
-    host TEXT PRIMARY KEY,
-    resting_until TEXT NOT NULL
-) WITHOUT ROWID;
--- each digest mailed, so that it is mailed once
-CREATE TABLE deliveries (
-    id INTEGER PRIMARY KEY,
-    day TEXT NOT NULL,
-    message_id TEXT NOT NULL,
-    recipients TEXT NOT NULL,
-    sent_at TEXT NOT NULL
-);
-CREATE INDEX deliveries_by_day ON deliveries (day, sent_at);
--- the RFC 5005 archive documents of each source already read (they never change)
-CREATE TABLE archives (
-    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-    url TEXT NOT NULL,
-    read_at TEXT NOT NULL,
-    PRIMARY KEY (source_id, url)
-) WITHOUT ROWID;
--- the archive documents still to read, where a history walk stopped; newest queued first
-CREATE TABLE archives_unread (
-    id INTEGER PRIMARY KEY,
-    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-    url TEXT NOT NULL,
-    failures INTEGER NOT NULL DEFAULT 0,
-    problem TEXT NOT NULL DEFAULT '',
-    retry_at TEXT,
-    UNIQUE (source_id, url)
-);
-"""
+{_HOST_RESTS}-- each digest mailed, so that it is mailed once
+{_DELIVERIES}-- the RFC 5005 archive documents of each source already read (they never change)
+{_ARCHIVES}-- the archive documents still to read, where a history walk stopped; newest queued first
+{_ARCHIVES_UNREAD}"""
 
-# The steps from each older version, kept to upgrade the files older versions made.
-MIGRATIONS: tuple[str, ...] = (
-    # 1: sources, their items, a log of failures, and full-text search over items
-    """
-    CREATE TABLE sources (
-        id INTEGER PRIMARY KEY,
-        url TEXT NOT NULL UNIQUE,
-        title TEXT NOT NULL DEFAULT '',
-        etag TEXT,
-        last_modified TEXT,
-        body_hash TEXT,
-        failures INTEGER NOT NULL DEFAULT 0,
-        next_due TEXT,
-        gone INTEGER NOT NULL DEFAULT 0,
-        redirect_target TEXT,
-        redirect_seen INTEGER NOT NULL DEFAULT 0,
-        last_status TEXT,
-        last_fetch_at TEXT,
-        last_success_at TEXT,
-        last_error TEXT,
-        last_error_at TEXT,
-        warning TEXT
-    );
-    CREATE TABLE entries (
-        id INTEGER PRIMARY KEY,
-        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-        key TEXT NOT NULL,
-        guid TEXT,
-        link TEXT,
-        norm_link TEXT,
-        title TEXT NOT NULL,
-        author TEXT NOT NULL DEFAULT '',
-        summary TEXT NOT NULL DEFAULT '',
-        text TEXT NOT NULL DEFAULT '',
-        summary_html TEXT NOT NULL DEFAULT '',
-        content_html TEXT NOT NULL DEFAULT '',
-        categories TEXT NOT NULL DEFAULT '[]',
-        published_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        first_seen_at TEXT NOT NULL,
-        last_seen_at TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        UNIQUE (source_id, key)
-    );
-    CREATE INDEX entries_by_link ON entries (source_id, norm_link);
-    CREATE INDEX entries_by_date ON entries (published_at);
-    CREATE TABLE failures (
-        id INTEGER PRIMARY KEY,
-        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-        at TEXT NOT NULL,
-        message TEXT NOT NULL
-    );
-    CREATE INDEX failures_by_source ON failures (source_id, at);
-    CREATE VIRTUAL TABLE entries_fts USING fts5(
-        title, summary, text, content='entries', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
-    );
-    CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
-        INSERT INTO entries_fts (rowid, title, summary, text) VALUES (new.id, new.title, new.summary, new.text);
-    END;
-    CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, title, summary, text)
-        VALUES ('delete', old.id, old.title, old.summary, old.text);
-    END;
-    CREATE TRIGGER entries_au AFTER UPDATE OF title, summary, text ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, title, summary, text)
-        VALUES ('delete', old.id, old.title, old.summary, old.text);
-        INSERT INTO entries_fts (rowid, title, summary, text) VALUES (new.id, new.title, new.summary, new.text);
-    END;
-    """,
-    # 2: remember where a moved source came from, so the source list can follow the move
+# The steps from each older version to the next, kept to upgrade the files older versions
+# made (a new database is made from SCHEMA directly): MIGRATIONS[v] takes version v to v + 1.
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: remember where a moved source came from, so the source list can follow the move
     # even if the process dies between committing it and rewriting the OPML file
-    """
+    1: """
     ALTER TABLE sources ADD COLUMN moved_from TEXT;
     """,
-    # 3: the keys of pruned items, so an item still listed in its feed is not stored again
-    """
-    CREATE TABLE pruned (
-        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-        key TEXT NOT NULL,
-        PRIMARY KEY (source_id, key)
-    ) WITHOUT ROWID;
+    # 2 -> 3: the keys of pruned items, so an item still listed in its feed is not stored again
+    2: f"""
+    {_PRUNED}
     """,
-    # 4: relevance to EU foreign policy, and topics, stored with each item
-    """
+    # 3 -> 4: relevance to EU foreign policy, and topics, stored with each item
+    3: """
     ALTER TABLE entries ADD COLUMN relevance REAL NOT NULL DEFAULT 0;
     ALTER TABLE entries ADD COLUMN relevant INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE entries ADD COLUMN topics TEXT NOT NULL DEFAULT '[]';
     CREATE INDEX entries_relevant_by_date ON entries (relevant, published_at);
     """,
-    # 5: the hash of each item's bytes in its feed, so an unchanged item is not parsed again
-    """
-    CREATE TABLE item_hashes (
-        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-        hash TEXT NOT NULL,
-        entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
-        PRIMARY KEY (source_id, hash)
-    ) WITHOUT ROWID;
-    CREATE INDEX item_hashes_by_entry ON item_hashes (entry_id);
+    # 4 -> 5: the hash of each item's bytes in its feed, so an unchanged item is not parsed again
+    4: f"""
+    {_ITEM_HASHES}
     """,
-    # 6: the article text of an item's page, for feeds that carry a sentence; the pages read
+    # 5 -> 6: the article text of an item's page, for feeds that carry a sentence; the pages read
     # (by URL, never fetched twice) and each host's robots.txt; the page text searchable
-    """
+    5: f"""
     ALTER TABLE entries ADD COLUMN page_wanted INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE entries ADD COLUMN page_text TEXT NOT NULL DEFAULT '';
     ALTER TABLE entries ADD COLUMN page_language TEXT NOT NULL DEFAULT '';
     ALTER TABLE entries ADD COLUMN page_note TEXT NOT NULL DEFAULT '';
     ALTER TABLE entries ADD COLUMN page_at TEXT;
     CREATE INDEX entries_page_wanted ON entries (page_wanted) WHERE page_wanted = 1;
-    CREATE TABLE pages (
-        url TEXT PRIMARY KEY,
-        fetched_at TEXT NOT NULL,
-        status TEXT NOT NULL,
-        etag TEXT,
-        last_modified TEXT,
-        text TEXT NOT NULL DEFAULT '',
-        language TEXT NOT NULL DEFAULT '',
-        problem TEXT NOT NULL DEFAULT '',
-        failures INTEGER NOT NULL DEFAULT 0,
-        retry_at TEXT
-    ) WITHOUT ROWID;
+    {_PAGES}
     CREATE TABLE robots (
         host TEXT PRIMARY KEY,
         read_at TEXT NOT NULL,
@@ -297,72 +231,33 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TRIGGER entries_ad;
     DROP TRIGGER entries_au;
     DROP TABLE entries_fts;
-    CREATE VIRTUAL TABLE entries_fts USING fts5(
-        title, summary, text, page_text, content='entries', content_rowid='id',
-        tokenize='unicode61 remove_diacritics 2'
-    );
+    {_FTS_TABLE}
     INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');
-    CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
-        INSERT INTO entries_fts (rowid, title, summary, text, page_text)
-        VALUES (new.id, new.title, new.summary, new.text, new.page_text);
-    END;
-    CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
-        VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
-    END;
-    CREATE TRIGGER entries_au AFTER UPDATE OF title, summary, text, page_text ON entries BEGIN
-        INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
-        VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
-        INSERT INTO entries_fts (rowid, title, summary, text, page_text)
-        VALUES (new.id, new.title, new.summary, new.text, new.page_text);
-    END;
+    {_FTS_TRIGGERS}
     """,
-    # 7: each digest mailed, so that it is mailed once (sources.mail_delivery)
-    """
-    CREATE TABLE deliveries (
-        id INTEGER PRIMARY KEY,
-        day TEXT NOT NULL,
-        message_id TEXT NOT NULL,
-        recipients TEXT NOT NULL,
-        sent_at TEXT NOT NULL
-    );
-    CREATE INDEX deliveries_by_day ON deliveries (day, sent_at);
+    # 6 -> 7: each digest mailed, so that it is mailed once (sources.mail_delivery)
+    6: f"""
+    {_DELIVERIES}
     """,
-    # 8: the RFC 5005 archive documents of each source already read (they never change)
-    """
-    CREATE TABLE archives (
-        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-        url TEXT NOT NULL,
-        read_at TEXT NOT NULL,
-        PRIMARY KEY (source_id, url)
-    ) WITHOUT ROWID;
+    # 7 -> 8: the RFC 5005 archive documents of each source already read (they never change)
+    7: f"""
+    {_ARCHIVES}
     """,
-    # 9: the archive documents of each source still to read: where a history walk stopped
+    # 8 -> 9: the archive documents of each source still to read: where a history walk stopped
     # (a failure, a kill, its time ran out), so a later run goes on from there; the newest
     # queued (the highest id) is read first
-    """
-    CREATE TABLE archives_unread (
-        id INTEGER PRIMARY KEY,
-        source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-        url TEXT NOT NULL,
-        failures INTEGER NOT NULL DEFAULT 0,
-        problem TEXT NOT NULL DEFAULT '',
-        retry_at TEXT,
-        UNIQUE (source_id, url)
-    );
+    8: f"""
+    {_ARCHIVES_UNREAD}
     """,
-    # 10: the network each source was last answered from: what its pages and archives may reach
-    """
+    # 9 -> 10: the network each source was last answered from: what its pages and archives may reach
+    9: """
     ALTER TABLE sources ADD COLUMN network TEXT;
     """,
-    # 11: a host's rest (it answered 429 or 503 to a page) in a table of its own: it was kept
+    # 10 -> 11: a host's rest (it answered 429 or 503 to a page) in a table of its own: it was kept
     # in the robots table, on a row made up for it (robots.txt never read, "read" in 1970)
     # when the host had none yet; those made-up rows go, so the robots.txt is read for real
-    """
-    CREATE TABLE host_rests (
-        host TEXT PRIMARY KEY,
-        resting_until TEXT NOT NULL
-    ) WITHOUT ROWID;
+    10: f"""
+    {_HOST_RESTS}
     INSERT INTO host_rests (host, resting_until)
         SELECT host, resting_until FROM robots WHERE resting_until IS NOT NULL;
     CREATE TABLE robots_read (
@@ -377,9 +272,8 @@ MIGRATIONS: tuple[str, ...] = (
     DROP TABLE robots;
     ALTER TABLE robots_read RENAME TO robots;
     """,
-)
-
-SCHEMA_VERSION = len(MIGRATIONS)
+}
+SCHEMA_VERSION = max(MIGRATIONS) + 1
 
 
 def migrate(db: sqlite3.Connection) -> None:

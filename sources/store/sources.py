@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from sources.store.connection import Part
+from sources.store.connection import Part, from_row
 from sources.store.times import from_text, to_text
 from sources.types import Outcome, SourceRow, SourceState
 
@@ -35,17 +35,8 @@ class SourcesPart(Part):
         row = self.db.execute("SELECT * FROM sources WHERE url = ?", (url,)).fetchone()
         if row is None:
             return SourceState(url=url)
-        return SourceState(
-            url=row["url"],
-            etag=row["etag"],
-            last_modified=row["last_modified"],
-            body_hash=row["body_hash"],
-            failures=row["failures"],
-            next_due=from_text(row["next_due"]),
-            gone=bool(row["gone"]),
-            redirect_target=row["redirect_target"],
-            redirect_seen=row["redirect_seen"],
-            network=row["network"],
+        return from_row(
+            SourceState, row, next_due=from_text(row["next_due"]), gone=bool(row["gone"])
         )
 
     def pending_moves(self, listed: Sequence[str]) -> list[tuple[str, str]]:
@@ -73,18 +64,13 @@ class SourcesPart(Part):
             "FROM sources s"
         )
         return {
-            r["url"]: SourceRow(
-                url=r["url"],
-                title=r["title"],
-                last_status=r["last_status"],
+            r["url"]: from_row(
+                SourceRow,
+                r,
                 last_success_at=from_text(r["last_success_at"]),
-                last_error=r["last_error"],
                 next_due=from_text(r["next_due"]),
                 gone=bool(r["gone"]),
-                failures=r["failures"],
                 entries=r["n"],
-                warning=r["warning"],
-                network=r["network"],
             )
             for r in rows
         }
