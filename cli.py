@@ -50,16 +50,15 @@ from feeds.commands import (
     serve_command,
 )
 from feeds.errors import InputError
-from sources.app import MAIL_WAIT, RUN_WAIT, following, judging, text
+from sources.app import MAIL_WAIT, RUN_WAIT, text
 from sources.app.errors import BadOption, Refused
-from sources.app.following import ProgressDisplay
 from sources.app.text import Line
-from sources.follow.feed_url import BadFeedUrl, normalise_feed_url
-from sources.follow.run import Progress, RunSummary
 from sources.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # names in annotations only; the modules load with their commands
     from sources.app.digests import Mailed
+    from sources.app.following import ProgressDisplay
+    from sources.follow.run import Progress, RunSummary
 
 MAX_WAIT = 86_400  # seconds --wait may wait for another run: a day, a cron period at most
 
@@ -299,6 +298,8 @@ def _aggregate(
     """Read the source list (saying what in it cannot be used), run, say what happened:
     ``aggregate`` and ``run``. The exit code: 1 when a source failed or is gone, or the
     list has entries or settings that cannot be used."""
+    from sources.app import following
+
     listed = following.source_list(settings)  # created on first use
     _say(text.source_list_warnings(listed))
     try:
@@ -358,6 +359,8 @@ def sources_list_command(ctx: click.Context, as_json: bool) -> None:
     its items' article pages are read (with how many have page text, and the last page that
     could not be used, and why), and whether its history (RFC 5005 archives) is complete.
     Before there is a source list, the shipped one (nothing is written)."""
+    from sources.app import following
+
     listing = following.list_sources(_settings(ctx))
     _say(text.source_list_warnings(listing.listed) + text.listing(listing, as_json=as_json))
 
@@ -398,6 +401,9 @@ def sources_add_command(
     be read whole now (an archive fails, or [aggregate] history_time runs out) is said to be
     incomplete, and later runs read on from where it stopped; the feed is subscribed (exit 0).
     """
+    from sources.app import following
+    from sources.follow.feed_url import BadFeedUrl, normalise_feed_url
+
     settings = _settings(ctx)
     try:
         url = normalise_feed_url(url)
@@ -416,6 +422,8 @@ def sources_add_command(
 @click.pass_context
 def sources_remove_command(ctx: click.Context, url: str) -> None:
     """Unsubscribe (stored items are kept); any spelling of the feed's URL works."""
+    from sources.app import following
+
     click.echo(f"removed {following.unsubscribe(_settings(ctx), url).url}")
 
 
@@ -432,6 +440,8 @@ def sources_import_command(ctx: click.Context, file: Path) -> None:
     2 MiB, with over 10,000 outlines, a field over 2,048 characters or an <!ENTITY>
     declaration is refused whole.
     """
+    from sources.app import following
+
     imported = following.import_sources(_settings(ctx), file)
     _say(text.imported(imported, file))
     if imported.incoming.skipped:
@@ -442,6 +452,8 @@ def sources_import_command(ctx: click.Context, file: Path) -> None:
 @click.pass_context
 def sources_export_command(ctx: click.Context) -> None:
     """Write the source list to stdout as OPML 2.0 (never an entry with a password)."""
+    from sources.app import following
+
     opml, left_out = following.export_sources(_settings(ctx))
     _say(text.left_out_of_export(left_out))
     sys.stdout.buffer.write(opml)
@@ -451,6 +463,8 @@ def sources_export_command(ctx: click.Context) -> None:
 @click.pass_context
 def rescore_command(ctx: click.Context) -> None:
     """Score every stored item again after the topics changed (nothing is fetched)."""
+    from sources.app import judging
+
     total, changed = judging.rescore(_settings(ctx))
     click.echo(f"rescored {total} item(s); {changed} changed")
 
@@ -470,6 +484,8 @@ def explain_command(ctx: click.Context, item_id: int, other_id: int | None) -> N
 
     ITEM and OTHER are the numbers `communique search --json` shows as "id".
     """
+    from sources.app import judging
+
     settings = _settings(ctx)
     if other_id is None:
         _say(text.item_explanation(judging.explain_item(settings, item_id)))
@@ -636,6 +652,8 @@ def search_command(
     is one phrase: communique search 'sanctions "Kallas visit"'. With --fts, QUERY is
     FTS5 syntax instead (sanctions OR tariffs, sanction*, NEAR(Kallas Kyiv)).
     """
+    from sources.app import judging
+
     found = judging.search(_settings(ctx), " ".join(query), limit=limit, fts=fts)
     _say(text.found(found, as_json=as_json))
 

@@ -33,12 +33,14 @@ from feeds.config import (
 )
 from feeds.errors import InputError, line_of_key
 from feeds.kept import DATABASE, DIGEST_FOLDER, SOURCE_LIST
-from sources.follow.parse import MAX_ITEMS
 from sources.judge.relevance import Taxonomy, build_taxonomy
 
 MIB = 1024 * 1024
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+MAX_ITEMS = 5_000  # entries read from one feed ([aggregate] max_items); more: the feed fails
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feeds.errors import InputError
+from sources.app.text import when
 from sources.follow.feed_url import has_credentials
 from sources.follow.history import as_dict
 from sources.follow.opml import (
@@ -174,11 +175,6 @@ def _row(
             else None
         ),
     }
-
-
-def when(moment: datetime | None) -> str:
-    """``2025-03-01 12:00`` (UTC), or ``-``: how the commands show a moment."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
 @dataclass(frozen=True)

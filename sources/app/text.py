@@ -8,12 +8,17 @@ where a file went), in the words the README uses.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from feeds.text import cut_at_word
 from sources.follow.history import describe
 
-from .following import when
+
+def when(moment: datetime | None) -> str:
+    """``2025-03-01 12:00`` (UTC), or ``-``: how the commands show a moment."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
 
 if TYPE_CHECKING:  # the records said here; their modules load with their commands
     from feeds.errors import InputError

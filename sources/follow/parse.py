@@ -38,6 +38,7 @@ from sources.follow.feed_dates import utc_time
 from sources.follow.feed_items import FeedItems, encoding, split_items
 from sources.follow.item_keys import entry_key, normalise_link
 from sources.follow.json_feed import is_json, read_json_feed
+from sources.settings import MAX_ITEMS
 from sources.types import FeedEntry
 
 _DAY_FIRST = re.compile(
@@ -85,7 +86,6 @@ class ParsedFeed:
     prev_archive: str | None = None  # RFC 5005: the newest archive document of the history
 
 
-MAX_ITEMS = 5_000  # entries read from one feed ([aggregate] max_items)
 # An entry's start tag, with any prefix (<item, <atom:entry, <rss:item), never <items> (RSS
 # 1.0's table of contents) or <itemCount>.
 _ENTRY_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(?=[\s/>])")

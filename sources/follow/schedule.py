@@ -23,10 +23,13 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-from sources.http.fetch import FetchResult
 from sources.settings import AggregateSettings
 from sources.types import Outcome, SourceState
+
+if TYPE_CHECKING:  # the fetcher's result, in annotations only: judging a fetch loads no HTTP
+    from sources.http.fetch import FetchResult
 
 RETRY_AFTER_CAP = timedelta(days=7)
 
