@@ -63,7 +63,7 @@ carries a parent's peak RSS into a child's ``ru_maxrss`` across fork and exec, w
 the feeds are generated and served by a separate process: the process that starts the
 measured ones stays far smaller than any of them (the report says so if it ever is not).
 The parser processes are separate; their peak RSS (``VmHWM``, sampled from /proc every
-0.1 s) is printed too, so the whole footprint is visible.
+0.05 s) is printed too, so the whole footprint is visible.
 
 The targets are ratios, not seconds, for the reason ``bench/publish.py`` gives: a budget in
 seconds fails on a slow CI runner and hides a regression on a fast laptop, while runs made
@@ -638,6 +638,9 @@ class Measured:
     cpu_all: float  # ... and of every process it started (parser pool, fork server, ...)
     helpers_peak_mb: float  # largest sampled VmHWM among the processes it started
     leftover: list[int] = field(default_factory=list)  # processes alive 30 s after its exit
+    tree_peak_mb: float = 0.0  # largest sum of VmRSS over the process and all it started
+    tree_main_mb: float = 0.0  # ... of which the process itself, at that sample
+    tree_processes: int = 0  # ... over this many processes
 
     @property
     def report(self) -> dict:
@@ -660,6 +663,19 @@ def _descendants(pid: int) -> list[int]:
             found.extend(pids)
             todo.extend(pids)
     return found
+
+
+def _resident_mb(pid: int) -> float | None:
+    """The resident memory (``VmRSS``) of a running process in MB, from /proc."""
+    try:
+        pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * PAGE_SIZE / (1024 * 1024)
+
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+SAMPLE_EVERY = 0.05  # seconds between two samples of the measured processes' memory
 
 
 def _peak_mb(pid: int) -> float | None:
@@ -699,16 +715,24 @@ def measure_worker(report: str, command: list[str]) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     reaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     helpers: dict[int, float] = {}
+    tree = {"peak": 0.0, "main": 0.0, "processes": 0}
     done = threading.Event()
     started = time.perf_counter()
     process = subprocess.Popen(command, env=_environment())
 
     def sample() -> None:
-        while not done.wait(0.1):
+        while not done.wait(SAMPLE_EVERY):
+            total, main, processes = 0.0, 0.0, 0
             for child in _descendants(os.getpid()):
+                resident = _resident_mb(child)
+                if resident is not None:
+                    total, processes = total + resident, processes + 1
+                    main = resident if child == process.pid else main
                 peak = _peak_mb(child) if child != process.pid else None
                 if peak:
                     helpers[child] = max(helpers.get(child, 0.0), peak)
+            if total > tree["peak"]:
+                tree.update(peak=total, main=main, processes=processes)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -736,6 +760,9 @@ def measure_worker(report: str, command: list[str]) -> int:
         "cpu": usage.ru_utime + usage.ru_stime,
         "cpu_all": children.ru_utime + children.ru_stime,
         "helpers_peak_mb": max(helpers.values(), default=0.0),
+        "tree_peak_mb": tree["peak"],
+        "tree_main_mb": tree["main"],
+        "tree_processes": tree["processes"],
         "leftover": leftover,
         "reaper": reaper,
     }
@@ -752,7 +779,9 @@ def measure(command: list[str], cwd: Path) -> Measured:
     Its peak RSS is the ``ru_maxrss`` of the process itself (``wait4``); its CPU is counted
     twice: the process alone (``wait4``) and every process of the run (``RUSAGE_CHILDREN``
     of the subreaper that started it), so what the parser pool costs is in the second.
-    The parser processes' peak RSS (``VmHWM``) is sampled from /proc every 0.1 s.
+    Every :data:`SAMPLE_EVERY` seconds the resident memory of each process of the run is
+    read from /proc: the parser processes' peak RSS (``VmHWM``), and the sum of ``VmRSS``
+    over the whole tree (the process and all it started), whose largest value is kept.
     """
     with (
         tempfile.TemporaryFile("w+") as out,
@@ -781,6 +810,9 @@ def measure(command: list[str], cwd: Path) -> Measured:
         cpu_all=result["cpu_all"],
         helpers_peak_mb=result["helpers_peak_mb"],
         leftover=result["leftover"],
+        tree_peak_mb=result["tree_peak_mb"],
+        tree_main_mb=result["tree_main_mb"],
+        tree_processes=result["tree_processes"],
     )
 
 
