@@ -5,6 +5,8 @@ Run from the repository root::
     .venv/bin/python bench/aggregate.py                 # 200 feeds (about two minutes)
     .venv/bin/python bench/aggregate.py --feeds 1000    # the memory target's size
     .venv/bin/python bench/aggregate.py --latency 0.1 --repeat 1
+    .venv/bin/python bench/aggregate.py --scale         # 200, 2,000, 10,000 real-size feeds
+    .venv/bin/python bench/aggregate.py --scale --sizes 200,2000
 
 What is served: every fixture of ``../shared/fixtures/feeds/*.xml`` once, and generated
 feeds up to N (seeded random, so every run serves the same bytes): RSS 2.0 and Atom,
@@ -83,6 +85,38 @@ The network floor: with 16 requests at a time and ``--latency`` per response, no
 polls N feeds can take less than process start + ``ceil(N / 16) x latency`` (about
 0.35 + 0.65 s for 200 feeds at 50 ms), however little it does per response. The exit status
 is 1 when a target is missed.
+
+``--scale`` (issue 21) measures how communique scales with the number of sources, on feeds
+of real size: ``bench/scale_feeds.py`` makes the population (about 22 MB of XML per 100
+sources: in each block of 100, 12 copies of the shared fixtures, 73 small feeds, median
+30 kB, 13 large ones of 150 kB-1.5 MB and 2 of 2-8 MB, mostly full articles in HTML; 2,000
+sources are about 440 MB, median about 40 kB). The bodies are generated once into a cache
+folder (``--cache``; default ``$TMPDIR/communique-bench-scale-<version>``, about 2.2 GB for
+10,000 sources, made in about a minute and a half) and the servers send each from its file
+(``sendfile``), so serving 10,000 sources holds none of them in memory; the server process's
+own peak RSS and CPU are printed apart and counted in no figure of communique's. Each source
+has a URL of its own; at most 50 share a loopback address, and there are at least 40
+addresses (40 for 200 and 2,000 sources, 200 for 10,000); every response waits
+``--latency``. At each of ``--sizes`` (default 200,2000,10000), in a fresh project:
+
+1. cold: ``communique aggregate --all --json`` on an empty database, once; then the store's
+   size (``communique.db`` and its ``-wal``) against the bytes of XML it read;
+2. all-304: the same command again, every source answering 304 (``--repeat`` times, default
+   3 up to 2,000 sources, else 1; the fastest kept);
+3. feedparser alone over every body, read from disk one at a time (as above: sanitising and
+   link resolution off, the parsing alone timed).
+
+The memory figure is the whole process tree's: every 50 ms the measuring wrapper walks the
+tree below it (the aggregate process, the fork server, the parser processes, the resource
+tracker) in /proc and sums their ``VmRSS``; the largest sum over the cold and 304 runs is the
+peak (pages shared between processes, such as the fork server's imports in its children,
+are counted in each, as ``ps`` would). It prints, and checks (exit status 1 if one is
+missed), issue 21's targets: that peak at most 300 MB at 2,000 sources and more, and at most
+1.5x the smallest size's; store bytes at most 1.0x the feed bytes at 2,000 and more; an
+all-304 run's CPU (every process) at most 1.5 ms per source and its wall at most 1.5x the
+network floor; the cold run's CPU at most 2x feedparser's on the same bodies. A run that does
+not do what it measures (a source failing, a server answering otherwise than expected) stops
+the sizes after it; the ones measured are still reported.
 """
 
 from __future__ import annotations
@@ -190,6 +224,26 @@ class Feed:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "etag", '"' + hashlib.sha1(self.body).hexdigest()[:20] + '"')
+
+    @property
+    def payload(self) -> bytes:
+        """What a 200 answer sends."""
+        return self.body
+
+
+@dataclass(frozen=True)
+class FileFeed:
+    """A feed served from a file (``--scale``: too many bytes to hold them all in memory)."""
+
+    name: str
+    path: Path
+    content_type: str
+    etag: str
+
+    @property
+    def payload(self) -> Path:
+        """What a 200 answer sends: the file, read by the kernel as it is sent."""
+        return self.path
 
 
 def _sentence(rng: random.Random, words: int) -> str:
@@ -411,7 +465,11 @@ class FeedServers:
     """
 
     def __init__(
-        self, feeds: list[Feed], steady: list[Feed], latency: float, per_host: int
+        self,
+        feeds: list[Feed] | list[FileFeed],
+        steady: list[Feed] | list[FileFeed],
+        latency: float,
+        per_host: int,
     ) -> None:
         self.latency = latency
         self.mode = "validators"
@@ -421,7 +479,7 @@ class FeedServers:
         self._stop = threading.Event()
         self.urls: list[str] = []
         self._servers: list[ThreadingHTTPServer] = []
-        routes: dict[tuple[str, str], tuple[Feed, Feed]] = {}
+        routes: dict[tuple[str, str], tuple[Feed | FileFeed, Feed | FileFeed]] = {}
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -450,12 +508,18 @@ class FeedServers:
                         self._answer(304, b"", headers)
                         return
                 outer._count("200")
-                self._answer(200, feed.body, headers)
+                self._answer(200, feed.payload, headers)
 
-            def _answer(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            def _answer(self, status: int, body: bytes | Path, headers: dict[str, str]) -> None:
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
+                if isinstance(body, Path):
+                    with body.open("rb") as file:
+                        self.send_header("Content-Length", str(os.fstat(file.fileno()).st_size))
+                        self.end_headers()
+                        self.connection.sendfile(file)
+                    return
                 if status != 304:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -526,24 +590,61 @@ def serve_worker(count: int, latency: float, per_host: int) -> int:
             "edited": sum(feed.edited for feed in steady),
             "seconds": time.perf_counter() - started,
         }
-        print(json.dumps(info), flush=True)
-        for line in sys.stdin:
-            command, _, argument = line.strip().partition(" ")
-            if command == "mode":
-                servers.reset(*argument.split())
-                print("ok", flush=True)
-            elif command == "counts":
-                print(json.dumps(servers.tally()), flush=True)
+        _obey(servers, info)
     return 0
 
 
-class ServerProcess:
-    """The parent's handle on :func:`serve_worker`: URLs, mode switches and answer counts."""
+def serve_scale_worker(count: int, latency: float, cache: Path) -> int:
+    """Serve the first ``count`` sources of ``scale_feeds``' population from ``cache`` (see
+    :func:`serve_worker`), over :func:`scale_hosts` loopback addresses."""
+    import scale_feeds
 
-    def __init__(self, count: int, latency: float, per_host: int) -> None:
-        command = _worker(["--serve", str(count), "--latency", repr(latency)])
+    served = scale_feeds.population(count, cache)
+    feeds = [
+        FileFeed(f"s{item.index:05d}", item.path, item.content_type, item.etag) for item in served
+    ]
+    with FeedServers(feeds, feeds, latency, scale_per_host(count)) as servers:
+        kinds = Counter(item.kind for item in served)
+        info = {
+            "urls": servers.urls,
+            "hosts": servers.hosts,
+            "sizes": sorted(item.size for item in served),
+            "kinds": dict(kinds),
+            "bytes": {kind: sum(i.size for i in served if i.kind == kind) for kind in kinds},
+        }
+        _obey(servers, info)
+    return 0
+
+
+def scale_per_host(count: int) -> int:
+    """Sources per loopback address for ``count`` sources in ``--scale``: at most 50, and
+    few enough for at least 40 addresses (issue 21 measured over 40) when there are 40."""
+    return max(1, min(SCALE_PER_HOST, count // SCALE_HOSTS))
+
+
+def _obey(servers: FeedServers, info: dict) -> None:
+    """Print ``info`` (JSON, one line), then obey ``mode MODE VARIANT`` and ``counts`` lines
+    on stdin until it closes."""
+    print(json.dumps(info), flush=True)
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        if command == "mode":
+            servers.reset(*argument.split())
+            print("ok", flush=True)
+        elif command == "counts":
+            print(json.dumps(servers.tally()), flush=True)
+
+
+class ServerProcess:
+    """The parent's handle on :func:`serve_worker` (or :func:`serve_scale_worker`, given its
+    ``arguments``): URLs, mode switches, answer counts, and what the servers cost."""
+
+    def __init__(
+        self, count: int, latency: float, per_host: int, arguments: list[str] | None = None
+    ) -> None:
+        arguments = arguments or ["--serve", str(count), "--per-host", str(per_host)]
         self._process = subprocess.Popen(
-            [*command, "--per-host", str(per_host)],
+            _worker([*arguments, "--latency", repr(latency)]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -570,6 +671,13 @@ class ServerProcess:
     def counts(self) -> Counter[str]:
         """Answers by status since the last :meth:`reset`."""
         return Counter(json.loads(self._ask("counts")))
+
+    def usage(self) -> tuple[float, float]:
+        """(peak RSS in MB, CPU seconds) of the server process so far, from /proc."""
+        pid = self._process.pid
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return _peak_mb(pid) or 0.0, (int(fields[11]) + int(fields[12])) / ticks
 
     def __enter__(self) -> ServerProcess:
         return self
@@ -619,6 +727,31 @@ def feedparser_worker(variant: str, count: int, repeat: int) -> int:
             entries += len(parsed.entries)
         best = min(best, time.process_time() - started)
     print(BENCH_LINE + json.dumps({"cpu": best, "entries": entries, "documents": len(bodies)}))
+    return 0
+
+
+def feedparser_files_worker(count: int, cache: Path) -> int:
+    """The CPU of ``feedparser.parse`` alone (as :func:`feedparser_worker` calls it) over the
+    bodies of ``--scale``'s first ``count`` sources, read from disk one at a time (all of
+    them would not fit in memory at 10,000 sources). Reading them is not timed."""
+    import feedparser
+    import scale_feeds
+
+    cpu, entries = 0.0, 0
+    served = scale_feeds.population(count, cache)
+    for item in served:
+        body = item.path.read_bytes()
+        started = time.process_time()
+        parsed = feedparser.parse(
+            body,
+            response_headers={"content-type": item.content_type},
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
+        cpu += time.process_time() - started
+        entries += len(parsed.entries)
+        del parsed, body
+    print(BENCH_LINE + json.dumps({"cpu": cpu, "entries": entries, "documents": len(served)}))
     return 0
 
 
@@ -934,6 +1067,309 @@ def _copy_database(source: Path, target: Path) -> None:
             shutil.copy2(source / name, target / name)
 
 
+# --- scale: real-size feeds at 200, 2,000 and 10,000 sources --------------------------------
+
+SCALE_SIZES = (200, 2_000, 10_000)
+SCALE_HOSTS = 40  # loopback addresses at least (issue 21 measured over 40)
+SCALE_PER_HOST = 50  # sources per address at most
+SCALE_MEMORY_MB = 300.0  # peak RSS of the whole process tree ...
+SCALE_MEMORY_FROM = 2_000  # ... at this many sources and more
+SCALE_MEMORY_GROWTH = 1.5  # ... and at most this times the smallest size's
+SCALE_STORE_RATIO = 1.0  # store bytes / feed bytes read ...
+SCALE_STORE_FROM = 2_000  # ... at this many sources and more
+SCALE_POLL_CPU_MS = 1.5  # CPU per source of an all-304 run
+SCALE_COLD_CPU = 2.0  # cold CPU (every process) / feedparser alone on the same bodies
+
+
+@dataclass
+class ScaleResult:
+    """What ``--scale`` measured at one size (every figure of one fresh project)."""
+
+    count: int
+    info: dict  # what the servers said: URLs, hosts, sizes, kinds, bytes by kind
+    startup: Measured
+    cold: Run
+    polls: list[Run]  # the all-304 runs
+    store: dict[str, int]  # database file -> bytes, after the cold run
+    server_peak_mb: float
+    server_cpu: tuple[float, float]  # CPU of the servers in the cold run, in the 304 runs
+    reference: dict  # feedparser alone over every body: cpu, entries, documents
+    floor: float  # process start + ceil(count / concurrency) x latency
+    seconds: float  # how long this size took, generating no feeds
+
+    @property
+    def feed_bytes(self) -> int:
+        return sum(self.info["sizes"])
+
+    @property
+    def poll(self) -> Run:
+        """The all-304 run kept: the fastest."""
+        return min(self.polls, key=lambda run: run.wall)
+
+    @property
+    def peak_mb(self) -> float:
+        """Peak RSS of the whole process tree, over the cold and the 304 runs."""
+        return max(run.measured.tree_peak_mb for run in [self.cold, *self.polls])
+
+    @property
+    def store_ratio(self) -> float:
+        return sum(self.store.values()) / self.feed_bytes
+
+    @property
+    def poll_ms(self) -> float:
+        """CPU per source of the all-304 run, in milliseconds."""
+        return self.poll.cpu / self.count * 1000
+
+    @property
+    def cold_ratio(self) -> float:
+        return self.cold.cpu / max(self.reference["cpu"], 1e-3)
+
+
+def _mb(size: float) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+
+
+def scale_size(
+    count: int, cache: Path, latency: float, repeat: int, keep: bool, concurrency: int
+) -> ScaleResult:
+    """Every measurement of ``--scale`` at ``count`` sources, in a fresh project."""
+    from sources.follow.opml import Source, to_opml
+
+    started = time.perf_counter()
+    temp = Path(tempfile.mkdtemp(prefix=f"communique-bench-scale-{count}-"))
+    arguments = ["--serve-scale", str(count), "--cache", str(cache)]
+    try:
+        with ServerProcess(count, latency, 1, arguments) as servers:
+            info = servers.info
+            sizes, kinds, by_kind = info["sizes"], info["kinds"], info["bytes"]
+            print(
+                f"\n== {count:,} sources on {info['hosts']} loopback addresses "
+                f"({scale_per_host(count)} each at most), {latency * 1000:g} ms latency"
+            )
+            print(
+                f"feeds: {_mb(sum(sizes))} of XML, median {_mb(sizes[len(sizes) // 2])}, "
+                f"90th percentile {_mb(sizes[len(sizes) * 9 // 10])}, largest {_mb(sizes[-1])}: "
+                + ", ".join(
+                    f"{kinds[kind]:,} {kind} ({_mb(by_kind[kind])})"
+                    for kind in ("fixture", "small", "large", "huge")
+                    if kind in kinds
+                )
+            )
+            (temp / "sources.opml").write_bytes(
+                to_opml([Source(url=url) for url in servers.urls], title="bench")
+            )
+            config = temp / "communique.toml"
+            config.write_text(CONFIG)
+            startup = min(
+                (measure([_communique(), "--version"], temp) for _ in range(3)),
+                key=lambda m: m.wall,
+            )
+            if startup.code != 0:
+                raise SystemExit(f"communique --version failed: {startup.stderr.strip()}")
+            _show("start", "communique --version", startup)
+
+            _, before = servers.usage()
+            everything = Expected({"ok": count}, {"200": count}, new=None)
+            cold = aggregate(servers, "validators", "cold", config, everything, f"cold {count}")
+            store = {
+                name: (temp / name).stat().st_size
+                for name in DATABASE_FILES[:2]
+                if (temp / name).exists()
+            }
+            _, after_cold = servers.usage()
+            stored = f"{cold.summary['items_new']:,} items stored"
+            _show("cold", "empty database, all new", cold.measured, stored)
+            nothing = Expected({"not_modified": count}, {"304": count})
+            polls = [
+                aggregate(servers, "validators", "cold", config, nothing, f"304 {count} {i + 1}")
+                for i in range(repeat)
+            ]
+            server_peak, after_polls = servers.usage()
+            poll = min(polls, key=lambda run: run.wall)
+            _show("304", "every source not modified", poll.measured, _times(polls))
+        measured = measure(_worker(["--feedparser-files", str(count), "--cache", str(cache)]), ROOT)
+        if measured.code != 0 or not measured.report:
+            sys.stderr.write(measured.stderr[-4000:])
+            raise SystemExit(f"feedparser alone ({count} sources) failed (exit {measured.code})")
+        reference = measured.report
+    finally:
+        if keep:
+            print(f"kept {temp}")
+        else:
+            shutil.rmtree(temp, ignore_errors=True)
+    result = ScaleResult(
+        count=count,
+        info=info,
+        startup=startup,
+        cold=cold,
+        polls=polls,
+        store=store,
+        server_peak_mb=server_peak,
+        server_cpu=(after_cold - before, after_polls - after_cold),
+        reference=reference,
+        floor=startup.wall + math.ceil(count / concurrency) * latency,
+        seconds=time.perf_counter() - started,
+    )
+    _show_scale(result, latency, concurrency)
+    return result
+
+
+def _show_scale(result: ScaleResult, latency: float, concurrency: int) -> None:
+    count, cold, poll = result.count, result.cold.measured, result.poll.measured
+    reference = result.reference
+    print(
+        f"feedparser alone on every body (sanitising and link resolution off): CPU "
+        f"{reference['cpu']:.2f} s, {reference['entries']:,} entries"
+    )
+    print(
+        f"peak RSS of the process tree (VmRSS summed over every process, every "
+        f"{SAMPLE_EVERY * 1000:g} ms): cold {cold.tree_peak_mb:.0f} MB (the aggregate process "
+        f"{cold.tree_main_mb:.0f} MB of it, {cold.tree_processes} processes), 304 "
+        f"{poll.tree_peak_mb:.0f} MB (aggregate process {poll.tree_main_mb:.0f} MB, "
+        f"{poll.tree_processes} processes); aggregate process alone (ru_maxrss): cold "
+        f"{cold.peak_mb:.0f} MB, 304 {poll.peak_mb:.0f} MB"
+    )
+    files = ", ".join(f"{name} {_mb(size)}" for name, size in result.store.items())
+    print(
+        f"store after the cold run: {_mb(sum(result.store.values()))} ({files}) for "
+        f"{_mb(result.feed_bytes)} of XML read: {result.store_ratio:.2f}x"
+    )
+    print(
+        f"all-304 run: CPU {result.poll.cpu:.2f} s of every process, {result.poll_ms:.2f} ms "
+        f"per source; wall {poll.wall:.2f} s against a network floor of {result.startup.wall:.2f}"
+        f" + ceil({count}/{concurrency}) x {latency * 1000:g} ms = {result.floor:.2f} s: "
+        f"{poll.wall / result.floor:.2f}x"
+    )
+    print(
+        f"cold run: CPU {result.cold.cpu:.2f} s of every process against feedparser's "
+        f"{reference['cpu']:.2f} s: {result.cold_ratio:.2f}x; wall {cold.wall:.2f} s"
+    )
+    print(
+        f"feed servers (a process of their own, not counted above): peak RSS "
+        f"{result.server_peak_mb:.0f} MB; CPU {result.server_cpu[0]:.2f} s in the cold run, "
+        f"{result.server_cpu[1]:.2f} s in the 304 runs"
+    )
+    print(f"{count:,} sources measured in {_duration(result.seconds)} (load now {_load()})")
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def scale_checks(results: list[ScaleResult]) -> list[tuple[str, str, bool]]:
+    """Every target of issue 21 that ``results`` can say something about: (what, measured
+    against its target, met?)."""
+    checks = []
+    smallest = results[0]
+    for result in results:
+        at = f"at {result.count:,}"
+        if result.count >= SCALE_MEMORY_FROM:
+            checks.append(
+                (
+                    f"peak RSS of the process tree {at}",
+                    f"{result.peak_mb:.0f} MB; target <= {SCALE_MEMORY_MB:g} MB",
+                    result.peak_mb <= SCALE_MEMORY_MB,
+                )
+            )
+        if result is not smallest and result.count >= SCALE_MEMORY_FROM:
+            growth = result.peak_mb / smallest.peak_mb
+            checks.append(
+                (
+                    f"peak RSS {at} / at {smallest.count:,}",
+                    f"{growth:.2f}x; target <= {SCALE_MEMORY_GROWTH:g}x",
+                    growth <= SCALE_MEMORY_GROWTH,
+                )
+            )
+        if result.count >= SCALE_STORE_FROM:
+            checks.append(
+                (
+                    f"store bytes / feed bytes {at}",
+                    f"{result.store_ratio:.2f}x; target <= {SCALE_STORE_RATIO:g}x",
+                    result.store_ratio <= SCALE_STORE_RATIO,
+                )
+            )
+        checks.append(
+            (
+                f"all-304 CPU per source {at}",
+                f"{result.poll_ms:.2f} ms; target <= {SCALE_POLL_CPU_MS:g} ms",
+                result.poll_ms <= SCALE_POLL_CPU_MS,
+            )
+        )
+        ratio = result.poll.wall / result.floor
+        checks.append(
+            (
+                f"all-304 wall / network floor {at}",
+                f"{ratio:.2f}x; target <= {FLOOR_TARGET:g}x",
+                ratio <= FLOOR_TARGET,
+            )
+        )
+        checks.append(
+            (
+                f"cold CPU / feedparser alone {at}",
+                f"{result.cold_ratio:.2f}x; target <= {SCALE_COLD_CPU:g}x",
+                result.cold_ratio <= SCALE_COLD_CPU,
+            )
+        )
+    return checks
+
+
+def scale_main(
+    sizes: list[int], cache: Path, latency: float, repeat: int | None, keep: bool
+) -> int:
+    """``--scale``: :func:`scale_size` at each size, then the targets; 1 if one is missed."""
+    import scale_feeds
+
+    from sources.settings import AggregateSettings
+
+    limits = AggregateSettings()  # the bench's config sets none: communique's defaults
+    print(
+        f"communique aggregate benchmark at scale: python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs (load {_load()}), sizes {', '.join(f'{n:,}' for n in sizes)}, "
+        f"{latency * 1000:g} ms latency; communique's default limits: {limits.concurrency} "
+        f"requests at a time, {limits.per_host} per host, "
+        f"{limits.workers or os.cpu_count()} parsing processes"
+    )
+    started = time.perf_counter()
+    scale_feeds.population(max(sizes), cache, progress=True)
+    print(
+        f"feeds of {max(sizes):,} sources ready in {cache} ({_duration(time.perf_counter() - started)})"
+    )
+    results: list[ScaleResult] = []
+    stopped = None
+    for count in sizes:
+        times = repeat or (3 if count <= 2_000 else 1)
+        try:
+            results.append(scale_size(count, cache, latency, times, keep, limits.concurrency))
+        except SystemExit as error:  # a run that did not do what it measures: stop here
+            stopped = f"{count:,} sources: {error}"
+            print(stopped, file=sys.stderr)
+            break
+    if not results:
+        return 1
+    print(
+        "\nsize     peak tree  store/XML  304 CPU/source  304 wall/floor  cold CPU/feedparser  time"
+    )
+    for result in results:
+        print(
+            f"{result.count:>6,}  {result.peak_mb:6.0f} MB  {result.store_ratio:8.2f}x  "
+            f"{result.poll_ms:11.2f} ms  {result.poll.wall / result.floor:13.2f}x  "
+            f"{result.cold_ratio:18.2f}x  {_duration(result.seconds)}"
+        )
+    ok = stopped is None
+    for name, measured, met in scale_checks(results):
+        ok &= met
+        print(f"{name:<40} {measured}: {'OK' if met else 'FAIL'}")
+    if stopped:
+        print(f"not measured further: {stopped}")
+    print(f"at scale: {'OK' if ok else 'FAIL'} ({_duration(time.perf_counter() - started)} in all)")
+    return 0 if ok else 1
+
+
 # --- command line ---------------------------------------------------------------------------
 
 
@@ -949,6 +1385,16 @@ def _latency(text: str) -> float:
     if not 0 <= value <= 5:
         raise argparse.ArgumentTypeError("must be between 0 and 5 seconds")
     return value
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be numbers of sources, e.g. 200,2000") from None
+    if not sizes or sizes[0] < 1:
+        raise argparse.ArgumentTypeError("must be numbers of sources, at least 1, e.g. 200,2000")
+    return sizes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -980,6 +1426,31 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary directory (database, config)"
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="real-size feeds at --sizes sources: memory of the process tree, store size, "
+        "polling cost (issue 21)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=list(SCALE_SIZES),
+        help="--scale: numbers of sources, comma-separated (default "
+        + ",".join(map(str, SCALE_SIZES))
+        + ")",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="--scale: where the generated feeds are kept between runs (default: a folder "
+        "of the temporary directory named after the generator's version)",
+    )
+    parser.add_argument("--serve-scale", type=_positive_int, metavar="N", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--feedparser-files", type=_positive_int, metavar="N", help=argparse.SUPPRESS
+    )
     parser.add_argument("--baseline-worker", metavar="URLS", help=argparse.SUPPRESS)
     parser.add_argument(
         "--feedparser-worker", nargs=3, metavar=("VARIANT", "N", "REPEAT"), help=argparse.SUPPRESS
@@ -1000,6 +1471,15 @@ def main(argv: list[str] | None = None) -> int:
         return feedparser_worker(variant, int(count), int(repeat))
     if args.serve:
         return serve_worker(args.serve, args.latency, args.per_host)
+    if args.serve_scale:
+        return serve_scale_worker(args.serve_scale, args.latency, args.cache)
+    if args.feedparser_files:
+        return feedparser_files_worker(args.feedparser_files, args.cache)
+    if args.scale:
+        import scale_feeds
+
+        cache = args.cache or scale_feeds.cache_dir()
+        return scale_main(args.sizes, cache, args.latency, args.repeat, args.keep)
 
     from sources.follow.opml import Source, to_opml
     from sources.settings import AggregateSettings
