@@ -38,13 +38,18 @@ database = "c.db"
 def old_database(path: Path, version: int) -> None:
     """A database as the communique of schema ``version`` left it: version 1's schema
     (``tests/data/schema-v1.sql``, as it was made then), then each step up to ``version``
-    applied as that version applied it."""
+    applied as that version applied it (a step that is a function sets the version itself)."""
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
-        scripts = [V1.read_text(encoding="utf-8"), *(MIGRATIONS[v] for v in range(1, version))]
-        for script in scripts:
-            for statement in statements(script):
+        for statement in statements(V1.read_text(encoding="utf-8")):
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 1")
+        for v in range(1, version):
+            if callable(step := MIGRATIONS[v]):
+                step(db)
+                continue
+            for statement in statements(step):
                 db.execute(statement)
-        db.execute(f"PRAGMA user_version = {version}")
+            db.execute(f"PRAGMA user_version = {v + 1}")
 
 
 def shape(path: Path) -> dict[str, object]:
