@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sources.store.connection import Part, from_row
 from sources.store.sources import prune_failures
-from sources.store.texts import kept_summary
+from sources.store.texts import kept_summary, remember_text
 from sources.store.times import to_text
 from sources.types import Action, FeedEntry, KnownItem, Relevance, SearchHit, StoredItem
 
@@ -250,6 +250,7 @@ def _entry_columns(entry: FeedEntry) -> dict[str, object]:
     """The columns of an item that its feed entry gives, by name: its text is the text of
     its HTML (:class:`FeedEntry`), so none is kept, and its summary only when it is not the
     text."""
+    remember_text(entry.html, entry.text)  # the index's trigger reads it, not derives it
     return {
         "key": entry.key,
         "guid": entry.guid,
