@@ -3,8 +3,8 @@ where it cannot be derived from that HTML. Pure, apart from :func:`register`.
 
 The parser gives each entry its HTML (the content, else the summary), the summary's plain
 text and the item's plain text, which is :func:`~feeds.text.html_to_text` of the HTML.
-Kept as they come, an item's words were stored four times (both HTMLs, both texts) and
-indexed twice where the summary is the text. So the store keeps:
+Kept as they came, an item's words were stored up to four times (both HTMLs, both texts).
+So the store keeps:
 
 * ``html``: the HTML, zlib-compressed (:func:`pack_html`): HTML compresses about threefold
   and is read back only to derive the text;
@@ -15,9 +15,10 @@ indexed twice where the summary is the text. So the store keeps:
   its plain text.
 
 Search indexes the derived texts (the ``entries_text`` view, :mod:`sources.store.schema`),
-and removing an item from the index needs the words it was indexed with, derived again: a
+the same four columns as before, so it ranks and cuts snippets as before; removing an item
+from the index needs the words it was indexed with, derived again: a
 change to :func:`~feeds.text.html_to_text` that changes any text needs a migration that
-rebuilds ``entries_fts`` (tests/test_schema.py guards the derivation).
+rebuilds ``entries_fts`` (tests/test_stored_texts.py guards the derivation).
 """
 
 from __future__ import annotations
