@@ -3,9 +3,10 @@
 A new database is created from ``schema.SCHEMA`` in one go; a database made by an older
 communique is upgraded by ``schema.MIGRATIONS``, one step per version. The two roads must
 end at the same tables, columns (types, defaults, NOT NULL, keys), foreign keys, indexes,
-triggers and FTS5 tables, or an old user's database would behave differently from a new
-one. And an old database keeps its data: sources, items (searchable), robots.txt files,
-deliveries, history walks, and the hosts resting after a 429 or 503.
+views, triggers and FTS5 tables, or an old user's database would behave differently from a
+new one. And an old database keeps its data: sources, items (searchable, their texts as
+they were), robots.txt files, deliveries, history walks, and the hosts resting after a 429
+or 503. (Version 12's conversion of every item: tests/test_stored_texts.py.)
 """
 
 from __future__ import annotations
@@ -122,12 +123,15 @@ def test_an_old_database_is_upgraded_to_exactly_the_schema_of_a_new_one(tmp_path
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert store.source_rows()[FEED].entries == 1
         assert [hit.title for hit in store.search("restrictive")] == ["Council sanctions"]
+        item = store.item(1)  # a text no HTML gives is kept as it was
+        assert item is not None and (item.summary, item.text) == ("", "restrictive measures")
 
     new, upgraded = shape(tmp_path / "new.db"), shape(old)
     assert sorted(upgraded) == sorted(new)
     for name in new:
         assert upgraded[name] == new[name], name
     assert "host_rests" in new and "entries_fts" in new and "entries_ai" in new
+    assert new["entries_text"]["type"] == "view" and SCHEMA_VERSION == 12
 
 
 def test_a_version_9_database_keeps_its_data_and_its_resting_hosts(tmp_path):
