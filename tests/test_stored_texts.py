@@ -399,15 +399,23 @@ def large_version_11_database(path: Path) -> None:
         db.execute("COMMIT")
 
 
-def converted_so_far(path: Path) -> int:
-    with contextlib.suppress(sqlite3.Error):  # not begun yet
+def conversion(path: Path) -> tuple[str, int]:
+    """Where a conversion stands, read from outside: ``("copying", items converted)``,
+    ``("indexing", items in the new search index)``, else ``("", 0)``."""
+    with contextlib.suppress(sqlite3.Error):  # not begun yet, or the file is being replaced
         uri = f"file:{path}?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=5)) as db:
-            return db.execute("SELECT COUNT(*) FROM entries_new").fetchone()[0]
-    return 0
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if "entries_new" in tables:
+                return "copying", db.execute("SELECT COUNT(*) FROM entries_new").fetchone()[0]
+            if "entries_text" in tables:
+                indexed = db.execute("SELECT COUNT(*) FROM entries_fts_docsize").fetchone()[0]
+                return "indexing", indexed
+    return "", 0
 
 
-def test_a_conversion_killed_half_way_is_finished_by_the_next_open(tmp_path):
+@pytest.mark.parametrize("stage", ["copying", "indexing"])
+def test_a_conversion_killed_half_way_is_finished_by_the_next_open(tmp_path, stage):
     project = Project(tmp_path)
     large_version_11_database(project.db_path)
     queries = [["sentinel17"], ["word5"], ["Text42", "word7"], ["--fts", "sentinel1*"]]
@@ -419,15 +427,16 @@ def test_a_conversion_killed_half_way_is_finished_by_the_next_open(tmp_path):
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
-    while not 0 < converted_so_far(project.db_path) < ITEMS_TO_CONVERT:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the conversion never got under way"
+    while not ((at := conversion(project.db_path))[0] == stage and 0 < at[1] < ITEMS_TO_CONVERT):
+        assert process.poll() is None, (at, process.communicate())
+        assert time.monotonic() < deadline, "the conversion never got there"
         time.sleep(0.002)
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=10)
     assert process.returncode == -signal.SIGKILL
     assert project.query("PRAGMA user_version") == [(11,)]  # half-way: still version 11
-    assert 0 < converted_so_far(project.db_path) < ITEMS_TO_CONVERT
+    left = conversion(project.db_path)
+    assert left[0] == stage and 0 < left[1] < ITEMS_TO_CONVERT
 
     after = {" ".join(q): project.search(*q) for q in queries}  # the next open finishes it
     assert after == {q: [tuple(hit) for hit in hits] for q, hits in before["searches"].items()}

@@ -251,8 +251,11 @@ _SWAP = f"""
 DROP TABLE entries_fts;
 DROP TABLE entries;
 ALTER TABLE entries_new RENAME TO entries;
-{_ENTRIES_INDEXES}{_SEARCH}
-INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');
+{_ENTRIES_INDEXES}{_SEARCH}"""
+_INDEX_BATCH = """
+INSERT INTO entries_fts (rowid, title, summary, text, page_text)
+SELECT id, title, summary, text, page_text FROM entries_text
+WHERE id > :done ORDER BY id LIMIT :batch
 """
 
 
@@ -261,29 +264,28 @@ def _keep_each_text_once(db: sqlite3.Connection, batch: int = BATCH) -> None:
     HTML does not give it, its summary only where it is not the text; search indexes the
     same words through the ``entries_text`` view.
 
-    Resumable: the items are copied into ``entries_new``, converted, ``batch`` at a time in
-    id order, a transaction each (the highest id copied is where the next batch starts);
-    then one transaction puts the new table in the old one's place and rebuilds the search
-    index; then ``VACUUM`` (which no transaction may hold) gives the space back, and only
-    then is the version set. A process killed at any point leaves a state this function,
-    run by the next open, carries on from. Every text reads as it did: a text or summary is
-    set to NULL only when deriving it gives the very same string."""
+    Resumable, in four parts, each made of transactions that leave a state the next open
+    (running this again) carries on from: the items are copied into ``entries_new``,
+    converted, ``batch`` at a time in id order (the highest id copied is where the next
+    batch starts); one short transaction puts the new table in the old one's place, with an
+    empty search index; the index is filled ``batch`` items at a time (the highest id it
+    holds is where the next batch starts); then ``VACUUM`` (which no transaction may hold)
+    gives the space back, and only then is the version set. Every text reads as it did: a
+    text or summary is set to NULL only when deriving it gives the very same string."""
     register(db)
     db.create_function("pack_html", 1, pack_html, deterministic=True)
     db.create_function("html_to_text", 1, html_to_text, deterministic=True)
     with transaction(db):
         if _version(db) == 11 and not _has_table(db, "entries_new") and _is_old(db):
             db.execute(_ENTRIES.format(table="entries_new"))
-    while True:
-        with transaction(db):
-            if _version(db) != 11 or not _has_table(db, "entries_new"):
-                break
-            done = db.execute("SELECT COALESCE(MAX(id), 0) FROM entries_new").fetchone()[0]
-            if not db.execute(_CONVERT_BATCH, {"done": done, "batch": batch}).rowcount:
-                break
-    # dropping the old table would delete the item hashes that refer to it (ON DELETE
-    # CASCADE) with foreign keys on; the pragma is a no-op inside a transaction
+    _in_batches(db, "entries_new", _CONVERT_BATCH, batch, swapped=False)
+    # with foreign keys on, dropping the old table would delete the item hashes that refer
+    # to it (ON DELETE CASCADE); without secure_delete its pages are freed, not zeroed, so
+    # the WAL does not grow by the whole old table (VACUUM rewrites the file anyway); both
+    # pragmas are set outside the transaction
+    secure_delete = db.execute("PRAGMA secure_delete").fetchone()[0]
     db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("PRAGMA secure_delete = OFF")
     try:
         with transaction(db):
             if _version(db) == 11 and _has_table(db, "entries_new"):
@@ -293,12 +295,30 @@ def _keep_each_text_once(db: sqlite3.Connection, batch: int = BATCH) -> None:
                     raise sqlite3.DatabaseError("version 12: an item hash without its item")
     finally:
         db.execute("PRAGMA foreign_keys = ON")
+        db.execute(f"PRAGMA secure_delete = {int(secure_delete)}")
+    _in_batches(db, "entries_fts_docsize", _INDEX_BATCH, batch, swapped=True)
     if _version(db) == 11:
         db.execute("VACUUM")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM went through the WAL
         with transaction(db):
             if _version(db) == 11:
                 db.execute("PRAGMA user_version = 12")
+
+
+def _in_batches(
+    db: sqlite3.Connection, table: str, script: str, batch: int, *, swapped: bool
+) -> None:
+    """Run ``script`` (an INSERT into ``table`` of the ``batch`` rows after id ``:done``),
+    one transaction a batch, until no row is left: the highest id in ``table`` says where
+    each batch starts. Only while version 11 is being converted, and only before the new
+    table took the old one's place, or only after (``swapped``)."""
+    while True:
+        with transaction(db):
+            if _version(db) != 11 or not _has_table(db, table) or _is_old(db) == swapped:
+                return
+            done = db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+            if not db.execute(script, {"done": done, "batch": batch}).rowcount:
+                return
 
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:
