@@ -70,6 +70,10 @@ class SourceRow:
 class FeedEntry:
     """One item of a fetched feed, sanitised and with absolute URLs (follow/parse.py).
 
+    Its texts come as the store keeps them (sources/store/texts.py): the sanitised HTML
+    once, compressed, and plain text; ``text`` is always the text of that HTML, so the
+    store derives it rather than keep it.
+
     Named apart from :class:`feeds.writer.Entry`, the item of a feed communique *writes*."""
 
     key: str
@@ -78,10 +82,9 @@ class FeedEntry:
     norm_link: str | None
     title: str
     author: str
-    summary_html: str
-    content_html: str
-    summary: str
-    text: str
+    html: bytes  # the sanitised HTML (content, else summary), compressed (store.texts.pack_html)
+    summary: str  # the summary's plain text
+    text: str  # the plain text of ``html`` (feeds.text.html_to_text)
     categories: tuple[str, ...]
     published: datetime | None  # None: the store uses the time the item was first seen
     updated: datetime | None

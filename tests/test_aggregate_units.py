@@ -28,6 +28,7 @@ from sources.follow.schedule import (
 )
 from sources.http.fetch import FetchResult
 from sources.settings import AggregateSettings
+from sources.store.texts import pack_html, unpack_html
 from sources.types import FeedEntry, KnownItem, SourceState
 
 REPO = Path(__file__).resolve().parents[1]
@@ -109,8 +110,7 @@ def entry(guid: str | None, link: str | None, content: str = "c", title: str = "
         norm_link=normalise_link(link) if link else None,
         title=title,
         author="",
-        summary_html="",
-        content_html=content,
+        html=pack_html(content),
         summary="",
         text=content,
         categories=(),
@@ -486,8 +486,8 @@ def test_parse_resolves_relative_links_against_the_feed_url_and_xml_base():
     )
     (item,) = parse(body, "https://feeds.example/site/rss").entries
     assert item.link == "https://feeds.example/news/a.html"
-    assert 'href="https://feeds.example/about/"' in item.content_html
-    assert 'src="https://feeds.example/img/a.png"' in item.content_html
+    assert 'href="https://feeds.example/about/"' in unpack_html(item.html)
+    assert 'src="https://feeds.example/img/a.png"' in unpack_html(item.html)
 
     atom = b"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://blog.example/base/">
@@ -500,10 +500,10 @@ def test_parse_resolves_relative_links_against_the_feed_url_and_xml_base():
 </feed>"""
     one, two = parse(atom, "https://feeds.example/atom.xml").entries
     assert one.link == "https://blog.example/entries/7/post.html"
-    assert 'src="https://blog.example/entries/7/pic.png"' in one.content_html
-    assert 'href="https://blog.example/entries/8/"' in one.content_html
+    assert 'src="https://blog.example/entries/7/pic.png"' in unpack_html(one.html)
+    assert 'href="https://blog.example/entries/8/"' in unpack_html(one.html)
     assert two.link == "https://blog.example/base/two.html"
-    assert 'href="https://blog.example/base/more.html"' in two.summary_html
+    assert 'href="https://blog.example/base/more.html"' in unpack_html(two.html)
 
 
 def test_parse_resolves_relative_links_in_an_rss_item_against_the_item_link():
@@ -515,8 +515,8 @@ def test_parse_resolves_relative_links_in_an_rss_item_against_the_item_link():
         "</description></item>"
     )
     (item,) = parse(body, "https://feeds.feedburner.example/site").entries
-    assert 'src="https://www.site.example/2025/post/img/map.png"' in item.content_html
-    assert 'href="https://www.site.example/2025/other/"' in item.content_html
+    assert 'src="https://www.site.example/2025/post/img/map.png"' in unpack_html(item.html)
+    assert 'href="https://www.site.example/2025/other/"' in unpack_html(item.html)
 
 
 def test_parse_sanitises_entry_html():
@@ -528,7 +528,7 @@ def test_parse_sanitises_entry_html():
         "<style>body{display:none}</style>]]></description></item>"
     )
     (item,) = parse(body).entries
-    html = item.content_html.lower()
+    html = unpack_html(item.html).lower()
     for forbidden in (
         "<script",
         "alert(",
@@ -539,8 +539,8 @@ def test_parse_sanitises_entry_html():
         "<style",
     ):
         assert forbidden not in html, forbidden
-    assert "Text" in item.content_html
-    assert 'src="https://site.example/i.png"' in item.content_html
+    assert "Text" in unpack_html(item.html)
+    assert 'src="https://site.example/i.png"' in unpack_html(item.html)
     assert "alert" not in item.text
 
 

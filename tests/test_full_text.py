@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from feedserver import FeedServer, Route, rss
+from stored_items import readable
 
 from cli import main
 from sources.follow.opml import parse_opml
@@ -120,7 +121,7 @@ class Project:
     def entry(self, guid: str) -> dict:
         with contextlib.closing(sqlite3.connect(self.db_path)) as db:
             db.row_factory = sqlite3.Row
-            return dict(db.execute("SELECT * FROM entries WHERE guid = ?", (guid,)).fetchone())
+            return readable(db.execute("SELECT * FROM entries WHERE guid = ?", (guid,)).fetchone())
 
 
 def feed_item(server: FeedServer, guid: str, path: str, title: str, summary: str) -> dict:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from feedserver import FeedServer, Route
+from stored_items import readable
 
 from cli import main
 
@@ -58,7 +59,7 @@ class Reader:
                 "SELECT e.* FROM entries e JOIN sources s ON s.id = e.source_id WHERE s.url = ?",
                 (source,),
             ).fetchall()
-        return {row["guid"]: dict(row) for row in rows}
+        return {row["guid"]: readable(row) for row in rows}
 
     def source(self, url: str) -> dict[str, str]:
         with contextlib.closing(sqlite3.connect(self.root / "c.db")) as db:

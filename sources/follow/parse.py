@@ -39,6 +39,7 @@ from sources.follow.feed_items import FeedItems, encoding, split_items
 from sources.follow.item_keys import entry_key, normalise_link
 from sources.follow.json_feed import is_json, read_json_feed
 from sources.settings import MAX_ITEMS
+from sources.store.texts import pack_html
 from sources.types import FeedEntry
 
 _DAY_FIRST = re.compile(
@@ -531,8 +532,7 @@ def _entry(
         norm_link=normalise_link(link) if link else None,
         title=title,
         author=author,
-        summary_html=summary_html,
-        content_html=content_html,
+        html=pack_html(content_html),  # the summary's HTML gives only its text and the hash
         summary=summary,
         text=text,
         categories=categories,

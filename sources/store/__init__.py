@@ -1,2 +1,2 @@
-"""SQLite behind one Store: the schema and its migrations, sources, items and full-text
-search, pages, deliveries, archives, and the run and mail locks."""
+"""SQLite behind one Store: the schema and its migrations, sources, items (each text kept
+once) and full-text search, pages, deliveries, archives, and the run and mail locks."""

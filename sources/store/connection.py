@@ -2,8 +2,10 @@
 
 WAL mode, so readers never wait for the one writer; ``synchronous=NORMAL``, which with WAL
 is durable against a crash of the process; foreign keys on, so deleting a source deletes
-its items; and every write one ``BEGIN IMMEDIATE`` transaction, rolled back on any error,
-so a process killed at any moment leaves either all of a write or none of it.
+its items; every write one ``BEGIN IMMEDIATE`` transaction, rolled back on any error,
+so a process killed at any moment leaves either all of a write or none of it; and the SQL
+function ``item_text`` that search's index and item reads derive texts with
+(:mod:`sources.store.texts`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+
+from sources.store.texts import register
 
 T = TypeVar("T")
 
@@ -29,6 +33,7 @@ def connect(path: Path) -> sqlite3.Connection:
     _wal(db)
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
+    register(db)
     return db
 
 

@@ -3,7 +3,10 @@ relevance verdicts, full-text search (FTS5, kept in step by triggers), and pruni
 
 An item's columns are passed by name: an entry becomes a mapping of column to value once
 (:func:`_entry_columns`), and the INSERT and UPDATE name each placeholder, so a column
-added later cannot shift the others.
+added later cannot shift the others. Its texts are kept once (:mod:`sources.store.texts`):
+the compressed HTML, and plain text only where it is not derived from it; reads derive the
+summary and text with the same SQL function the search index is built with
+(:data:`TEXTS`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,19 @@ from datetime import datetime, timedelta
 
 from sources.store.connection import Part, from_row
 from sources.store.sources import prune_failures
+from sources.store.texts import kept_summary, remember_text
 from sources.store.times import to_text
 from sources.types import Action, FeedEntry, KnownItem, Relevance, SearchHit, StoredItem
+
+# An item's summary and text as every read gives them, over ``entries e``: derived from its
+# HTML where they were not kept, by the function the search index's view uses.
+TEXTS = (
+    "COALESCE(e.summary, item_text(e.html, e.text)) AS summary, item_text(e.html, e.text) AS text"
+)
+
+
+# best matches first: the title weighs most, then the summary, the text and the page's text
+_RANK = "bm25(entries_fts, 5.0, 2.0, 1.0, 1.0)"
 
 
 class ItemsPart(Part):
@@ -75,16 +89,21 @@ class ItemsPart(Part):
 
         ``query`` is FTS5 query syntax (:mod:`sources.store.fts_query` makes it from words);
         ValueError with SQLite's reason when FTS5 cannot read it."""
+        ranked = f"""SELECT e.id, s.title AS source, s.url, e.title, e.link, e.published_at
+            FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
+            JOIN sources s ON s.id = e.source_id
+            WHERE entries_fts MATCH ? ORDER BY {_RANK}, e.published_at DESC LIMIT ?"""
         try:
-            rows = self.db.execute(
-                """SELECT e.id, s.title AS source, s.url, e.title, e.link, e.published_at,
-                          snippet(entries_fts, -1, '[', ']', '…', 12) AS snippet
-                   FROM entries_fts JOIN entries e ON e.id = entries_fts.rowid
-                   JOIN sources s ON s.id = e.source_id
-                   WHERE entries_fts MATCH ? ORDER BY bm25(entries_fts, 5.0, 2.0, 1.0, 1.0), e.published_at DESC
-                   LIMIT ?""",
-                (query, limit),
-            ).fetchall()
+            rows = self.db.execute(ranked, (query, limit)).fetchall()
+            # then the snippets of these hits alone, each made from the item's texts as
+            # derived from its HTML, rather than of every item that matches
+            snippets = dict(
+                self.db.execute(
+                    "SELECT rowid, snippet(entries_fts, -1, '[', ']', '…', 12) FROM entries_fts "
+                    "WHERE entries_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+                    (query, json.dumps([r["id"] for r in rows])),
+                ).fetchall()
+            )
         except sqlite3.OperationalError as exc:  # FTS5 syntax: the caller names the query
             raise ValueError(str(exc)) from None
         return [
@@ -94,7 +113,7 @@ class ItemsPart(Part):
                 r["title"],
                 r["link"],
                 datetime.fromisoformat(r["published_at"]),
-                r["snippet"],
+                snippets[r["id"]],
             )
             for r in rows
         ]
@@ -143,12 +162,12 @@ def write_items(
                 continue  # pruned with --keep-days: not new, and not to be kept
             published = to_text(entry.published) or now
             inserted = db.execute(
-                """INSERT INTO entries (key, guid, link, norm_link, title, author, summary, text,
-                       summary_html, content_html, categories, content_hash, source_id,
+                """INSERT INTO entries (key, guid, link, norm_link, title, author, html,
+                       summary, text, categories, content_hash, source_id,
                        published_at, updated_at, first_seen_at, last_seen_at,
                        relevance, relevant, topics, page_wanted)
-                   VALUES (:key, :guid, :link, :norm_link, :title, :author, :summary, :text,
-                       :summary_html, :content_html, :categories, :content_hash, :source_id,
+                   VALUES (:key, :guid, :link, :norm_link, :title, :author, :html,
+                       :summary, :text, :categories, :content_hash, :source_id,
                        :published_at, :updated_at, :now, :now,
                        :relevance, :relevant, :topics, :page_wanted)""",
                 {
@@ -167,9 +186,8 @@ def write_items(
             continue
         db.execute(
             """UPDATE entries SET key = :key, guid = :guid, link = :link, norm_link = :norm_link,
-                   title = :title, author = :author, summary = :summary, text = :text,
-                   summary_html = :summary_html, content_html = :content_html,
-                   categories = :categories, content_hash = :content_hash,
+                   title = :title, author = :author, html = :html, summary = :summary,
+                   text = :text, categories = :categories, content_hash = :content_hash,
                    updated_at = :updated_at, last_seen_at = :now,
                    published_at = COALESCE(:published_at, published_at)
                WHERE id = :id""",
@@ -206,7 +224,7 @@ def write_verdict(db: sqlite3.Connection, entry_id: int, verdict: Relevance) -> 
 def read_items(db: sqlite3.Connection, where: str, params: tuple[object, ...]) -> list[StoredItem]:
     """The items matching ``where`` (SQL over ``entries e``), oldest first."""
     rows = db.execute(
-        f"""SELECT e.id, e.key, e.link, e.norm_link, e.title, e.author, e.summary, e.text,
+        f"""SELECT e.id, e.key, e.link, e.norm_link, e.title, e.author, {TEXTS},
                    e.published_at, e.updated_at, e.relevance, e.relevant, e.topics,
                    e.page_text, e.page_language, e.page_note,
                    s.url AS source_url, s.title AS source_title
@@ -229,7 +247,10 @@ def read_items(db: sqlite3.Connection, where: str, params: tuple[object, ...]) -
 
 
 def _entry_columns(entry: FeedEntry) -> dict[str, object]:
-    """The columns of an item that its feed entry gives, by name."""
+    """The columns of an item that its feed entry gives, by name: its text is the text of
+    its HTML (:class:`FeedEntry`), so none is kept, and its summary only when it is not the
+    text."""
+    remember_text(entry.html, entry.text)  # the index's trigger reads it, not derives it
     return {
         "key": entry.key,
         "guid": entry.guid,
@@ -237,10 +258,9 @@ def _entry_columns(entry: FeedEntry) -> dict[str, object]:
         "norm_link": entry.norm_link,
         "title": entry.title,
         "author": entry.author,
-        "summary": entry.summary,
-        "text": entry.text,
-        "summary_html": entry.summary_html,
-        "content_html": entry.content_html,
+        "html": entry.html,
+        "summary": kept_summary(entry.summary, entry.text),
+        "text": None,
         "categories": json.dumps(list(entry.categories), ensure_ascii=False),
         "content_hash": entry.content_hash,
     }

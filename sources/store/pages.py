@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sources.http.robots import RobotsFile
 from sources.store.connection import Part, from_row
-from sources.store.items import write_verdict
+from sources.store.items import TEXTS, write_verdict
 from sources.store.times import from_text, to_text
 from sources.types import PageRecord, Relevance, WantedPage
 
@@ -22,7 +22,7 @@ class PagesPart(Part):
     def wanted_pages(self) -> list[WantedPage]:
         """Items whose page is to be read, newest first, with what is known of the page."""
         rows = self.db.execute(
-            """SELECT e.id, e.link, e.title, e.summary, e.text, s.url AS source_url, s.network,
+            f"""SELECT e.id, e.link, e.title, {TEXTS}, s.url AS source_url, s.network,
                       p.status, p.etag, p.last_modified, p.text AS page_text, p.language,
                       p.problem, p.failures, p.retry_at
                FROM entries e JOIN sources s ON s.id = e.source_id

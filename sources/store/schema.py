@@ -4,19 +4,25 @@ A new database is made from :data:`SCHEMA` in one go, so the schema can be read 
 A database an older communique made is brought up to date by :data:`MIGRATIONS`, one step
 per version, in order; they are kept only for that and never change once released, since
 ``PRAGMA user_version`` (the number of steps applied) is what an existing file records.
-Both roads lead to the same tables, columns, indexes and triggers (tests/test_schema.py
-checks that), and a column added by a step comes last in its table in :data:`SCHEMA` too.
+Both roads lead to the same tables, columns, indexes, views and triggers
+(tests/test_schema.py checks that), and a column added by a step comes last in its table in
+:data:`SCHEMA` too (until a step rebuilds the table).
 
 Every step, and the creation, runs in a transaction of its own, and the version is read
 again under the write lock: two processes opening one database at once (two ``mail`` from
-cron) apply each step once.
+cron) apply each step once. A step that converts every item (12) is a function instead of a
+script: it works in batches, a transaction each, so a process killed half-way leaves a
+database the next open goes on converting, and it ends with ``VACUUM``.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
+from feeds.text import html_to_text
 from sources.store.connection import transaction
+from sources.store.texts import pack_html, register
 
 # Tables and triggers the current schema shares with the step that made them (while that
 # step made them as they are now: a step that is released never changes).
@@ -36,6 +42,7 @@ CREATE TABLE item_hashes (
 ) WITHOUT ROWID;
 CREATE INDEX item_hashes_by_entry ON item_hashes (entry_id);
 """
+# The search index as versions 5 to 11 made it, over the entries table's own text columns
 _FTS_TABLE = """
 CREATE VIRTUAL TABLE entries_fts USING fts5(
     title, summary, text, page_text, content='entries', content_rowid='id',
@@ -56,6 +63,77 @@ CREATE TRIGGER entries_au AFTER UPDATE OF title, summary, text, page_text ON ent
     VALUES ('delete', old.id, old.title, old.summary, old.text, old.page_text);
     INSERT INTO entries_fts (rowid, title, summary, text, page_text)
     VALUES (new.id, new.title, new.summary, new.text, new.page_text);
+END;
+"""
+# Since version 12 an item keeps its HTML once, compressed, and plain text only where it is
+# not derived from that HTML (sources/store/texts.py); the search index is built from the
+# derived texts, read through a view with the SQL function item_text (registered on every
+# connection), so it holds no copy of them. The columns an older version added last are
+# in their place here, since version 12 rebuilt the table.
+_ENTRIES = """
+CREATE TABLE {table} (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    guid TEXT,
+    link TEXT,
+    norm_link TEXT,
+    title TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT '',
+    html BLOB NOT NULL DEFAULT x'',  -- the sanitised HTML (content, else summary), compressed
+    summary TEXT,  -- the summary's plain text; NULL: the same as the item's text
+    text TEXT,  -- the plain text; NULL: derived from html on read (item_text)
+    categories TEXT NOT NULL DEFAULT '[]',
+    published_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    relevance REAL NOT NULL DEFAULT 0,
+    relevant INTEGER NOT NULL DEFAULT 0,
+    topics TEXT NOT NULL DEFAULT '[]',
+    page_wanted INTEGER NOT NULL DEFAULT 0,  -- the item's article page is to be read
+    page_text TEXT NOT NULL DEFAULT '',
+    page_language TEXT NOT NULL DEFAULT '',
+    page_note TEXT NOT NULL DEFAULT '',  -- why the page's text is not used
+    page_at TEXT,
+    UNIQUE (source_id, key)
+);
+"""
+_ENTRIES_INDEXES = """
+CREATE INDEX entries_by_link ON entries (source_id, norm_link);
+CREATE INDEX entries_by_date ON entries (published_at);
+CREATE INDEX entries_relevant_by_date ON entries (relevant, published_at);
+CREATE INDEX entries_page_wanted ON entries (page_wanted) WHERE page_wanted = 1;
+"""
+
+
+def _texts(row: str) -> str:
+    """The four texts search indexes, of ``row`` (``new.``, ``old.`` or "" in a SELECT)."""
+    text = f"item_text({row}html, {row}text)"
+    return f"{row}title, COALESCE({row}summary, {text}), {text}, {row}page_text"
+
+
+_SEARCH = f"""
+CREATE VIEW entries_text (id, title, summary, text, page_text) AS
+    SELECT id, {_texts("")} FROM entries;
+CREATE VIRTUAL TABLE entries_fts USING fts5(
+    title, summary, text, page_text, content='entries_text', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
+    INSERT INTO entries_fts (rowid, title, summary, text, page_text)
+    VALUES (new.id, {_texts("new.")});
+END;
+CREATE TRIGGER entries_ad AFTER DELETE ON entries BEGIN
+    INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
+    VALUES ('delete', old.id, {_texts("old.")});
+END;
+CREATE TRIGGER entries_au AFTER UPDATE OF title, html, summary, text, page_text ON entries BEGIN
+    INSERT INTO entries_fts (entries_fts, rowid, title, summary, text, page_text)
+    VALUES ('delete', old.id, {_texts("old.")});
+    INSERT INTO entries_fts (rowid, title, summary, text, page_text)
+    VALUES (new.id, {_texts("new.")});
 END;
 """
 _PAGES = """
@@ -130,40 +208,7 @@ CREATE TABLE sources (
     moved_from TEXT,  -- the URL the source moved from, until the source list follows
     network TEXT  -- the network the feed last answered from: what its links may reach
 );
-CREATE TABLE entries (
-    id INTEGER PRIMARY KEY,
-    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-    key TEXT NOT NULL,
-    guid TEXT,
-    link TEXT,
-    norm_link TEXT,
-    title TEXT NOT NULL,
-    author TEXT NOT NULL DEFAULT '',
-    summary TEXT NOT NULL DEFAULT '',
-    text TEXT NOT NULL DEFAULT '',
-    summary_html TEXT NOT NULL DEFAULT '',
-    content_html TEXT NOT NULL DEFAULT '',
-    categories TEXT NOT NULL DEFAULT '[]',
-    published_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    first_seen_at TEXT NOT NULL,
-    last_seen_at TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    relevance REAL NOT NULL DEFAULT 0,
-    relevant INTEGER NOT NULL DEFAULT 0,
-    topics TEXT NOT NULL DEFAULT '[]',
-    page_wanted INTEGER NOT NULL DEFAULT 0,  -- the item's article page is to be read
-    page_text TEXT NOT NULL DEFAULT '',
-    page_language TEXT NOT NULL DEFAULT '',
-    page_note TEXT NOT NULL DEFAULT '',  -- why the page's text is not used
-    page_at TEXT,
-    UNIQUE (source_id, key)
-);
-CREATE INDEX entries_by_link ON entries (source_id, norm_link);
-CREATE INDEX entries_by_date ON entries (published_at);
-CREATE INDEX entries_relevant_by_date ON entries (relevant, published_at);
-CREATE INDEX entries_page_wanted ON entries (page_wanted) WHERE page_wanted = 1;
-{_FTS_TABLE}{_FTS_TRIGGERS}-- a log of every failed fetch, kept as long as the items (--keep-days)
+{_ENTRIES.format(table="entries")}{_ENTRIES_INDEXES}{_SEARCH}-- a log of every failed fetch, kept as long as the items (--keep-days)
 CREATE TABLE failures (
     id INTEGER PRIMARY KEY,
     source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
@@ -187,9 +232,111 @@ CREATE TABLE robots (
 {_ARCHIVES}-- the archive documents still to read, where a history walk stopped; newest queued first
 {_ARCHIVES_UNREAD}"""
 
+# --- 11 -> 12: each text kept once ---------------------------------------------------------------
+
+BATCH = 500  # items converted per transaction: what a process killed half-way has to redo
+_CONVERTED_COLUMNS = """id, source_id, key, guid, link, norm_link, title, author, {texts},
+    categories, published_at, updated_at, first_seen_at, last_seen_at, content_hash, relevance,
+    relevant, topics, page_wanted, page_text, page_language, page_note, page_at"""
+# a text becomes NULL only where deriving it gives the very same string
+_CONVERTED_TEXTS = """pack_html(content_html),
+    CASE WHEN summary = text THEN NULL ELSE summary END,
+    CASE WHEN text = html_to_text(content_html) THEN NULL ELSE text END"""
+_CONVERT_BATCH = f"""
+INSERT INTO entries_new ({_CONVERTED_COLUMNS.format(texts="html, summary, text")})
+SELECT {_CONVERTED_COLUMNS.format(texts=_CONVERTED_TEXTS)}
+FROM entries WHERE id > :done ORDER BY id LIMIT :batch
+"""
+_SWAP = f"""
+DROP TABLE entries_fts;
+DROP TABLE entries;
+ALTER TABLE entries_new RENAME TO entries;
+{_ENTRIES_INDEXES}{_SEARCH}"""
+_INDEX_BATCH = """
+INSERT INTO entries_fts (rowid, title, summary, text, page_text)
+SELECT id, title, summary, text, page_text FROM entries_text
+WHERE id > :done ORDER BY id LIMIT :batch
+"""
+
+
+def _keep_each_text_once(db: sqlite3.Connection, batch: int = BATCH) -> None:
+    """Version 11 -> 12: an item keeps its HTML once, compressed, its text only where that
+    HTML does not give it, its summary only where it is not the text; search indexes the
+    same words through the ``entries_text`` view.
+
+    Resumable, in four parts, each made of transactions that leave a state the next open
+    (running this again) carries on from: the items are copied into ``entries_new``,
+    converted, ``batch`` at a time in id order (the highest id copied is where the next
+    batch starts); one short transaction puts the new table in the old one's place, with an
+    empty search index; the index is filled ``batch`` items at a time (the highest id it
+    holds is where the next batch starts); then ``VACUUM`` (which no transaction may hold)
+    gives the space back, and only then is the version set. Every text reads as it did: a
+    text or summary is set to NULL only when deriving it gives the very same string."""
+    register(db)
+    db.create_function("pack_html", 1, pack_html, deterministic=True)
+    db.create_function("html_to_text", 1, html_to_text, deterministic=True)
+    with transaction(db):
+        if _version(db) == 11 and not _has_table(db, "entries_new") and _is_old(db):
+            db.execute(_ENTRIES.format(table="entries_new"))
+    _in_batches(db, "entries_new", _CONVERT_BATCH, batch, swapped=False)
+    # with foreign keys on, dropping the old table would delete the item hashes that refer
+    # to it (ON DELETE CASCADE); without secure_delete its pages are freed, not zeroed, so
+    # the WAL does not grow by the whole old table (VACUUM rewrites the file anyway); both
+    # pragmas are set outside the transaction
+    secure_delete = db.execute("PRAGMA secure_delete").fetchone()[0]
+    db.execute("PRAGMA foreign_keys = OFF")
+    db.execute("PRAGMA secure_delete = OFF")
+    try:
+        with transaction(db):
+            if _version(db) == 11 and _has_table(db, "entries_new"):
+                for statement in statements(_SWAP):
+                    db.execute(statement)
+                if db.execute("PRAGMA foreign_key_check").fetchone():
+                    raise sqlite3.DatabaseError("version 12: an item hash without its item")
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute(f"PRAGMA secure_delete = {int(secure_delete)}")
+    _in_batches(db, "entries_fts_docsize", _INDEX_BATCH, batch, swapped=True)
+    if _version(db) == 11:
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # VACUUM went through the WAL
+        with transaction(db):
+            if _version(db) == 11:
+                db.execute("PRAGMA user_version = 12")
+
+
+def _in_batches(
+    db: sqlite3.Connection, table: str, script: str, batch: int, *, swapped: bool
+) -> None:
+    """Run ``script`` (an INSERT into ``table`` of the ``batch`` rows after id ``:done``),
+    one transaction a batch, until no row is left: the highest id in ``table`` says where
+    each batch starts. Only while version 11 is being converted, and only before the new
+    table took the old one's place, or only after (``swapped``)."""
+    while True:
+        with transaction(db):
+            if _version(db) != 11 or not _has_table(db, table) or _is_old(db) == swapped:
+                return
+            done = db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+            if not db.execute(script, {"done": done, "batch": batch}).rowcount:
+                return
+
+
+def _has_table(db: sqlite3.Connection, name: str) -> bool:
+    return bool(
+        db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+    )
+
+
+def _is_old(db: sqlite3.Connection) -> bool:
+    """Whether the entries table still has version 11's columns (not yet swapped)."""
+    return any(r[1] == "content_html" for r in db.execute("PRAGMA table_info(entries)"))
+
+
 # The steps from each older version to the next, kept to upgrade the files older versions
 # made (a new database is made from SCHEMA directly): MIGRATIONS[v] takes version v to v + 1.
-MIGRATIONS: dict[int, str] = {
+MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     # 1 -> 2: remember where a moved source came from, so the source list can follow the move
     # even if the process dies between committing it and rewriting the OPML file
     1: """
@@ -272,6 +419,8 @@ MIGRATIONS: dict[int, str] = {
     DROP TABLE robots;
     ALTER TABLE robots_read RENAME TO robots;
     """,
+    # 11 -> 12: each text kept once (below)
+    11: _keep_each_text_once,
 }
 SCHEMA_VERSION = max(MIGRATIONS) + 1
 
@@ -280,13 +429,16 @@ def migrate(db: sqlite3.Connection) -> None:
     """Bring the database to :data:`SCHEMA_VERSION`: a new one from :data:`SCHEMA`, an older
     one step by step. A file from a newer communique is refused, never changed."""
     while (version := _version(db)) < SCHEMA_VERSION:
+        if callable(step := MIGRATIONS.get(version)):
+            step(db)  # transactions of its own; it sets the version when it is done
+            continue
         with transaction(db):
             # read again under the write lock: another process opening the same database
             # may have created or upgraded it since (two `mail` at once)
             version = _version(db)
-            if version >= SCHEMA_VERSION:
-                break
-            script = SCHEMA if version == 0 else MIGRATIONS[version]
+            if version >= SCHEMA_VERSION or callable(step := MIGRATIONS.get(version)):
+                continue
+            script = SCHEMA if version == 0 else step
             for statement in statements(script):
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION if version == 0 else version + 1}")
