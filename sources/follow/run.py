@@ -10,6 +10,12 @@ the other sources' requests. Whatever goes wrong with one source, even an except
 foresaw, is recorded as that source's failure and the run goes on: a run from cron must not
 die, night after night, on one hostile feed. Sources' histories (RFC 5005 archives) are
 walked alongside, each in a task of its own (``archives``).
+
+What a run holds at once depends on its limits, not on its number of sources: the due
+sources are polled by a few pollers (``inflight.Bounds.pollers``), each taking the next
+source whose host has a turn free (``turns``), and every document fetched, feeds, archive
+documents and article pages alike, holds a place and its body's bytes from its request until
+it is stored (``inflight``), so fetching waits while parsing is behind.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 from sources.follow.archives import HistoryWalker
 from sources.follow.decide import decide_entries
 from sources.follow.feed_items import FeedItems
+from sources.follow.inflight import InFlight, bounds
 from sources.follow.item_keys import normalise_link
 from sources.follow.opml import Source
 from sources.follow.parse import ParsedFeed, split_feed
@@ -40,8 +47,9 @@ from sources.follow.schedule import (
 )
 from sources.follow.scoring import SourceScoring, parse_and_score, use_taxonomy
 from sources.follow.summary import RunSummary
+from sources.follow.turns import Turns
 from sources.follow.workers import parser_pool
-from sources.http.fetch import Fetcher, FetchRequest, FetchResult
+from sources.http.fetch import Fetcher, FetchRequest, FetchResult, limited_host
 from sources.judge.relevance import Taxonomy, build_taxonomy
 from sources.judge.source_rules import Scoring
 from sources.pages.reader import PageReader, page_mode, wants_page
@@ -112,6 +120,7 @@ async def run(
             for source in due:
                 state = store.state(source.url)
                 requests.append(FetchRequest(source.url, state.etag, state.last_modified))
+            in_flight = InFlight(bounds(settings.concurrency, workers, settings.max_bytes))
 
             def run_on(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                 return loop.run_in_executor(storing, functools.partial(function, *args, **kwargs))
@@ -128,6 +137,7 @@ async def run(
                 settings,
                 functools.partial(policy.score, explain=False),
                 datetime.now(UTC),
+                in_flight,
             )
 
             def scoring_of(url: str) -> SourceScoring:
@@ -138,45 +148,71 @@ async def run(
             # stored, and a long history never holds up the other sources.
             walks: list[asyncio.Task[None]] = []
             walker = HistoryWalker(
-                store, fetcher, run_on, extract_on, settings, summary, pages, rng
+                store, fetcher, run_on, extract_on, settings, summary, pages, rng, in_flight
             )
 
             def walk_soon(url: str, scoring: SourceScoring) -> None:
                 walks.append(asyncio.create_task(walker.walk(url, scoring)))
 
-            async def poll(request: FetchRequest) -> None:
-                # Fetch and handle in one task, so a body lives only until its source is stored.
-                try:
-                    result = await fetcher.fetch(request)
-                    scoring = scoring_of(request.url)
-                    pools = (pool, storing)
-                    fetched = await _handle(
-                        store, result, settings, rng, pools, loop, summary, scoring
-                    )
-                    if fetched.pages_wanted:
-                        pages.pump_soon()
-                    if fetched.history_url:  # the feed answered: its history, if unread
-                        walk_soon(fetched.history_url, scoring)
-                except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
-                    await loop.run_in_executor(
-                        storing, _record_error, store, request.url, exc, settings, rng, summary
-                    )
+            # The due sources are polled by a few pollers, each taking the next source whose
+            # host has a turn free (turns), not by a task each: what a run holds at once
+            # depends on its limits (inflight), not on how many sources it has.
+            turns = Turns([limited_host(r.url) for r in requests], settings.per_host)
+            turn_free = asyncio.Event()  # a host's fetch ended: its next source may go
 
-            for source in go_on:
-                walk_soon(source.url, scoring_of(source.url))
-            tasks = [asyncio.create_task(poll(r)) for r in requests]
-            try:
-                for task in asyncio.as_completed(tasks):
-                    await task
+            async def next_source() -> int | None:
+                while (index := turns.next()) is None:
+                    if not turns.left:
+                        return None
+                    turn_free.clear()
+                    await turn_free.wait()
+                return index
+
+            async def poll(index: int) -> None:
+                # Fetched and handled under one place: the body counts until it is stored.
+                request = requests[index]
+                async with in_flight.place() as place:
+                    try:
+                        try:
+                            result = await fetcher.fetch(request)
+                        finally:
+                            turns.done(index)
+                            turn_free.set()
+                        await place.hold(result.body)
+                        scoring = scoring_of(request.url)
+                        pools = (pool, storing)
+                        fetched = await _handle(
+                            store, result, settings, rng, pools, loop, summary, scoring
+                        )
+                        if fetched.pages_wanted:
+                            pages.pump_soon()
+                        if fetched.history_url:  # the feed answered: its history, if unread
+                            walk_soon(fetched.history_url, scoring)
+                    except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
+                        await loop.run_in_executor(
+                            storing, _record_error, store, request.url, exc, settings, rng, summary
+                        )
+
+            async def poller() -> None:
+                nonlocal done
+                while (index := await next_source()) is not None:
+                    await poll(index)
                     done += 1
                     if progress:
                         progress(summary, done)
+
+            for source in go_on:
+                walk_soon(source.url, scoring_of(source.url))
+            polling = min(in_flight.bounds.pollers, len(due))
+            pollers = [asyncio.create_task(poller()) for _ in range(polling)]
+            try:
+                await asyncio.gather(*pollers)
                 await asyncio.gather(*walks)  # every poll is done: no walk is added now
             finally:  # interrupted: stop every fetch before the client and the pool go
-                for task in [*tasks, *walks]:
+                for task in [*pollers, *walks]:
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.gather(*tasks, *walks, return_exceptions=True)
+                    await asyncio.gather(*pollers, *walks, return_exceptions=True)
 
             summary.pages = await pages.finish()  # and pages left from earlier runs
     finally:

@@ -129,10 +129,7 @@ class Fetcher:
         self._clients.clear()
 
     def _host_limit(self, url: str) -> asyncio.Semaphore:
-        try:
-            host = (urlsplit(url).hostname or "").lower()
-        except ValueError:  # an invalid URL: fetching it fails at once, under any slot
-            host = ""
+        host = limited_host(url)
         if host not in self._hosts:
             self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
         return self._hosts[host]
@@ -259,6 +256,14 @@ class Fetcher:
             decoder.feed(chunk)
         decoder.finish()
         return decoder.body()
+
+
+def limited_host(url: str) -> str:
+    """The host whose ``[aggregate] per_host`` limit a fetch of ``url`` counts against."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # an invalid URL: fetching it fails at once, under any slot
+        return ""
 
 
 async def _to_the_end(response: httpx.Response) -> None:

@@ -1,0 +1,226 @@
+"""What a run holds between fetching and storing, and what a poll that changed nothing costs.
+
+A run over many sources whose parsing is slower than their fetching (the parser slowed by
+the ``COMMUNIQUE_TEST_PARSE_DELAY`` test hook) holds no more bodies than its limits allow,
+measured from outside: the loopback server counts the responses it has sent, the database
+(read beside the run) the sources stored. The order in which sources are fetched and the
+places and bytes a run hands out are pinned on the parts themselves (``Turns``,
+``InFlight``), without network or database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from feedserver import FeedServer, Route, rss
+
+from sources.follow.inflight import Bounds, InFlight, bounds
+from sources.follow.turns import Turns
+
+COMMUNIQUE = Path(sys.executable).parent / "communique"
+CONFIG = """\
+[site]
+base_url = "https://example.org/"
+[aggregate]
+sources = "sources.opml"
+database = "c.db"
+"""
+
+
+def opml(urls: list[str]) -> str:
+    outlines = "".join(
+        f'<outline type="rss" text="f{i}" xmlUrl="{u}"/>' for i, u in enumerate(urls)
+    )
+    return f'<?xml version="1.0"?><opml version="2.0"><head/><body>{outlines}</body></opml>'
+
+
+def feed(prefix: str, n: int) -> bytes:
+    return rss(
+        [
+            {
+                "title": f"{prefix} item {i}",
+                "link": f"https://news.example/{prefix}/{i}",
+                "guid": f"urn:{prefix}:{i}",
+                "description": f"<p>Text of {prefix} item {i}.</p>",
+            }
+            for i in range(n)
+        ]
+    )
+
+
+class Sent:
+    """Responses the server has finished sending, counted as they go."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def route(self, server: FeedServer, body: bytes) -> Route:
+        def answer(handler: BaseHTTPRequestHandler) -> None:
+            server._answer(handler, Route(body=body))
+            with self._lock:
+                self.count += 1
+
+        return Route(handler=answer)
+
+
+def stored(db: Path) -> int:
+    """Sources whose fetch is committed (a read-only connection beside the run's)."""
+    if not db.exists():
+        return 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
+            return c.execute(
+                "SELECT COUNT(*) FROM sources WHERE last_fetch_at IS NOT NULL"
+            ).fetchone()[0]
+    except sqlite3.Error:  # the schema is being made
+        return 0
+
+
+def run_measuring_bodies(
+    tmp_path: Path, server: FeedServer, feeds: int, settings: str, delay: float
+) -> tuple[dict, int]:
+    """``aggregate --json`` over ``feeds`` new feeds, its parser slowed by ``delay`` seconds a
+    feed; the summary, and the most bodies it held at once: responses sent whose source was
+    not stored yet. (The sent count is read before the stored one, so the measure can only
+    fall short of what the run held, never exceed it.)"""
+    sent = Sent()
+    urls = []
+    for i in range(feeds):
+        server.route(f"/f{i}.xml", sent.route(server, feed(f"f{i}", 3)))
+        urls.append(server.url(f"/f{i}.xml"))
+    (tmp_path / "communique.toml").write_text(CONFIG + settings, encoding="utf-8")
+    (tmp_path / "sources.opml").write_text(opml(urls), encoding="utf-8")
+    environment = dict(os.environ, COMMUNIQUE_TEST_PARSE_DELAY=str(delay))
+    process = subprocess.Popen(
+        [str(COMMUNIQUE), "--config", str(tmp_path / "communique.toml"), "aggregate", "--json"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+    )
+    most = 0
+    while process.poll() is None:
+        held = sent.count - stored(tmp_path / "c.db")
+        most = max(most, held)
+        time.sleep(0.005)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    return json.loads(out), most
+
+
+def test_a_run_whose_parsing_is_behind_holds_no_more_bodies_than_its_limits(tmp_path, server):
+    """60 feeds fetched in a blink, parsed at 30 ms each by one parser: the run holds at
+    most 2 x (concurrency + workers) bodies at once (it held all 60 before)."""
+    summary, most = run_measuring_bodies(
+        tmp_path,
+        server,
+        feeds=60,
+        settings="concurrency = 4\nper_host = 4\nworkers = 1\n",
+        delay=0.03,
+    )
+    assert (summary["sources"], summary["ok"], summary["items_new"]) == (60, 60, 180)
+    assert 2 <= most <= 2 * (4 + 1)
+
+
+# --- the parts ----------------------------------------------------------------------------------
+
+
+def test_sources_go_in_list_order_each_host_as_its_turns_allow():
+    hosts = ["a", "a", "a", "b", "a", "c", "b"]
+    turns = Turns(hosts, per_host=2)
+    assert [turns.next(), turns.next(), turns.next(), turns.next(), turns.next()] == [0, 1, 3, 5, 6]
+    assert turns.next() is None and turns.left == 2  # a's third and fourth wait for a turn
+    turns.done(3)  # b's turn frees nothing waiting
+    assert turns.next() is None
+    turns.done(0)
+    assert turns.next() == 2
+    turns.done(1)
+    assert turns.next() == 4
+    assert turns.next() is None and turns.left == 0
+
+
+def test_every_host_waits_for_its_own_turns_only():
+    turns = Turns(["a"] * 50 + ["b", "c"], per_host=2)
+    assert [turns.next() for _ in range(4)] == [0, 1, 50, 51]
+
+
+def test_the_bounds_are_the_limits_multiples():
+    assert bounds(concurrency=16, workers=2, max_bytes=10 << 20) == Bounds(
+        places=36, budget=20 << 20, pollers=20
+    )
+
+
+def test_places_are_given_in_order_and_no_more_than_the_bound():
+    async def scenario() -> list[str]:
+        in_flight = InFlight(Bounds(places=2, budget=100, pollers=2))
+        seen: list[str] = []
+        first, second, third = (in_flight.place() for _ in range(3))
+        await first.take()
+        await second.take()
+        waiting = asyncio.create_task(third.take())
+        await asyncio.sleep(0)
+        seen.append(f"waiting={not waiting.done()} documents={in_flight.documents}")
+        second.give_back()
+        second.give_back()  # twice: nothing more
+        await waiting
+        seen.append(f"given documents={in_flight.documents}")
+        return seen
+
+    assert asyncio.run(scenario()) == ["waiting=True documents=2", "given documents=2"]
+
+
+def test_bodies_take_their_size_a_large_one_alone_and_fetching_waits_meanwhile():
+    async def scenario() -> list[str]:
+        in_flight = InFlight(Bounds(places=10, budget=100, pollers=4))
+        seen: list[str] = []
+        small, large, later = (in_flight.place() for _ in range(3))
+        await small.take()
+        await large.take()
+        await small.hold(b"x" * 60)
+        holding = asyncio.create_task(large.hold(b"y" * 500))  # more than the whole budget
+        fetching = asyncio.create_task(later.take())
+        await asyncio.sleep(0)
+        seen.append(f"large waits={not holding.done()}, fetch waits={not fetching.done()}")
+        small.give_back()
+        await holding
+        await fetching
+        seen.append(f"bytes={in_flight.bytes} documents={in_flight.documents}")
+        large.give_back()
+        later.give_back()
+        seen.append(f"bytes={in_flight.bytes} documents={in_flight.documents}")
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        "large waits=True, fetch waits=True",
+        "bytes=100 documents=2",
+        "bytes=0 documents=0",
+    ]
+
+
+def test_a_place_whose_taker_gives_up_goes_to_the_next():
+    async def scenario() -> tuple[int, int]:
+        in_flight = InFlight(Bounds(places=1, budget=100, pollers=1))
+        first, quitter, next_one = (in_flight.place() for _ in range(3))
+        await first.take()
+        quitting = asyncio.create_task(quitter.take())
+        waiting = asyncio.create_task(next_one.take())
+        await asyncio.sleep(0)
+        quitting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await quitting
+        first.give_back()
+        await waiting
+        return in_flight.documents, len(in_flight._for_places)
+
+    assert asyncio.run(scenario()) == (1, 0)
