@@ -22,8 +22,10 @@ import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+from click.testing import CliRunner
 from feedserver import FeedServer, Route, rss
 
+from cli import main
 from sources.follow.inflight import Bounds, InFlight, bounds
 from sources.follow.turns import Turns
 
@@ -131,6 +133,92 @@ def test_a_run_whose_parsing_is_behind_holds_no_more_bodies_than_its_limits(tmp_
     )
     assert (summary["sources"], summary["ok"], summary["items_new"]) == (60, 60, 180)
     assert 2 <= most <= 2 * (4 + 1)
+
+
+def test_a_run_of_304s_writes_the_sources_states_many_to_a_transaction(tmp_path, server):
+    """A 304 changes its source's state alone, so a run of them writes those states many to
+    a transaction, not one each: seen in the write-ahead log, which holds every page each
+    transaction wrote (kept after the run while another connection has the database open).
+    One transaction per source wrote a page, or more, each: 300 and up."""
+    urls = []
+    for i in range(300):
+        server.route(f"/q{i}.xml", Route(body=feed(f"q{i}", 1)))
+        urls.append(server.url(f"/q{i}.xml"))
+    config = tmp_path / "communique.toml"
+    config.write_text(CONFIG + "concurrency = 16\nper_host = 16\nworkers = 1\n", "utf-8")
+    (tmp_path / "sources.opml").write_text(opml(urls), encoding="utf-8")
+    runner, command = CliRunner(), ["--config", str(config), "aggregate", "--json"]
+    first = runner.invoke(main, command, catch_exceptions=False)
+    assert json.loads(first.stdout)["ok"] == 300, first.output
+    db = tmp_path / "c.db"
+    with contextlib.closing(sqlite3.connect(db)) as watcher:
+        page = watcher.execute("PRAGMA page_size").fetchone()[0]
+        watcher.execute("SELECT COUNT(*) FROM sources").fetchone()  # it reads the log too
+        second = runner.invoke(main, [*command, "--all"], catch_exceptions=False)
+        summary = json.loads(second.stdout)
+        log = db.with_name("c.db-wal").stat().st_size
+    assert (summary["not_modified"], summary["failed"]) == (300, 0), second.output
+    frames = (log - 32) // (page + 24)
+    assert frames < 100, f"{frames} pages written for 300 sources' states"
+    listed = runner.invoke(main, ["--config", str(config), "sources", "list", "--json"])
+    assert {row["status"] for row in json.loads(listed.stdout)} == {"304"}
+
+
+def test_a_run_killed_while_304s_wait_for_their_batch_loses_nothing_stored(tmp_path, server):
+    """304s wait for their batch, and a run killed meanwhile loses them: what was stored
+    stays whole, and the next run polls every source as if the killed run never had."""
+    gate = threading.Event()
+    answered = Sent()
+    urls = []
+    for i in range(40):
+        body = feed(f"k{i}", 2)
+        server.route(f"/k{i}.xml", Route(body=body))
+        urls.append(server.url(f"/k{i}.xml"))
+    config = tmp_path / "communique.toml"
+    config.write_text(CONFIG + "concurrency = 16\nper_host = 16\nworkers = 1\n", "utf-8")
+    (tmp_path / "sources.opml").write_text(opml(urls), encoding="utf-8")
+    command = [str(COMMUNIQUE), "--config", str(config), "aggregate", "--json", "--all"]
+    assert json.loads(subprocess.run(command, capture_output=True, check=True).stdout)["ok"] == 40
+    db = tmp_path / "c.db"
+    before = query(db, "SELECT * FROM entries ORDER BY id")
+    for i in range(40):  # a few sources hold the run open; the others answer 304 at once
+        if i % 8 == 0:
+            server.route(f"/k{i}.xml", gated(server, feed(f"k{i}", 2), gate))
+        else:
+            server.route(f"/k{i}.xml", answered.route(server, feed(f"k{i}", 2)))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while answered.count < 35 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert answered.count == 35
+        time.sleep(0.3)  # judged on the storing thread, waiting for their batch
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+        gate.set()
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    assert query(db, "SELECT * FROM entries ORDER BY id") == before
+    assert {status for (status,) in query(db, "SELECT last_status FROM sources")} <= {"200", "304"}
+    again = json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+    assert (again["not_modified"], again["failed"], again["items_new"]) == (40, 0, 0)
+    assert query(db, "SELECT * FROM entries ORDER BY id") == before
+
+
+def gated(server: FeedServer, body: bytes, gate: threading.Event) -> Route:
+    """A feed that answers once the test opens ``gate``."""
+
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        gate.wait(timeout=30)
+        with contextlib.suppress(OSError):  # the run may have been killed meanwhile
+            server._answer(handler, Route(body=body))
+
+    return Route(handler=answer)
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        return connection.execute(sql).fetchall()
 
 
 # --- the parts ----------------------------------------------------------------------------------
