@@ -76,63 +76,93 @@ class Sent:
         return Route(handler=answer)
 
 
-def stored(db: Path) -> int:
-    """Sources whose fetch is committed (a read-only connection beside the run's)."""
+def stored(db: Path) -> int | None:
+    """Documents whose fetch is committed: sources fetched, and archive documents read (a
+    read-only connection beside the run's); None while there is nothing to read yet."""
     if not db.exists():
-        return 0
+        return None
     try:
         with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as c:
             return c.execute(
-                "SELECT COUNT(*) FROM sources WHERE last_fetch_at IS NOT NULL"
+                "SELECT (SELECT COUNT(*) FROM sources WHERE last_fetch_at IS NOT NULL)"
+                " + (SELECT COUNT(*) FROM archives)"
             ).fetchone()[0]
     except sqlite3.Error:  # the schema is being made
-        return 0
+        return None
 
 
 def run_measuring_bodies(
-    tmp_path: Path, server: FeedServer, feeds: int, settings: str, delay: float
+    root: Path, urls: list[str], sent: Sent, settings: str, delay: float
 ) -> tuple[dict, int]:
-    """``aggregate --json`` over ``feeds`` new feeds, its parser slowed by ``delay`` seconds a
-    feed; the summary, and the most bodies it held at once: responses sent whose source was
-    not stored yet. (The sent count is read before the stored one, so the measure can only
-    fall short of what the run held, never exceed it.)"""
-    sent = Sent()
-    urls = []
-    for i in range(feeds):
-        server.route(f"/f{i}.xml", sent.route(server, feed(f"f{i}", 3)))
-        urls.append(server.url(f"/f{i}.xml"))
-    (tmp_path / "communique.toml").write_text(CONFIG + settings, encoding="utf-8")
-    (tmp_path / "sources.opml").write_text(opml(urls), encoding="utf-8")
+    """``aggregate --json`` over the feeds ``urls``, its parser slowed by ``delay`` seconds a
+    document; the summary, and the most bodies it held at once: responses ``sent`` whose
+    document was not stored yet. (The sent count is read before the stored one, so the
+    measure can only fall short of what the run held, never exceed it.)"""
+    (root / "communique.toml").write_text(CONFIG + settings, encoding="utf-8")
+    (root / "sources.opml").write_text(opml(urls), encoding="utf-8")
     environment = dict(os.environ, COMMUNIQUE_TEST_PARSE_DELAY=str(delay))
     process = subprocess.Popen(
-        [str(COMMUNIQUE), "--config", str(tmp_path / "communique.toml"), "aggregate", "--json"],
-        cwd=tmp_path,
+        [str(COMMUNIQUE), "--config", str(root / "communique.toml"), "aggregate", "--json"],
+        cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=environment,
     )
     most = 0
     while process.poll() is None:
-        held = sent.count - stored(tmp_path / "c.db")
-        most = max(most, held)
+        answered = sent.count
+        done = stored(root / "c.db")
+        if done is not None:
+            most = max(most, answered - done)
         time.sleep(0.005)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err.decode()
     return json.loads(out), most
 
 
+LIMITS = "concurrency = 4\nper_host = 4\nworkers = 1\n"  # 2 x (4 + 1) = 10 in flight
+
+
 def test_a_run_whose_parsing_is_behind_holds_no_more_bodies_than_its_limits(tmp_path, server):
     """60 feeds fetched in a blink, parsed at 30 ms each by one parser: the run holds at
-    most 2 x (concurrency + workers) bodies at once (it held all 60 before)."""
-    summary, most = run_measuring_bodies(
-        tmp_path,
-        server,
-        feeds=60,
-        settings="concurrency = 4\nper_host = 4\nworkers = 1\n",
-        delay=0.03,
-    )
+    most 2 x (concurrency + workers) bodies at once (it held 44 of them before)."""
+    sent, urls = Sent(), []
+    for i in range(60):
+        server.route(f"/f{i}.xml", sent.route(server, feed(f"f{i}", 3)))
+        urls.append(server.url(f"/f{i}.xml"))
+    summary, most = run_measuring_bodies(tmp_path, urls, sent, LIMITS, delay=0.03)
     assert (summary["sources"], summary["ok"], summary["items_new"]) == (60, 60, 180)
     assert 2 <= most <= 2 * (4 + 1)
+
+
+def test_archive_documents_count_with_the_feeds(tmp_path, server):
+    """30 feeds, each linking one archive document (RFC 5005) its history walk reads: the
+    feeds and the archive documents together stay within the same bound."""
+    sent, urls = Sent(), []
+    for i in range(30):
+        archive = server.url(f"/h{i}-1.xml")
+        server.route(f"/h{i}.xml", sent.route(server, history(f"h{i}", 0, archive)))
+        server.route(f"/h{i}-1.xml", sent.route(server, history(f"h{i}", 1, None)))
+        urls.append(server.url(f"/h{i}.xml"))
+    summary, most = run_measuring_bodies(tmp_path, urls, sent, LIMITS, delay=0.03)
+    assert (summary["ok"], summary["archives"], summary["items_new"]) == (30, 30, 120)
+    assert 2 <= most <= 2 * (4 + 1)
+
+
+def history(prefix: str, page: int, prev: str | None) -> bytes:
+    """Page ``page`` of a feed's history (Atom, two entries), linking the one before."""
+    entries = "".join(
+        f"<entry><id>urn:{prefix}:{page}:{n}</id><title>{prefix} {page} {n}</title>"
+        f'<link href="https://history.example/{prefix}/{page}/{n}"/>'
+        f"<updated>2025-01-0{n + 1}T09:00:00Z</updated><summary>Item.</summary></entry>"
+        for n in range(2)
+    )
+    older = f'<link rel="prev-archive" href="{prev}"/>' if prev else ""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<id>urn:{prefix}</id><title>{prefix}</title><updated>2025-02-01T00:00:00Z</updated>"
+        f'<link href="https://history.example/{prefix}/"/>{older}{entries}</feed>'
+    ).encode()
 
 
 def test_a_run_of_304s_writes_the_sources_states_many_to_a_transaction(tmp_path, server):
