@@ -1034,6 +1034,32 @@ def test_requests_to_one_host_are_limited(server, project):
     assert state["max"] == 2  # polite to a shared host, yet concurrent
 
 
+def test_sources_answering_304_share_the_hosts_connections(server, project):
+    """A 304 is read to its end, so its connection serves the host's next source: a run of
+    304s opens no more connections than the per-host limit (closing each cost a connection,
+    for HTTPS a TLS handshake, per source)."""
+    connections: list[int] = []  # the client port of every request: one per connection
+
+    def counted(route: Route) -> Route:
+        def answer(handler: BaseHTTPRequestHandler) -> None:
+            connections.append(handler.client_address[1])
+            server._answer(handler, route)
+
+        return Route(handler=answer)
+
+    paths = [f"/feed{i}.xml" for i in range(12)]
+    for i, path in enumerate(paths):
+        body = rss([dict(ITEMS[0], guid=f"g{i}", link=f"https://news.example/{i}")])
+        server.route(path, counted(Route(body=body)))
+    agg = project(per_host=2, concurrency=16)
+    agg.subscribe(*(server.url(p) for p in paths))
+    assert agg.aggregate(expect=0).counts() == counts(sources=12, ok=12, new=12)
+    connections.clear()
+    assert agg.aggregate("--all", expect=0).counts() == counts(sources=12, not_modified=12)
+    assert len(connections) == 12
+    assert len(set(connections)) <= 2
+
+
 def test_every_fixture_ingests_at_least_what_feedparser_finds(server, project):
     fixtures = sorted(FIXTURES.glob("*.xml"))
     assert len(fixtures) >= 20

@@ -18,6 +18,7 @@ from typing import Any
 
 from sources.follow.decide import decide_entries
 from sources.follow.history import Unread, after_failure, next_to_read, time_ran_out
+from sources.follow.inflight import InFlight
 from sources.follow.parse import ParsedFeed
 from sources.follow.scoring import SourceScoring, parse_and_score
 from sources.follow.summary import RunSummary
@@ -35,7 +36,9 @@ log = logging.getLogger("communique.aggregate")
 class HistoryWalker:
     """What every history walk of one run shares: the store, the fetcher, the storing thread
     (``run_on``) and the worker pool (``extract_on``), the settings, the run's summary, the
-    page reader to wake when items want their page, and the run's jitter."""
+    page reader to wake when items want their page, the run's jitter, and its places for
+    documents in flight (each archive document holds one from its request until it is
+    stored, as a feed does)."""
 
     store: Store
     fetcher: Fetcher
@@ -45,6 +48,7 @@ class HistoryWalker:
     summary: RunSummary
     pages: PageReader
     rng: random.Random
+    in_flight: InFlight
 
     async def walk(self, url: str, scoring: SourceScoring) -> None:
         """Read on in a source's history (RFC 5005 archived feeds): the archive documents the
@@ -92,8 +96,11 @@ class HistoryWalker:
     ) -> bool:
         """Read one archive document of source ``url`` and store its items, or record why it
         could not be read; False when the walk's time (``ends``, on the loop's clock) ran out
-        while it was being fetched, and nothing was recorded."""
+        while it waited for its place or was being fetched, and nothing was recorded."""
         target = unread.url
+        # held from before the request until the document is stored, as a feed's place is;
+        # waiting for it counts against the walk's time, as waiting for the fetcher does
+        place = self.in_flight.place()
 
         async def failed(message: str, result: FetchResult | None = None) -> bool:
             log.info("%s: archive %s: %s", url, target, message)
@@ -101,30 +108,35 @@ class HistoryWalker:
             return True
 
         try:
-            async with asyncio.timeout_at(ends):
-                result = await self.fetcher.fetch(FetchRequest(target, reach=reach))
-        except TimeoutError:
-            return False
-        if result.status != 200 or result.body is None:
-            return await failed(result.error or f"HTTP {result.status}", result)
-        try:
-            parsed, verdicts = await self.extract_on(
-                parse_and_score,
-                result.body,
-                result.final_url or target,
-                result.content_type,
-                result.fetched_at,
-                None,
-                scoring.on_topic,
-                self.settings.max_items,
+            try:
+                async with asyncio.timeout_at(ends):
+                    await place.take()
+                    result = await self.fetcher.fetch(FetchRequest(target, reach=reach))
+            except TimeoutError:
+                return False
+            await place.hold(result.body)
+            if result.status != 200 or result.body is None:
+                return await failed(result.error or f"HTTP {result.status}", result)
+            try:
+                parsed, verdicts = await self.extract_on(
+                    parse_and_score,
+                    result.body,
+                    result.final_url or target,
+                    result.content_type,
+                    result.fetched_at,
+                    None,
+                    scoring.on_topic,
+                    self.settings.max_items,
+                )
+            except Exception as exc:  # a parser crash fails this document, not the run
+                return await failed(f"parser crashed: {exc}")
+            if parsed.error:
+                return await failed(parsed.error)
+            new, updated, wanted = await self.run_on(
+                self._store, url, target, result.fetched_at, parsed, verdicts, scoring
             )
-        except Exception as exc:  # a parser crash fails this document, not the run
-            return await failed(f"parser crashed: {exc}")
-        if parsed.error:
-            return await failed(parsed.error)
-        new, updated, wanted = await self.run_on(
-            self._store, url, target, result.fetched_at, parsed, verdicts, scoring
-        )
+        finally:
+            place.give_back()
         self.summary.new += new
         self.summary.updated += updated
         self.summary.archives += 1

@@ -10,6 +10,18 @@ the other sources' requests. Whatever goes wrong with one source, even an except
 foresaw, is recorded as that source's failure and the run goes on: a run from cron must not
 die, night after night, on one hostile feed. Sources' histories (RFC 5005 archives) are
 walked alongside, each in a task of its own (``archives``).
+
+What a run holds at once depends on its limits, not on its number of sources: the due
+sources are polled by a few pollers (``inflight.Bounds.pollers``), each taking the next
+source whose host has a turn free (``turns``), and every document fetched, feeds, archive
+documents and article pages alike, holds a place and its body's bytes from its request until
+it is stored (``inflight``), so fetching waits while parsing is behind.
+
+What a poll that changed nothing costs is kept to its request: every source's state is read
+in one query when the run starts; a 304 leaves the event loop with others (:data:`QUIET_CHUNK`
+at a time), to be judged on the storing thread, and its new state, like that of a body the
+same as last time, is written with others in one transaction (``quiet``); and a source's
+history walk starts only if it has an archive document to read.
 """
 
 from __future__ import annotations
@@ -29,9 +41,11 @@ from typing import Any
 from sources.follow.archives import HistoryWalker
 from sources.follow.decide import decide_entries
 from sources.follow.feed_items import FeedItems
+from sources.follow.inflight import InFlight, bounds
 from sources.follow.item_keys import normalise_link
 from sources.follow.opml import Source
 from sources.follow.parse import ParsedFeed, split_feed
+from sources.follow.quiet import QuietFetches
 from sources.follow.schedule import (
     after_error,
     after_fetch,
@@ -40,19 +54,23 @@ from sources.follow.schedule import (
 )
 from sources.follow.scoring import SourceScoring, parse_and_score, use_taxonomy
 from sources.follow.summary import RunSummary
+from sources.follow.turns import Turns
 from sources.follow.workers import parser_pool
-from sources.http.fetch import Fetcher, FetchRequest, FetchResult
+from sources.http.fetch import Fetcher, FetchRequest, FetchResult, limited_host
 from sources.judge.relevance import Taxonomy, build_taxonomy
 from sources.judge.source_rules import Scoring
 from sources.pages.reader import PageReader, page_mode, wants_page
 from sources.settings import AggregateSettings
 from sources.store.database import Store
+from sources.store.fetches import QUIET
 from sources.types import Outcome, Relevance, SourceState
 
 log = logging.getLogger("communique.aggregate")
 INLINE_ITEMS = 5  # a changed feed with at most this many new or edited items is parsed here,
 INLINE_BYTES = 64 * 1024  # if they come to no more than this
 INLINE_BODY = 2 * 1024 * 1024  # and the whole body to no more (it is split here first)
+QUIET_CHUNK = 64  # 304s handed to the storing thread at once (a hop each costs ~0.1 ms)
+QUIET_WAIT = 0.5  # seconds the first of them waits for the others
 
 
 Progress = Callable[[RunSummary, int], None]  # (summary so far, sources done)
@@ -62,9 +80,15 @@ def due_sources(
     store: Store, sources: Sequence[Source], now: datetime, *, force: bool
 ) -> list[Source]:
     """The sources to poll now: due ones, or every one that is not gone with ``force``."""
+    return _due(sources, store.states(), now, force=force)
+
+
+def _due(
+    sources: Sequence[Source], states: dict[str, SourceState], now: datetime, *, force: bool
+) -> list[Source]:
     due = []
     for source in sources:
-        state = store.state(source.url)
+        state = states.get(source.url) or SourceState(url=source.url)
         if (force and not state.gone) or is_due(state, now):
             due.append(source)
     return due
@@ -87,10 +111,14 @@ async def run(
     modes = {s.url: page_mode(s.full_text, settings.full_text) for s in sources}
     store.sync_sources([(s.url, s.title) for s in sources])
     now = datetime.now(UTC)
-    due = due_sources(store, sources, now, force=force)
+    states = store.states()  # one query, not one per source
+    due = _due(sources, states, now, force=force)
+    states = {s.url: states[s.url] for s in due if s.url in states}  # those polled, only
     # sources not due whose history walk stopped (a failure that has waited, a kill, its
     # time ran out): it goes on now, whether or not the current feed links anything new
     walking = store.histories_due(now) - {s.url for s in due}
+    # sources with an archive document unread: the others' walks would find nothing to read
+    unread = frozenset(url for url, history in store.histories().items() if history.unread)
     go_on = [s for s in sources if s.url in walking]
     summary = RunSummary(sources=len(due))
     if not due and not go_on:
@@ -110,11 +138,15 @@ async def run(
         async with Fetcher(settings) as fetcher:
             requests = []
             for source in due:
-                state = store.state(source.url)
+                state = states.get(source.url) or SourceState(url=source.url)
                 requests.append(FetchRequest(source.url, state.etag, state.last_modified))
+            in_flight = InFlight(bounds(settings.concurrency, workers, settings.max_bytes))
+            side = _Storing(store, settings, rng, summary, states, unread)
 
             def run_on(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-                return loop.run_in_executor(storing, functools.partial(function, *args, **kwargs))
+                # after the quiet fetches waiting: the database takes writes in the run's order
+                call = functools.partial(function, *args, **kwargs)
+                return loop.run_in_executor(storing, side.after_quiet, call)
 
             def extract_on(function: Callable[..., Any], *args: Any) -> Any:
                 return loop.run_in_executor(pool, function, *args)
@@ -128,6 +160,7 @@ async def run(
                 settings,
                 functools.partial(policy.score, explain=False),
                 datetime.now(UTC),
+                in_flight,
             )
 
             def scoring_of(url: str) -> SourceScoring:
@@ -138,45 +171,101 @@ async def run(
             # stored, and a long history never holds up the other sources.
             walks: list[asyncio.Task[None]] = []
             walker = HistoryWalker(
-                store, fetcher, run_on, extract_on, settings, summary, pages, rng
+                store, fetcher, run_on, extract_on, settings, summary, pages, rng, in_flight
             )
 
             def walk_soon(url: str, scoring: SourceScoring) -> None:
                 walks.append(asyncio.create_task(walker.walk(url, scoring)))
 
-            async def poll(request: FetchRequest) -> None:
-                # Fetch and handle in one task, so a body lives only until its source is stored.
-                try:
-                    result = await fetcher.fetch(request)
-                    scoring = scoring_of(request.url)
-                    pools = (pool, storing)
-                    fetched = await _handle(
-                        store, result, settings, rng, pools, loop, summary, scoring
-                    )
-                    if fetched.pages_wanted:
-                        pages.pump_soon()
-                    if fetched.history_url:  # the feed answered: its history, if unread
-                        walk_soon(fetched.history_url, scoring)
-                except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
-                    await loop.run_in_executor(
-                        storing, _record_error, store, request.url, exc, settings, rng, summary
-                    )
+            # The due sources are polled by a few pollers, each taking the next source whose
+            # host has a turn free (turns), not by a task each: what a run holds at once
+            # depends on its limits (inflight), not on how many sources it has.
+            turns = Turns([limited_host(r.url) for r in requests], settings.per_host)
+            turn_free = asyncio.Event()  # a host's fetch ended: its next source may go
 
-            for source in go_on:
-                walk_soon(source.url, scoring_of(source.url))
-            tasks = [asyncio.create_task(poll(r)) for r in requests]
-            try:
-                for task in asyncio.as_completed(tasks):
-                    await task
+            async def next_source() -> int | None:
+                while (index := turns.next()) is None:
+                    if not turns.left:
+                        return None
+                    turn_free.clear()
+                    await turn_free.wait()
+                return index
+
+            async def poll(index: int) -> None:
+                # Fetched and handled under one place: the body counts until it is stored.
+                request = requests[index]
+                async with in_flight.place() as place:
+                    try:
+                        try:
+                            result = await fetcher.fetch(request)
+                        finally:
+                            turns.done(index)
+                            turn_free.set()
+                        if result.status == 304:  # nothing to parse: stored with others
+                            keep_quiet(result)
+                            return
+                        await place.hold(result.body)
+                        scoring = scoring_of(request.url)
+                        fetched = await _handle(side, result, (pool, storing), loop, scoring)
+                        if fetched.pages_wanted:
+                            pages.pump_soon()
+                        if fetched.history_url:  # the feed answered: its history, if unread
+                            walk_soon(fetched.history_url, scoring)
+                    except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
+                        await run_on(side.record_error, request.url, exc)
+
+            # 304s go to the storing thread QUIET_CHUNK at a time, or once the first of them
+            # has waited QUIET_WAIT seconds: one hop for many, each judged and stored there
+            quiet: list[FetchResult] = []
+            settling: list[asyncio.Task[None]] = []
+            timer: asyncio.TimerHandle | None = None
+
+            def keep_quiet(result: FetchResult) -> None:
+                nonlocal timer
+                quiet.append(result)
+                if len(quiet) >= QUIET_CHUNK:
+                    settle_quiet()
+                elif timer is None:
+                    timer = loop.call_later(QUIET_WAIT, settle_quiet)
+
+            def settle_quiet() -> None:
+                nonlocal timer
+                if timer is not None:
+                    timer.cancel()
+                    timer = None
+                if quiet:
+                    settling.append(asyncio.create_task(settle(quiet.copy())))
+                    quiet.clear()
+
+            async def settle(results: list[FetchResult]) -> None:
+                for url in await loop.run_in_executor(storing, side.settle_quiet, results):
+                    walk_soon(url, scoring_of(url))
+
+            async def poller() -> None:
+                nonlocal done
+                while (index := await next_source()) is not None:
+                    await poll(index)
                     done += 1
                     if progress:
                         progress(summary, done)
+
+            for source in go_on:
+                walk_soon(source.url, scoring_of(source.url))
+            polling = min(in_flight.bounds.pollers, len(due))
+            pollers = [asyncio.create_task(poller()) for _ in range(polling)]
+            try:
+                await asyncio.gather(*pollers)
+                settle_quiet()
+                await asyncio.gather(*settling)
+                await run_on(side.quiet.write)  # the last quiet fetches
                 await asyncio.gather(*walks)  # every poll is done: no walk is added now
             finally:  # interrupted: stop every fetch before the client and the pool go
-                for task in [*tasks, *walks]:
+                if timer is not None:
+                    timer.cancel()
+                for task in [*pollers, *settling, *walks]:
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.gather(*tasks, *walks, return_exceptions=True)
+                    await asyncio.gather(*pollers, *settling, *walks, return_exceptions=True)
 
             summary.pages = await pages.finish()  # and pages left from earlier runs
     finally:
@@ -185,25 +274,64 @@ async def run(
     return summary
 
 
-def _record_error(
-    store: Store,
-    url: str,
-    exc: Exception,
-    settings: AggregateSettings,
-    rng: random.Random,
-    summary: RunSummary,
-) -> None:
-    """An exception while handling one source is that source's failure, recorded and backed
-    off like any other (its transaction, if one was open, was rolled back)."""
-    log.debug("%s: unexpected error", url, exc_info=exc)
-    message = f"internal error while handling this source: {type(exc).__name__}: {exc}"
-    message = message[:500].encode("utf-8", "replace").decode("utf-8")
-    now = datetime.now(UTC)
-    outcome = after_error(store.state(url), message, now, settings, jitter=rng.random())
-    store.record(url, outcome, now, status="error")
-    summary.failed += 1
-    summary.failures.append((url, message))
-    log.info("%s: failed: %s", url, message)
+class _Storing:
+    """What the run's work on its storing thread shares: the store, the settings, the run's
+    jitter and summary, the sources' states as read when the run started (each taken by its
+    source's fetch, so a source another one moved onto is read again), the sources that have
+    an archive document unread, and the quiet fetches waiting for their transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: AggregateSettings,
+        rng: random.Random,
+        summary: RunSummary,
+        states: dict[str, SourceState],
+        unread: frozenset[str],
+    ) -> None:
+        self.store, self.settings, self.rng, self.summary = store, settings, rng, summary
+        self.states, self.unread = states, unread
+        self.quiet = QuietFetches(store, summary, self.record_error)
+
+    def before(self, url: str) -> SourceState:
+        """The source's state before this fetch."""
+        state = self.states.pop(url, None)
+        return state if state is not None else self.store.state(url)
+
+    def after_quiet(self, call: Callable[[], Any]) -> Any:
+        """``call()``, once the quiet fetches waiting are written."""
+        self.quiet.write()
+        return call()
+
+    def settle_quiet(self, results: Sequence[FetchResult]) -> list[str]:
+        """Judge and store fetches that brought no body (304s), each as :func:`_prepare`
+        would; the sources whose history to walk."""
+        walk = []
+        for result in results:
+            try:
+                fetched = _prepare(self, result, None)
+            except Exception as exc:  # as in a poll: this source's failure, not the run's
+                self.record_error(result.url, exc)
+                continue
+            if fetched.history_url:
+                walk.append(fetched.history_url)
+        return walk
+
+    def record_error(self, url: str, exc: Exception) -> None:
+        """An exception while handling one source is that source's failure, recorded and
+        backed off like any other (its transaction, if one was open, was rolled back)."""
+        self.quiet.write()
+        log.debug("%s: unexpected error", url, exc_info=exc)
+        message = f"internal error while handling this source: {type(exc).__name__}: {exc}"
+        message = message[:500].encode("utf-8", "replace").decode("utf-8")
+        now = datetime.now(UTC)
+        outcome = after_error(
+            self.before(url), message, now, self.settings, jitter=self.rng.random()
+        )
+        self.store.record(url, outcome, now, status="error")
+        self.summary.failed += 1
+        self.summary.failures.append((url, message))
+        log.info("%s: failed: %s", url, message)
 
 
 @dataclass
@@ -224,22 +352,17 @@ class _Fetched:
 
 
 async def _handle(
-    store: Store,
+    side: _Storing,
     result: FetchResult,
-    settings: AggregateSettings,
-    rng: random.Random,
     pools: tuple[ProcessPoolExecutor, ThreadPoolExecutor],
     loop: asyncio.AbstractEventLoop,
-    summary: RunSummary,
     scoring: SourceScoring,
 ) -> _Fetched:
     """Judge, parse, decide and store one fetch. The database work and the parsing of a small
     change run on the storing thread, a big parse in the worker pool: the event loop only
     fetches, so a feed being parsed or stored never holds up the requests of the others."""
     pool, storing = pools
-    fetched = await loop.run_in_executor(
-        storing, _prepare, store, result, settings, rng, scoring, summary
-    )
+    fetched = await loop.run_in_executor(storing, _prepare, side, result, scoring)
     if fetched.pool_arguments is None:
         return fetched  # stored already: not modified, failed, or parsed here
     try:  # the worker's own taxonomy (installed once), not this one pickled again
@@ -248,32 +371,26 @@ async def _handle(
         )
     except Exception as exc:  # a parser crash is this source's failure, not the run's
         fetched.parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
-    await loop.run_in_executor(storing, _finish, store, result, settings, rng, summary, fetched)
+    await loop.run_in_executor(storing, _finish, side, result, fetched)
     return fetched
 
 
-def _prepare(
-    store: Store,
-    result: FetchResult,
-    settings: AggregateSettings,
-    rng: random.Random,
-    scoring: SourceScoring,
-    summary: RunSummary,
-) -> _Fetched:
+def _prepare(side: _Storing, result: FetchResult, scoring: SourceScoring | None) -> _Fetched:
     """On the storing thread: judge the fetch, parse it here if only a few items changed, and
-    store it unless the worker pool must parse it first (``pool_arguments`` set)."""
-    url = result.url
-    before = store.state(url)
+    store it unless the worker pool must parse it first (``pool_arguments`` set). ``scoring``
+    None: the fetch brought no body, so nothing is parsed."""
+    url, settings = result.url, side.settings
+    before = side.before(url)
     fetched = _Fetched(
         before,
-        after_fetch(before, result, settings, jitter=rng.random()),
+        after_fetch(before, result, settings, jitter=side.rng.random()),
         _status(result),
-        page_mode=scoring.page_mode,
+        page_mode=scoring.page_mode if scoring else "off",
     )
-    if not (fetched.outcome.parse and result.body is not None):
-        _finish(store, result, settings, rng, summary, fetched)
+    if not (fetched.outcome.parse and result.body is not None and scoring):
+        _finish(side, result, fetched)
         return fetched
-    fetched.hashes = store.known_item_hashes(url)
+    fetched.hashes = side.store.known_item_hashes(url)
     known = frozenset(fetched.hashes)
     feed_url = result.final_url or url
     taxonomy, on_topic = scoring.taxonomy, scoring.on_topic
@@ -289,24 +406,30 @@ def _prepare(
     except Exception as exc:  # a parser crash is this source's failure, not the run's
         fetched.parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
     if fetched.pool_arguments is None:
-        _finish(store, result, settings, rng, summary, fetched)
+        _finish(side, result, fetched)
     return fetched
 
 
-def _finish(
-    store: Store,
-    result: FetchResult,
-    settings: AggregateSettings,
-    rng: random.Random,
-    summary: RunSummary,
-    fetched: _Fetched,
-) -> None:
-    """On the storing thread: decide what the parsed entries are and store them."""
+def _finish(side: _Storing, result: FetchResult, fetched: _Fetched) -> None:
+    """On the storing thread: decide what the parsed entries are and store them (a fetch that
+    changed nothing waits for its batch, :mod:`sources.follow.quiet`)."""
+    store, settings, summary = side.store, side.settings, side.summary
     url = result.url
     parsed, outcome, status = fetched.parsed, fetched.outcome, fetched.status
+    if parsed is None and outcome.kind in QUIET and not outcome.moved_from:
+        side.quiet.add(url, outcome, result.fetched_at, status)
+        if url in side.unread:  # it answered: its history goes on
+            fetched.history_url = url
+        return
+    side.quiet.write()  # the run's writes, in the order it made them
     if parsed is not None and parsed.error:
         outcome = after_parse_failure(
-            fetched.before, outcome, parsed.error, result.fetched_at, settings, jitter=rng.random()
+            fetched.before,
+            outcome,
+            parsed.error,
+            result.fetched_at,
+            settings,
+            jitter=side.rng.random(),
         )
         status = parsed.status
     actions = []
@@ -349,8 +472,14 @@ def _finish(
         max_archives=settings.max_archives,
     )
     fetched.pages_wanted = len(pages_wanted)
-    if outcome.kind not in {"failed", "gone"}:  # a failing host is left alone
-        fetched.history_url = outcome.state.url  # (a confirmed move renamed the source)
+    if outcome.moved_from:  # onto a source of the list, maybe: its state is read again
+        side.states.pop(outcome.state.url, None)
+    if outcome.kind not in {"failed", "gone"} and (  # a failing host is left alone
+        outcome.moved_from  # (a confirmed move renamed the source)
+        or url in side.unread
+        or (parsed and not parsed.error and parsed.prev_archive)
+    ):  # it has an archive document to read
+        fetched.history_url = outcome.state.url
     summary.new += new
     summary.updated += updated
     if parsed and not parsed.error:

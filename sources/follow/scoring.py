@@ -7,7 +7,9 @@ each worker has the parser, the taxonomy's code and the page extractor before it
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +30,21 @@ class SourceScoring:
 
 
 _worker_taxonomy: Taxonomy | None = None  # set once per worker process by use_taxonomy
+
+
+def _test_parse_delay() -> float:
+    """Test hook: seconds each :func:`parse_and_score` sleeps first, from the environment
+    variable ``COMMUNIQUE_TEST_PARSE_DELAY`` (unset, or not a number: none). Read once, when
+    this module is imported (by the run, and by the fork server before it starts a parser
+    process): a test sets it for one ``communique`` process to make parsing slower than
+    fetching, and sees that the run holds its fetching back."""
+    try:
+        return max(0.0, float(os.environ.get("COMMUNIQUE_TEST_PARSE_DELAY", "0")))
+    except ValueError:
+        return 0.0
+
+
+_TEST_PARSE_DELAY = _test_parse_delay()
 
 
 def use_taxonomy(taxonomy: Taxonomy, reads_pages: bool = False) -> None:
@@ -57,6 +74,8 @@ def parse_and_score(
     :func:`use_taxonomy`. Verdicts travel back without their match lists (``explain``
     recomputes those). Items whose hash is in ``known`` (stored for the source) are neither
     parsed nor scored: only what changed costs anything."""
+    if _TEST_PARSE_DELAY:
+        time.sleep(_TEST_PARSE_DELAY)
     taxonomy = taxonomy if taxonomy is not None else _worker_taxonomy
     if taxonomy is None:
         raise RuntimeError("parse_and_score needs a taxonomy: none given or installed")

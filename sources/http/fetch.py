@@ -36,6 +36,7 @@ MAX_REDIRECTS = 10
 MAX_URL = 8192  # characters; longer redirect targets are refused (httpx refuses 64 KiB)
 MAX_VALIDATOR = 1024  # an ETag or Last-Modified longer than this is not kept
 PERMANENT = frozenset({301, 308})
+NO_BODY = frozenset({204, 304})  # answers that have no body, whatever their headers say
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -128,10 +129,7 @@ class Fetcher:
         self._clients.clear()
 
     def _host_limit(self, url: str) -> asyncio.Semaphore:
-        try:
-            host = (urlsplit(url).hostname or "").lower()
-        except ValueError:  # an invalid URL: fetching it fails at once, under any slot
-            host = ""
+        host = limited_host(url)
         if host not in self._hosts:
             self._hosts[host] = asyncio.Semaphore(self.settings.per_host)
         return self._hosts[host]
@@ -215,6 +213,8 @@ class Fetcher:
                     url = target
                     continue
                 body = await self._read_body(response) if response.status_code == 200 else None
+                if response.status_code in NO_BODY:  # its end is read: the connection is kept
+                    await _to_the_end(response)
             except TooLarge:
                 return _failure(
                     request,
@@ -256,6 +256,24 @@ class Fetcher:
             decoder.feed(chunk)
         decoder.finish()
         return decoder.body()
+
+
+def limited_host(url: str) -> str:
+    """The host whose ``[aggregate] per_host`` limit a fetch of ``url`` counts against."""
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # an invalid URL: fetching it fails at once, under any slot
+        return ""
+
+
+async def _to_the_end(response: httpx.Response) -> None:
+    """Read a response without a body (304, 204) to its end. httpcore keeps a connection for
+    the host's next request only once the response on it has been read to the end, and
+    closes it otherwise: a run of 304s would open a connection (for HTTPS a TLS handshake)
+    per source. Nothing is read from the network: the protocol says such a response ends
+    with its headers."""
+    async for _ in response.aiter_raw():
+        pass
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):

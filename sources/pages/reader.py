@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from sources.follow.inflight import InFlight
 from sources.follow.schedule import backoff, retry_after
 from sources.http.fetch import FetchRequest, FetchResult
 from sources.http.network import PUBLIC
@@ -183,7 +184,10 @@ class PageReader:
     next page is being fetched. ``fetch(request)`` awaits a :class:`FetchResult` (the run's
     fetcher); ``run_on(function, *args)`` awaits a call on the run's storing thread,
     ``extract_on(function, *args)`` one in the parser processes; ``score(item, page_text)``
-    is the item's relevance read with its page's text.
+    is the item's relevance read with its page's text; ``in_flight`` the run's places for
+    documents between fetching and storing (:mod:`sources.follow.inflight`): a page, and a
+    ``robots.txt``, holds one from its request until it is stored, so pages fetched faster
+    than they are extracted wait for their request, not in memory.
     """
 
     def __init__(
@@ -195,9 +199,11 @@ class PageReader:
         settings: AggregateSettings,
         score: Callable[[WantedPage, str], Relevance],
         now: datetime,
+        in_flight: InFlight,
     ) -> None:
         self.store, self.fetch, self.run_on, self.extract_on = store, fetch, run_on, extract_on
         self.settings, self.score, self.now = settings, score, now
+        self.in_flight = in_flight
         self.summary = PagesSummary()
         self._seen: set[str] = set()  # page URLs taken up (or judged) in this run
         self._taken: dict[str, int] = {}  # pages fetched per host in this run
@@ -247,7 +253,7 @@ class PageReader:
             self._taken[job.host] = self._taken.get(job.host, 0) + 1
             if (job.host, job.reach) not in self._robots:
                 self._robots[(job.host, job.reach)] = asyncio.create_task(
-                    _robots(store, job.host, job.reach, self.fetch, run_on, now)
+                    _robots(store, job.host, job.reach, self.fetch, run_on, now, self.in_flight)
                 )
             self._queues.setdefault(job.host, []).append(job)
             while self._workers.get(job.host, 0) < self.settings.per_host:
@@ -290,19 +296,31 @@ class PageReader:
         if job.host in self._stopped:
             return
         known = job.known
-        result: FetchResult = await self.fetch(
-            FetchRequest(
-                job.url,
-                known.etag if known else None,
-                known.last_modified if known else None,
-                accept=HTML_ACCEPT,
-                reach=job.reach,
+        place = self.in_flight.place()  # held from the request until the page is stored
+        settling: asyncio.Task[None] | None = None
+        try:
+            await place.take()
+            if job.host in self._stopped:  # said while this page waited for its place
+                return
+            result: FetchResult = await self.fetch(
+                FetchRequest(
+                    job.url,
+                    known.etag if known else None,
+                    known.last_modified if known else None,
+                    accept=HTML_ACCEPT,
+                    reach=job.reach,
+                )
             )
-        )
-        if result.status in {429, 503}:
-            self._stopped.add(job.host)  # at once: the host's next page is not asked for
-        # the page is read and stored while the host's next page is being fetched
-        self._tasks.append(asyncio.create_task(self._settle(job, result)))
+            if result.status in {429, 503}:
+                self._stopped.add(job.host)  # at once: the host's next page is not asked for
+            await place.hold(result.body)
+            # the page is read and stored while the host's next page is being fetched
+            settling = asyncio.create_task(self._settle(job, result))
+            settling.add_done_callback(lambda _: place.give_back())
+            self._tasks.append(settling)
+        finally:
+            if settling is None:  # not fetched, or no further than the fetch
+                place.give_back()
 
     async def _refuse(self, job: PageJob, message: str) -> None:
         """The page cannot be fetched (the network rule refused it, or its URL is invalid):
@@ -401,21 +419,25 @@ async def _robots(
     fetch: Callable[[FetchRequest], Any],
     run_on: Callable[..., Any],
     now: datetime,
+    in_flight: InFlight,
 ) -> RobotsFile | Unfetchable:
-    """The host's robots.txt: as stored if read within the day, else read now and stored.
-    It is asked for under the same network rule as the page it is read for (a refused
-    page is refused again when it is fetched, whatever a stored robots.txt says)."""
+    """The host's robots.txt: as stored if read within the day, else read now and stored
+    (holding a place in flight until it is). It is asked for under the same network rule
+    as the page it is read for (a refused page is refused again when it is fetched,
+    whatever a stored robots.txt says)."""
     known: RobotsFile | None = await run_on(store.robots_file, host)
     if known is not None and not known.stale(now):
         return known
-    result: FetchResult = await fetch(
-        FetchRequest(robots_url(host), accept="text/plain", reach=reach)
-    )
-    if result.error_kind in NEVER:
-        return Unfetchable(result.error or result.error_kind)
-    body = ""
-    if result.status == 200 and result.body is not None:
-        body = result.body.decode("utf-8", errors="replace")
-    robots = RobotsFile(host, result.status, body, now)
-    await run_on(store.save_robots_file, robots)
+    async with in_flight.place() as place:
+        result: FetchResult = await fetch(
+            FetchRequest(robots_url(host), accept="text/plain", reach=reach)
+        )
+        await place.hold(result.body)
+        if result.error_kind in NEVER:
+            return Unfetchable(result.error or result.error_kind)
+        body = ""
+        if result.status == 200 and result.body is not None:
+            body = result.body.decode("utf-8", errors="replace")
+        robots = RobotsFile(host, result.status, body, now)
+        await run_on(store.save_robots_file, robots)
     return robots

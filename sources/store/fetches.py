@@ -18,6 +18,9 @@ from sources.store.sources import SUCCESS, ensure_source, log_failure, source_id
 from sources.store.times import to_text
 from sources.types import Action, Outcome, Relevance
 
+QUIET = frozenset({"not_modified", "unchanged"})  # fetches that change nothing but the state
+QuietFetch = tuple[str, Outcome, datetime, str]  # (url, outcome, fetched_at, status)
+
 
 class FetchesPart(Part):
     """Where a feed's fetch is written: the sources, items, failures and archive tables."""
@@ -77,3 +80,19 @@ class FetchesPart(Part):
             if prev_archive:
                 queue_archive(db, source, prev_archive, budget=max_archives)
         return counts
+
+    def record_unchanged(self, fetches: Sequence[QuietFetch]) -> None:
+        """Store fetches that changed nothing, many in one transaction: each ``(url, outcome,
+        fetched_at, status)`` a 304 or a body the same as the last (``outcome.kind``
+        ``not_modified`` or ``unchanged``, no move). What :meth:`record` writes for such a
+        fetch, its source's state (validators, schedule) and what ``sources list`` shows of
+        it, is all that changes: a run of them costs a transaction per batch, not per source."""
+        with self.transaction() as db:
+            for url, outcome, fetched_at, status in fetches:
+                if outcome.kind not in QUIET or outcome.moved_from:
+                    raise ValueError(f"{url}: a {outcome.kind} fetch is not stored in a batch")
+                source = ensure_source(db, url)
+                now = to_text(fetched_at)
+                write_state(
+                    db, source, outcome, now, status=status, warning=None, keep_warning=False
+                )

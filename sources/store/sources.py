@@ -33,11 +33,12 @@ class SourcesPart(Part):
     def state(self, url: str) -> SourceState:
         """The scheduling state of one source (a fresh state if it was never fetched)."""
         row = self.db.execute("SELECT * FROM sources WHERE url = ?", (url,)).fetchone()
-        if row is None:
-            return SourceState(url=url)
-        return from_row(
-            SourceState, row, next_due=from_text(row["next_due"]), gone=bool(row["gone"])
-        )
+        return SourceState(url=url) if row is None else _state(row)
+
+    def states(self) -> dict[str, SourceState]:
+        """Every source's scheduling state, by URL, in one query: a run reads them once, at
+        its start, not one source at a time (a source with no row has none here)."""
+        return {row["url"]: _state(row) for row in self.db.execute("SELECT * FROM sources")}
 
     def pending_moves(self, listed: Sequence[str]) -> list[tuple[str, str]]:
         """``(old, new)`` for listed URLs whose source has moved (the list may hold both)."""
@@ -74,6 +75,10 @@ class SourcesPart(Part):
             )
             for r in rows
         }
+
+
+def _state(row: sqlite3.Row) -> SourceState:
+    return from_row(SourceState, row, next_due=from_text(row["next_due"]), gone=bool(row["gone"]))
 
 
 def source_id(db: sqlite3.Connection, url: str) -> int | None:
