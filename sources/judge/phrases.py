@@ -47,14 +47,15 @@ class PhraseIndex:
         count = len(tokens)
         # Most tokens start no phrase: one comprehension finds the few that may, far faster
         # than stepping through every token in a loop (and most lists hold none at all).
+        # The test runs once per distinct word, not once per token (a text repeats its words:
+        # a long one has a third as many distinct words as tokens).
         if by_prefix:
-            candidates = [
-                i for i, token in enumerate(tokens) if token in by_first or token[:3] in by_prefix
-            ]
-        elif by_first.keys().isdisjoint(tokens):
-            return found
+            starts = {t for t in set(tokens) if t in by_first or t[:3] in by_prefix}
         else:
-            candidates = [i for i, token in enumerate(tokens) if token in by_first]
+            starts = by_first.keys() & set(tokens)
+        if not starts:
+            return found
+        candidates = [i for i, token in enumerate(tokens) if token in starts]
         after = 0  # where the last match ended
         for start in candidates:
             if start < after:  # inside the last match
