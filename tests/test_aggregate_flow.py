@@ -275,7 +275,7 @@ def test_every_host_waits_for_its_own_turns_only():
 
 def test_the_bounds_are_the_limits_multiples():
     assert bounds(concurrency=16, workers=2, max_bytes=10 << 20) == Bounds(
-        places=36, budget=20 << 20, pollers=20
+        places=36, budget=10 << 20, pollers=20
     )
 
 

@@ -180,6 +180,9 @@ def parse_feed(
         # lxml wrote the document as UTF-8; its original charset no longer applies
         parsed = _feedparser(split.document(changed), {"content-type": "application/xml"})  # type: ignore[union-attr]
     else:
+        # lxml's tree of the document is not needed again: freed before feedparser builds
+        # its own (together they were twice the memory of either, for a multi-megabyte feed)
+        split = items = None
         parsed = _feedparser(body, headers)
     if len(parsed.entries) != len(hashes):  # feedparser saw other items than lxml did
         if unchanged:

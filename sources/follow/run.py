@@ -43,6 +43,7 @@ from sources.follow.decide import decide_entries
 from sources.follow.feed_items import FeedItems
 from sources.follow.inflight import InFlight, bounds
 from sources.follow.item_keys import normalise_link
+from sources.follow.memory import give_back_memory
 from sources.follow.opml import Source
 from sources.follow.parse import ParsedFeed, split_feed
 from sources.follow.quiet import QuietFetches
@@ -372,6 +373,9 @@ async def _handle(
     except Exception as exc:  # a parser crash is this source's failure, not the run's
         fetched.parsed = ParsedFeed(title="", link=None, entries=(), error=f"parser crashed: {exc}")
     await loop.run_in_executor(storing, _finish, side, result, fetched)
+    fetched.pool_arguments = fetched.parsed = None  # the body and its items: done with
+    fetched.verdicts, fetched.hashes = {}, {}
+    give_back_memory(len(result.body or b""))
     return fetched
 
 

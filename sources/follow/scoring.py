@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sources.follow.feed_items import FeedItems
+from sources.follow.memory import give_back_memory
 from sources.follow.parse import MAX_ITEMS, ParsedFeed, parse_feed
 from sources.judge.relevance import Relevance, Taxonomy
 from sources.pages.text import warm_page_reader
@@ -88,4 +89,5 @@ def parse_and_score(
         )
         for entry in parsed.entries
     }
+    give_back_memory(len(body))  # what parsing built is garbage now; the result is small
     return parsed, verdicts

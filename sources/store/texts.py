@@ -31,9 +31,10 @@ from feeds.text import html_to_text
 if TYPE_CHECKING:
     import sqlite3
 
-# zlib's fastest level: a third of the HTML's size at a fraction of the cost of parsing it
-# (level 6 gains a few per cent more for twice the time)
-_LEVEL = 1
+# zlib's default level: a third of the HTML's size. Level 1 costs a quarter less time (0.6
+# against 0.8 s for the 47 MB of XML of 200 real-size feeds, whose parsing takes 10 s) but
+# keeps 4 % more bytes, and the store is to hold no more than the feeds it read.
+_LEVEL = 6
 
 
 def pack_html(html: str) -> bytes:
