@@ -1073,10 +1073,10 @@ def test_each_story_is_dated_in_the_site_timezone(digest_dir):
     assert when[ESCAPED_TITLE] == "14 March 2025, 00:30"  # 23:30 UTC on the 13th
     assert when[IRAN_OFFICIAL] == "12 March 2025, 10:00"
     markdown = (digest_dir / f"digest-{DAY}.md").read_text(encoding="utf-8")
-    assert "*14 March 2025, 00:30*" in markdown
+    assert "*14 March 2025, 00:30 · new*" in markdown  # first shown in this digest
     assert "*10 March 2025 00:00 – 15 March 2025 00:00 (Europe/Brussels)*" in markdown
     page = (digest_dir / f"digest-{DAY}.html").read_text(encoding="utf-8")
-    assert '<p class="when">14 March 2025, 00:30</p>' in page
+    assert '<p class="when">14 March 2025, 00:30 · new</p>' in page
 
 
 def plain(text: str) -> str:

@@ -344,7 +344,12 @@ def test_a_version_11_database_is_converted_and_reads_as_before(aggregated, tmp_
     assert shape(old.db_path) == shape(tmp_path / "new.db")
     old.index_holds_the_derived_texts()
     assert old.query("PRAGMA freelist_count") == [(0,)]  # VACUUMed
-    assert old.db_path.stat().st_size < size
+    # smaller than it was, not counting what later versions added (the digest's stories)
+    added = old.query(
+        "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name IN "
+        "('story_items', 'stories', 'story_items_by_story', 'stories_by_storyline')"
+    )[0][0]
+    assert old.db_path.stat().st_size - added < size
     # search: the hits, their order and their snippets as version 11's query gave them
     assert {
         query: [(i, title, snippet) for i, title, snippet in hits]

@@ -14,14 +14,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from feeds.dates import DateFormatError, parse_when
-from sources.digest.build import Digest, build_digest
+from sources.digest.build import Digest, build_digest, digest_name
 from sources.digest.files import latest_digest, next_period_start, write_digest
 from sources.follow.opml import load_source_list
 from sources.judge.source_rules import official_sources
-from sources.judge.stories import background_period
+from sources.judge.stories import WINDOW, Story, background_period, follow_stories
 from sources.settings import Settings, digest_folder_problem, parse_duration
 from sources.store.database import Store
 from sources.store.locks import Busy, mail_lock
+from sources.types import StoredItem
 
 from . import MAIL_WAIT
 from .errors import BadOption, Refused
@@ -81,11 +82,34 @@ def make_digest(
             "--since",
         )
     official = official_sources(load_source_list(polling.sources_file))
-    items, background = [], []
+
+    def is_official(item: StoredItem) -> bool:
+        return item.source_url in official
+
+    items: list[StoredItem] = []
+    stories: list[Story] = []
+    days: dict[int, str] = {}
+    background: list[StoredItem] = []
+    day = digest_name(start, end, zone)
     if polling.database.exists():
         with Store(polling.database) as store:
             items = store.relevant_items(start, end)
             background = store.relevant_items(*background_period(start, end))
+            # the stories of earlier digests that may grow in this period, and this
+            # period's items a digest placed before: placed back where they were
+            placed = store.placed(start - WINDOW, end)
+            earlier = [i for i in store.relevant_items(start - WINDOW, start) if i.id in placed]
+            stories = follow_stories(
+                items,
+                is_official=is_official,
+                earlier=earlier,
+                stored={item: p.story for item, p in placed.items()},
+                background=background,
+            )
+            days = {item: p.day for item, p in placed.items()}
+            store.record_stories(
+                day, {item.id: story.id for story in stories for item in story.items}, {}
+            )
     digest = build_digest(
         items,
         since=start,
@@ -93,8 +117,10 @@ def make_digest(
         taxonomy=settings.relevance,
         zone=zone,
         title=options.title,
-        is_official=lambda item: item.source_url in official,
+        is_official=is_official,
         background=background,
+        stories=stories,
+        days=days,
     )
     base_url = options.base_url or f"{site.base_url}digest/"
     return Made(digest, write_digest(digest, out_dir, set(formats), site=site, base_url=base_url))

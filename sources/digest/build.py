@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
@@ -46,6 +46,31 @@ class DigestStory:
     excerpt: str
     told_by: tuple[DigestSource, ...]  # every item of the story, the headline's first
     relevance: float
+    id: str = ""  # the story's id, the same in every digest it runs through
+    continues: str = ""  # the digest it last appeared in (its name), if it goes on from one
+
+    @property
+    def status(self) -> str:
+        """``new`` (first shown in this digest), ``continuing`` (shown in an earlier one, and
+        grown since), or "" for a story read back from a digest written before stories
+        were followed."""
+        if not self.id:
+            return ""
+        return "continuing" if self.continues else "new"
+
+    @property
+    def anchor(self) -> str:
+        """The story's fragment on its digest's page (``story-<id>``): where a later digest's
+        "continuing" links to."""
+        return f"story-{self.id}" if self.id else ""
+
+    @property
+    def continuation(self) -> str:
+        """``4 new reports since 14 December 2026`` for a story that goes on from an earlier
+        digest, else "" (a new story)."""
+        if not self.continues:
+            return ""
+        return f"{plural(len(self.told_by), 'new report', 'new reports')} since {days_in_words(self.continues)}"
 
     @property
     def sources(self) -> tuple[tuple[str, str | None], ...]:
@@ -115,18 +140,32 @@ def build_digest(
     title: str,
     is_official: Callable[[StoredItem], bool],
     background: Sequence[StoredItem] = (),
+    stories: Sequence[Story] | None = None,
+    days: Mapping[int, str] | None = None,
 ) -> Digest:
     """Group the period's relevant items into stories, rank them, and lay them out by topic.
 
     ``background``: relevant items around the period, for the story grouping's word weights.
+    ``stories``: the period's stories as already decided (:func:`follow_stories`, which
+    knows the earlier digests' stories), instead of grouping ``items`` here; ``days``: the
+    digest each earlier item first appeared in (item id -> its name), so a story that goes
+    on says where it was last shown.
     """
-    stories = rank(group_stories(items, is_official=is_official, background=background))
+    grouped = (
+        stories
+        if stories is not None
+        else group_stories(items, is_official=is_official, background=background)
+    )
+    ranked = rank(grouped)
     by_topic: dict[str, list[Story]] = {}
-    for story in stories:
+    for story in ranked:
         by_topic.setdefault(story.topic, []).append(story)
+    shown = days or {}
     topics = tuple(
         DigestTopic(
-            topic_id, taxonomy.name(topic_id), tuple(_story(s, zone) for s in by_topic[topic_id])
+            topic_id,
+            taxonomy.name(topic_id),
+            tuple(_story(s, zone, shown) for s in by_topic[topic_id]),
         )
         for topic_id in sorted(by_topic, key=taxonomy.order)
     )
@@ -193,7 +232,15 @@ def plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def _story(story: Story, zone: ZoneInfo) -> DigestStory:
+def _last_shown(story: Story, days: Mapping[int, str]) -> str:
+    """The digest a story that goes on was last shown in: that of its latest earlier item."""
+    for item in sorted(story.earlier, key=lambda i: (i.published_at, i.id), reverse=True):
+        if item.id in days:
+            return days[item.id]
+    return ""
+
+
+def _story(story: Story, zone: ZoneInfo, days: Mapping[int, str]) -> DigestStory:
     headline = story.headline
     local = headline.published_at.astimezone(zone)
     return DigestStory(
@@ -208,6 +255,8 @@ def _story(story: Story, zone: ZoneInfo) -> DigestStory:
             for item in story.items
         ),
         relevance=story.relevance,
+        id=story.id,
+        continues=_last_shown(story, days),
     )
 
 

@@ -103,7 +103,12 @@ def to_text(digest: Digest) -> str:
         for story in topic.stories:
             number += 1
             lines += _wrap(f"{number}. {story.title}{ref(story.link)}", "   ")
-            lines += _wrap(story.when, "   ", first="   ")
+            when = story.when
+            if story.continues:
+                when += f" · continuing: {story.continuation}"
+            elif story.status:
+                when += " · new"
+            lines += _wrap(when, "   ", first="   ")
             if story.excerpt:
                 lines += _wrap(story.excerpt, "   ", first="   ")
             named = ", ".join(f"{name}{ref(link)}" for name, link in story.sources)

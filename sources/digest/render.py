@@ -94,7 +94,13 @@ def to_markdown(digest: Digest) -> str:
         for story in topic.stories:
             title = escape_markdown(story.title)
             heading = f"[{title}](<{_md_url(story.link)}>)" if story.link else title
-            lines += [f"### {heading}", "", f"*{escape_markdown(story.when)}*", ""]
+            when = escape_markdown(story.when)
+            if story.continues:  # "· continuing: [4 new reports since 9 June 2025](<…>)"
+                words = escape_markdown(story.continuation)
+                when += f" · continuing: [{words}](<{_md_url(earlier_page(story))}>)"
+            elif story.status:
+                when += " · new"
+            lines += [f"### {heading}", "", f"*{when}*", ""]
             if story.excerpt:
                 lines += [escape_markdown(story.excerpt), ""]
             for credit in credits(story):  # "- [Source: item title](<link>)"
@@ -106,6 +112,12 @@ def to_markdown(digest: Digest) -> str:
                 )
             lines.append("")
     return "\n".join(lines)
+
+
+def earlier_page(story: DigestStory, base_url: str = "") -> str:
+    """Where a story that goes on was last shown: its place on that digest's page (relative
+    to this digest's, which is in the same folder, unless ``base_url`` is given)."""
+    return f"{base_url}digest-{story.continues}.html#{story.anchor}"
 
 
 def _md_url(url: str) -> str:
@@ -144,7 +156,13 @@ def to_html(digest: Digest, language: str = "en") -> str:
     return (
         templates("sources.digest")
         .get_template("digest.html")
-        .render(digest=digest, bars=chart(digest), credits=credits, language=language)
+        .render(
+            digest=digest,
+            bars=chart(digest),
+            credits=credits,
+            earlier_page=earlier_page,
+            language=language,
+        )
     )
 
 
@@ -169,6 +187,9 @@ def to_json(digest: Digest) -> str:
                         "when": story.when,
                         "excerpt": story.excerpt,
                         "relevance": story.relevance,
+                        "id": story.id,
+                        "status": story.status,
+                        "continues": story.continues or None,
                         "sources": [
                             {"source": s.name, "link": s.link, "title": s.title}
                             for s in story.told_by
@@ -208,6 +229,8 @@ def from_json(text: str, zone: ZoneInfo) -> Digest:
                             for s in story["sources"]
                         ),
                         relevance=float(story["relevance"]),
+                        id=str(story.get("id") or ""),
+                        continues=str(story.get("continues") or ""),
                     )
                     for story in topic["stories"]
                 ),
@@ -280,8 +303,13 @@ def _feed_content(topics: Sequence[DigestTopic]) -> str:
             title = _escape(story.title)
             headline = f'<a href="{_escape(story.link)}">{title}</a>' if story.link else title
             sources = ", ".join(_escape(s.name) for s in story.told_by)
+            going_on = (
+                f" <small>Continuing: {_escape(story.continuation)}.</small>"
+                if story.continues
+                else ""
+            )
             parts.append(
-                f"<li>{headline} <small>({sources})</small><br>{_escape(story.excerpt)}</li>"
+                f"<li>{headline} <small>({sources})</small>{going_on}<br>{_escape(story.excerpt)}</li>"
             )
         parts.append("</ul>")
     return "".join(parts)

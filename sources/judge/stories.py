@@ -21,20 +21,28 @@ Some things are rules, not evidence:
 Candidates come from an index of each item's most distinctive words (blocking), not from
 every earlier item, so 20,000 items in one window cost seconds, not the square of their
 number. A story's headline is its best item: an official source first, then the earliest.
+
+Stories go on from one digest to the next (:func:`follow_stories`): the items of earlier
+digests are placed first, each in the story it was stored in, and the period's items then
+join those stories by the same evidence as any other, or begin stories of their own. A story
+is known by an id made from its first item (:func:`story_id`), so it keeps it however many
+digests it runs through.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import islice
 from operator import itemgetter
 
 from sources.judge.event_identity import compare, conflicting, conflicts
 from sources.judge.pair_model import (
+    Profile,
     StoryModel,
     StoryState,
     join_features,
@@ -63,6 +71,8 @@ class Story:
     items: tuple[StoredItem, ...]
     topic: str
     relevance: float
+    id: str = ""  # stable across digests: story_id of its first item, earlier ones included
+    earlier: tuple[StoredItem, ...] = ()  # its items shown in earlier digests, in time order
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -98,6 +108,48 @@ def group_stories(
     grouping = _Streaming(items, background, window, model or story_model())
     grouping.run()
     return [_story(members, is_official) for members in grouping.groups()]
+
+
+def story_id(first: StoredItem) -> str:
+    """A story's id: made from its first item (its source and key, which never change), so
+    the same items give the same id in every digest and on every machine."""
+    return hashlib.sha256(f"{first.source_url}\x1f{first.key}".encode()).hexdigest()[:12]
+
+
+def follow_stories(
+    items: Sequence[StoredItem],
+    *,
+    is_official: Callable[[StoredItem], bool],
+    earlier: Sequence[StoredItem] = (),
+    stored: Mapping[int, str] | None = None,
+    window: timedelta = WINDOW,
+    background: Sequence[StoredItem] = (),
+    model: StoryModel | None = None,
+) -> list[Story]:
+    """The stories of the period's ``items``, going on from earlier digests' stories.
+
+    ``stored``: the story id each already-placed item was stored with (item id -> story
+    id), for ``earlier`` (items of earlier digests whose stories may still grow: published
+    within the window before the period) and for any of ``items`` a digest of this period
+    placed before (so making a digest again gives the same stories). Those items are put
+    back in their stories without a decision; every other item joins the best story it may,
+    a stored one included, else begins its own. Only stories with an item in ``items`` are
+    returned: their ``items`` are the period's (headline first), ``earlier`` the rest.
+    """
+    stored = stored or {}
+    period = {item.id for item in items}
+    everything = [*items, *(e for e in earlier if e.id not in period)]
+    grouping = _Streaming(everything, background, window, model or story_model(), stored)
+    grouping.run()
+    stories = []
+    for members, key in zip(grouping.groups(), grouping.keys, strict=True):
+        now = [m for m in members if m.id in period]
+        if not now:
+            continue  # nothing new joined it in this period
+        story = _story(now, is_official)
+        before = tuple(m for m in members if m.id not in period)
+        stories.append(replace(story, id=key, earlier=before))
+    return stories
 
 
 def background_period(since: datetime, until: datetime) -> tuple[datetime, datetime]:
@@ -198,8 +250,12 @@ class _Streaming:
         background: Sequence[StoredItem],
         window: timedelta,
         model: StoryModel,
+        stored: Mapping[int, str] | None = None,
     ) -> None:
         self.items = sorted(items, key=lambda i: (i.published_at, i.id))
+        self.stored = stored or {}  # item id -> the story id it was stored in
+        self.keys: list[str] = []  # each story's id (story_id of its first item, or stored)
+        self._by_key: dict[str, int] = {}
         self.profiles = profiles(self.items, background)
         self.hours = [p.hour for p in self.profiles]
         self.window, self.model = window, model
@@ -230,6 +286,16 @@ class _Streaming:
     def _place(self, j: int) -> None:
         item, profile = self.items[j], self.profiles[j]
         link = item.norm_link
+        key = self.stored.get(item.id)
+        if key is not None:  # placed by an earlier digest: back in its story, no decision
+            self._partners(j)  # indexed by its words, so that later items find its story
+            story = self._by_key.get(key)
+            if story is None:
+                story = self._begin(profile, key)
+            self._join(j, story, Placement(story, 1.0, None, 0.0))
+            if link:
+                self._links.setdefault(link, j)
+            return
         if link and link in self._links:  # one link, one story: no evidence needed
             story = self.story_of[self._links[link]]
             if profile.hour - self.first[story] <= self.window_hours:
@@ -260,12 +326,19 @@ class _Streaming:
         if best[1] is not None and best[0] >= self.model.join.threshold:
             self._join(j, best[1], Placement(best[1], best[0], runner[1], runner[0], tuple(vetoed)))
         else:
-            story = len(self.stories)
-            self.stories.append(StoryState())
-            self.first.append(profile.hour)
+            story = self._begin(profile, story_id(item))
             self._join(j, story, Placement(None, best[0], best[1], best[0], tuple(vetoed)))
         if link:
             self._links.setdefault(link, j)
+
+    def _begin(self, profile: Profile, key: str) -> int:
+        """A new story, known as ``key``: its index."""
+        story = len(self.stories)
+        self.stories.append(StoryState())
+        self.first.append(profile.hour)
+        self.keys.append(key)
+        self._by_key.setdefault(key, story)
+        return story
 
     def _join(self, j: int, story: int, placement: Placement) -> None:
         self.story_of.append(story)

@@ -2,7 +2,7 @@
 one object whose methods each run one short transaction.
 
 The SQL lives by concern in the parts the Store is made of (sources.py, fetches.py,
-items.py, archives.py, pages.py, deliveries.py); the schema and its migrations in schema.py;
+items.py, archives.py, pages.py, deliveries.py, stories.py); the schema and its migrations in schema.py;
 the locks beside the database in locks.py. The parts are mixins over one connection: the
 callers see one object with every method, as before the split, and a write that spans
 concerns (a fetch stores a source's state, its items and an archive to read) is one
@@ -23,9 +23,12 @@ from sources.store.items import ItemsPart
 from sources.store.pages import PagesPart
 from sources.store.schema import migrate
 from sources.store.sources import SourcesPart
+from sources.store.stories import StoriesPart
 
 
-class Store(SourcesPart, FetchesPart, ItemsPart, ArchivesPart, PagesPart, DeliveriesPart):
+class Store(
+    SourcesPart, FetchesPart, ItemsPart, ArchivesPart, PagesPart, DeliveriesPart, StoriesPart
+):
     """One SQLite database. Use as a context manager; every method is one short transaction."""
 
     def __init__(self, path: Path) -> None:

@@ -166,6 +166,20 @@ CREATE TABLE deliveries (
 );
 CREATE INDEX deliveries_by_day ON deliveries (day, sent_at);
 """
+_STORIES = """
+CREATE TABLE story_items (
+    entry_id INTEGER PRIMARY KEY REFERENCES entries(id) ON DELETE CASCADE,
+    story TEXT NOT NULL,  -- sources.judge.stories.story_id of the story's first item
+    day TEXT NOT NULL  -- the digest the item first appeared in
+);
+CREATE INDEX story_items_by_story ON story_items (story);
+CREATE TABLE stories (
+    id TEXT PRIMARY KEY,
+    storyline TEXT NOT NULL,  -- the larger development it is part of (its first story's id)
+    day TEXT NOT NULL  -- the digest it first appeared in
+) WITHOUT ROWID;
+CREATE INDEX stories_by_storyline ON stories (storyline);
+"""
 _ARCHIVES = """
 CREATE TABLE archives (
     source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
@@ -230,7 +244,8 @@ CREATE TABLE robots (
 {_HOST_RESTS}-- each digest mailed, so that it is mailed once
 {_DELIVERIES}-- the RFC 5005 archive documents of each source already read (they never change)
 {_ARCHIVES}-- the archive documents still to read, where a history walk stopped; newest queued first
-{_ARCHIVES_UNREAD}"""
+{_ARCHIVES_UNREAD}-- the story each item shown in a digest was placed in, and each story's storyline
+{_STORIES}"""
 
 # --- 11 -> 12: each text kept once ---------------------------------------------------------------
 
@@ -421,6 +436,8 @@ MIGRATIONS: dict[int, str | Callable[[sqlite3.Connection], None]] = {
     """,
     # 11 -> 12: each text kept once (below)
     11: _keep_each_text_once,
+    # 12 -> 13: stories followed from one digest to the next, and their storylines
+    12: _STORIES,
 }
 SCHEMA_VERSION = max(MIGRATIONS) + 1
 

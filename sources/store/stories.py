@@ -1,0 +1,77 @@
+"""Stories followed from one digest to the next: the story each shown item was placed in,
+and each story's storyline.
+
+A digest decides its stories (:func:`sources.judge.stories.follow_stories`) and records here
+where each of its items went; the next digest reads those placements back, so a story that
+goes on keeps its id, and making a digest again gives the same stories. An item's placement
+is written once (the first digest that showed it) and goes with the item when it is pruned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sources.store.connection import Part
+from sources.store.times import to_text
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a stored item was shown: its story, that story's storyline, and the digest
+    (its name, such as ``2026-12-14``) the item first appeared in."""
+
+    story: str
+    storyline: str
+    day: str
+
+
+class StoriesPart(Part):
+    """The story_items and stories tables."""
+
+    def placed(self, since: datetime, until: datetime) -> dict[int, Placed]:
+        """Item id -> where it was shown, for the items published from ``since`` to
+        ``until`` that a digest showed."""
+        rows = self.db.execute(
+            "SELECT p.entry_id, p.story, COALESCE(s.storyline, p.story) AS storyline, p.day "
+            "FROM story_items p JOIN entries e ON e.id = p.entry_id "
+            "LEFT JOIN stories s ON s.id = p.story "
+            "WHERE e.published_at >= ? AND e.published_at < ?",
+            (to_text(since), to_text(until)),
+        ).fetchall()
+        return {r["entry_id"]: Placed(r["story"], r["storyline"], r["day"]) for r in rows}
+
+    def item_placed(self, item_id: int) -> Placed | None:
+        """Where one item was shown, if a digest showed it."""
+        row = self.db.execute(
+            "SELECT p.story, COALESCE(s.storyline, p.story) AS storyline, p.day "
+            "FROM story_items p LEFT JOIN stories s ON s.id = p.story WHERE p.entry_id = ?",
+            (item_id,),
+        ).fetchone()
+        return Placed(row["story"], row["storyline"], row["day"]) if row else None
+
+    def record_stories(
+        self, day: str, items: Mapping[int, str], storylines: Mapping[str, str]
+    ) -> None:
+        """The digest ``day`` showed ``items`` (item id -> story id) in stories whose
+        storylines are ``storylines`` (story id -> storyline id). What was recorded before is
+        kept: an item stays where it first appeared, a story in its first storyline."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO story_items (entry_id, story, day) VALUES (?, ?, ?)",
+                [(item, story, day) for item, story in sorted(items.items())],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO stories (id, storyline, day) VALUES (?, ?, ?)",
+                [(story, line, day) for story, line in sorted(storylines.items())],
+            )
+
+    def storyline_stories(self, storyline: str) -> list[tuple[str, str]]:
+        """``(story id, first digest)`` of every story of ``storyline``, oldest first."""
+        return [
+            (r["id"], r["day"])
+            for r in self.db.execute(
+                "SELECT id, day FROM stories WHERE storyline = ? ORDER BY day, id", (storyline,)
+            )
+        ]
