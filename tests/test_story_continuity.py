@@ -237,3 +237,18 @@ def test_a_pruned_item_takes_its_place_in_a_story_with_it(project, tmp_path):
         with db:
             db.execute("DELETE FROM entries WHERE title = ?", (ARMENIA,))
         assert db.execute("SELECT COUNT(*) FROM story_items").fetchone()[0] == placed - 1
+
+
+def test_explain_says_which_story_a_digest_showed_the_item_in(project, tmp_path):
+    out = tmp_path / "out"
+    project.digest(out, DAY_1, DAY_2)
+    project.digest(out, DAY_2, "2025-03-13")
+    first = stories(record(out, DAY_1))[SANCTIONS]["id"]
+    with contextlib.closing(connect(project.root / "c.db")) as db:
+        (daily,) = db.execute("SELECT id FROM entries WHERE link LIKE 'https://daily%'").fetchone()
+        (armenia,) = db.execute("SELECT id FROM entries WHERE title = ?", (ARMENIA,)).fetchone()
+    said = project.ok("explain", str(daily))
+    assert f"shown in: story {first} of storyline " in said
+    assert f"first in the digest {DAY_2}" in said  # the item's own first digest
+    assert "story: joined [" in said  # the stored story, as the digest grouped it
+    assert "first in the digest 2025-03-11" in project.ok("explain", str(armenia))

@@ -13,6 +13,7 @@ from feeds.errors import InputError
 from sources.follow.opml import load_source_list
 from sources.judge.source_rules import Scoring
 from sources.store.database import Store
+from sources.store.stories import Placed
 from sources.types import SearchHit, StoredItem
 
 from .errors import BadOption, Refused
@@ -79,6 +80,7 @@ class ItemExplanation:
     verdict: Relevance
     taxonomy: Taxonomy
     story: StoryPlace | None
+    placed: Placed | None = None  # the story a digest showed it in, and its storyline
 
 
 def explain_item(settings: Settings, item_id: int) -> ItemExplanation:
@@ -88,7 +90,8 @@ def explain_item(settings: Settings, item_id: int) -> ItemExplanation:
         scoring = _scoring(settings)
         verdict = scoring.score(item, item.article_text)
         story = _story_place(item, store) if item.relevant else None
-    return ItemExplanation(item, verdict, scoring.taxonomy, story)
+        placed = store.item_placed(item.id)
+    return ItemExplanation(item, verdict, scoring.taxonomy, story, placed)
 
 
 def _story_place(item: StoredItem, store: Store) -> StoryPlace:
@@ -96,9 +99,13 @@ def _story_place(item: StoredItem, store: Store) -> StoryPlace:
     from sources.judge.event_identity import conflicts, signature
     from sources.judge.stories import WINDOW, background_period, place_items
 
-    nearby = store.relevant_items(item.published_at - WINDOW, item.published_at + WINDOW)
+    start, end = item.published_at - WINDOW, item.published_at + WINDOW
+    nearby = store.relevant_items(start, end)
     background = store.relevant_items(*background_period(item.published_at, item.published_at))
-    groups, placements = place_items(nearby, background=background)
+    placed = store.placed(start, end)  # as the digests placed them, where they did
+    groups, placements = place_items(
+        nearby, background=background, stored={i: p.story for i, p in placed.items()}
+    )
     story = next(g for g in groups if any(m.id == item.id for m in g))
     placement = placements[item.id]
     runner_up = groups[placement.runner_up] if placement.runner_up is not None else None

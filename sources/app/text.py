@@ -242,6 +242,14 @@ def item_explanation(result: ItemExplanation) -> list[Line]:
         said.append("  story: none (a digest groups only the items about EU foreign policy)")
     else:
         said += _story_lines(item, result.story)
+    placed = result.placed
+    if placed is not None:
+        said.append(
+            f"  shown in: story {placed.story} of storyline {placed.storyline}, "
+            f"first in the digest {placed.day}"
+        )
+    elif result.story is not None:
+        said.append("  shown in: no digest yet")
     return [Line(text) for text in said]
 
 

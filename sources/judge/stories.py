@@ -169,10 +169,12 @@ def place_items(
     window: timedelta = WINDOW,
     background: Sequence[StoredItem] = (),
     model: StoryModel | None = None,
+    stored: Mapping[int, str] | None = None,
 ) -> tuple[list[list[StoredItem]], dict[int, Placement]]:
     """The stories (members in time order) and, by item id, where each item went and why
-    (``communique explain ITEM``)."""
-    grouping = _Streaming(items, background, window, model or story_model())
+    (``communique explain ITEM``). ``stored``: the story ids digests recorded (see
+    :func:`follow_stories`), so the grouping explained is the one the digests made."""
+    grouping = _Streaming(items, background, window, model or story_model(), stored)
     grouping.run()
     return grouping.groups(), grouping.placements
 
