@@ -378,7 +378,7 @@ class _Groups:
             theirs = self.summed[other]
             theirs.pop(b, None)
             theirs[a] = total
-        return sorted(mine)
+        return list(mine)  # the pushes' order does not matter: no two entries tie
 
     def pairs_within(self, a: int, b: int) -> int:
         """How many pairs of a story of ``a`` and one of ``b`` lie within the window."""
