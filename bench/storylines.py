@@ -309,7 +309,7 @@ def main() -> int:
             f"  labellers' agreement: B-cubed P {p:.3f} R {r:.3f} F1 {f1:.3f}; pairwise F1 {pf1:.3f}"
         )
     print(
-        f"target on the held-out part (B-cubed F1 >= {TARGET_B3}, (a) and (b)): "
+        f"target (B-cubed F1 >= {TARGET_B3}, (a) and (b); set for the held-out part): "
         f"{'OK' if ok else 'FAIL'}"
     )
     if args.part == "calibration":
