@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from weakref import WeakKeyDictionary
 
 import snowballstemmer
 
@@ -260,9 +261,25 @@ class Reading:
     signature: Signature
 
 
+# Each item's reading with the shipped gazetteer, kept while the item itself is: a digest
+# reads its items to group them into stories, then again to group the stories into storylines
+# (sources.judge.storylines); the second time costs a look-up.
+_READINGS: WeakKeyDictionary[StoredItem, Reading] = WeakKeyDictionary()
+
+
 def read(item: StoredItem, places: Gazetteer | None = None) -> Reading:
-    """The :class:`Reading` of one item (its title and lede are each scanned once)."""
-    places = places or gazetteer()
+    """The :class:`Reading` of one item (its title and lede are each scanned once, and not
+    again while the item is held: a reading is a function of the item alone)."""
+    shipped = places is None or places is gazetteer()
+    if shipped and (known := _READINGS.get(item)) is not None:
+        return known
+    reading = _read(item, places or gazetteer())
+    if shipped:
+        _READINGS[item] = reading
+    return reading
+
+
+def _read(item: StoredItem, places: Gazetteer) -> Reading:
     body = lede(item)
     title = item.title[:TITLE_CHARS]
     title_mentions = places.mentions(title)
