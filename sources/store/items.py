@@ -132,6 +132,9 @@ class ItemsPart(Part):
                 "DELETE FROM entries WHERE published_at < ? AND first_seen_at < ?", (cutoff, cutoff)
             ).rowcount
             prune_failures(db, cutoff)
+            # a story whose items are all gone goes too, and a storyline with no story left
+            db.execute("DELETE FROM stories WHERE id NOT IN (SELECT story FROM story_items)")
+            db.execute("DELETE FROM storylines WHERE id NOT IN (SELECT storyline FROM stories)")
         return deleted
 
 

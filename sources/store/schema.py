@@ -179,6 +179,11 @@ CREATE TABLE stories (
     day TEXT NOT NULL  -- the digest it first appeared in
 ) WITHOUT ROWID;
 CREATE INDEX stories_by_storyline ON stories (storyline);
+CREATE TABLE storylines (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,  -- as the last digest that showed it named it
+    day TEXT NOT NULL  -- the last digest that showed it
+) WITHOUT ROWID;
 """
 _ARCHIVES = """
 CREATE TABLE archives (

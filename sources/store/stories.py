@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sources.store.connection import Part
+from sources.store.items import read_items
 from sources.store.times import to_text
+from sources.types import StoredItem
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,18 @@ class Placed:
     story: str
     storyline: str
     day: str
+
+
+@dataclass(frozen=True)
+class StorylineRow:
+    """One storyline as ``communique storylines`` lists it."""
+
+    id: str
+    title: str
+    stories: int
+    items: int
+    first_day: str  # the first digest that showed it
+    last_day: str  # the latest
 
 
 class StoriesPart(Part):
@@ -52,12 +66,24 @@ class StoriesPart(Part):
         return Placed(row["story"], row["storyline"], row["day"]) if row else None
 
     def record_stories(
-        self, day: str, items: Mapping[int, str], storylines: Mapping[str, str]
+        self,
+        day: str,
+        items: Mapping[int, str],
+        storylines: Mapping[str, str],
+        titles: Mapping[str, str] | None = None,
     ) -> None:
         """The digest ``day`` showed ``items`` (item id -> story id) in stories whose
-        storylines are ``storylines`` (story id -> storyline id). What was recorded before is
-        kept: an item stays where it first appeared, a story in its first storyline."""
+        storylines are ``storylines`` (story id -> storyline id), named ``titles``
+        (storyline id -> title). What was recorded before is kept: an item stays where it
+        first appeared, a story in its first storyline; a storyline takes the title and the
+        name of the latest digest that showed it."""
         with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO storylines (id, title, day) VALUES (?, ?, ?) ON CONFLICT (id) "
+                "DO UPDATE SET title = excluded.title, day = excluded.day "
+                "WHERE excluded.day >= storylines.day",
+                [(line, title, day) for line, title in sorted((titles or {}).items())],
+            )
             db.executemany(
                 "INSERT OR IGNORE INTO story_items (entry_id, story, day) VALUES (?, ?, ?)",
                 [(item, story, day) for item, story in sorted(items.items())],
@@ -67,11 +93,39 @@ class StoriesPart(Part):
                 [(story, line, day) for story, line in sorted(storylines.items())],
             )
 
-    def storyline_stories(self, storyline: str) -> list[tuple[str, str]]:
-        """``(story id, first digest)`` of every story of ``storyline``, oldest first."""
-        return [
-            (r["id"], r["day"])
+    def storyline_items(
+        self, storyline: str, until: datetime | None = None
+    ) -> list[tuple[StoredItem, Placed]]:
+        """Every stored item of ``storyline``'s stories (published before ``until``: the
+        storyline as a digest ending then saw it), oldest first, with its placement."""
+        where = (
+            "e.id IN (SELECT p.entry_id FROM story_items p JOIN stories s ON s.id = p.story "
+            "WHERE s.storyline = ?) AND e.published_at < ?"
+        )
+        items = read_items(self.db, where, (storyline, to_text(until) if until else "9999"))
+        placed = {
+            r["entry_id"]: Placed(r["story"], storyline, r["day"])
             for r in self.db.execute(
-                "SELECT id, day FROM stories WHERE storyline = ? ORDER BY day, id", (storyline,)
+                "SELECT p.entry_id, p.story, p.day FROM story_items p "
+                "JOIN stories s ON s.id = p.story WHERE s.storyline = ?",
+                (storyline,),
             )
+        }
+        return [(item, placed[item.id]) for item in items]
+
+    def storylines(self) -> list[StorylineRow]:
+        """Every storyline a digest showed, the latest first: its title, how many stories
+        and items, and the first and last digests that showed it."""
+        rows = self.db.execute(
+            """SELECT l.id, l.title, l.day AS last_day, COUNT(DISTINCT s.id) AS stories,
+                   COUNT(p.entry_id) AS items, MIN(p.day) AS first_day
+               FROM storylines l JOIN stories s ON s.storyline = l.id
+               JOIN story_items p ON p.story = s.id
+               GROUP BY l.id ORDER BY l.day DESC, l.id"""
+        ).fetchall()
+        return [
+            StorylineRow(
+                r["id"], r["title"], r["stories"], r["items"], r["first_day"], r["last_day"]
+            )
+            for r in rows
         ]
