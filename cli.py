@@ -532,7 +532,12 @@ def digest_command(
     """Write what mattered in EU foreign policy in a period, by topic and by story.
 
     Files: digest-YYYY-MM-DD.md, .html and .json, and digest.atom (one entry per digest,
-    newest first) in the output directory. The same database and period give the same bytes.
+    newest first) in the output directory, and with atom a feed per storyline the digest
+    showed (storylines/ID.atom). The same database and period give the same bytes.
+
+    Stories go on from one digest to the next: each is marked new or continuing (with what
+    is new since the digest that last showed it), and stories that are parts of one larger
+    development are shown together under their storyline.
 
     The .json file is written whatever --format says: it is the record digest.atom is
     rebuilt from and where the next digest's default period starts.
@@ -656,6 +661,22 @@ def search_command(
 
     found = judging.search(_settings(ctx), " ".join(query), limit=limit, fts=fts)
     _say(text.found(found, as_json=as_json))
+
+
+@main.command("storylines", epilog=EXIT_CODES_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def storylines_command(ctx: click.Context, as_json: bool) -> None:
+    """List the storylines the digests showed, the latest first.
+
+    A storyline is a larger development several stories are parts of (a summit's previews,
+    decisions and reactions), followed from one digest to the next. Each has a feed,
+    storylines/ID.atom in the digest folder ([digest] out), with an entry per story as it
+    appears or grows: subscribe to one developing storyline in any feed reader.
+    """
+    from sources.app import digests
+
+    _say(text.storylines(digests.list_storylines(_settings(ctx)), as_json=as_json))
 
 
 if __name__ == "__main__":

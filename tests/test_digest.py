@@ -397,7 +397,7 @@ class Markup(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append((tag, {k: v or "" for k, v in attrs}))
-        if tag in {"h1", "h2", "h3"}:
+        if tag in {"h1", "h2", "h3", "h4"}:
             self._heading, self._text = tag, []
 
     def handle_endtag(self, tag: str) -> None:
@@ -960,7 +960,9 @@ def test_digest_writes_markdown_html_json_and_the_digest_feed(corpus, tmp_path):
     out = tmp_path / "out"
     result = corpus.digest(out, "--since", SINCE, "--until", UNTIL)
     names = {f"digest-{DAY}.md", f"digest-{DAY}.html", f"digest-{DAY}.json", "digest.atom"}
-    assert {p.name for p in out.iterdir()} == names
+    assert {p.name for p in out.iterdir()} == names | {"storylines"}
+    feeds = sorted((out / "storylines").iterdir())  # a feed per storyline the digest showed
+    assert feeds and all(p.suffix == ".atom" for p in feeds)
     document = load_json(out)
     assert document["day"] == DAY
     assert (document["since"], document["until"]) == (
@@ -980,7 +982,10 @@ def test_digest_writes_markdown_html_json_and_the_digest_feed(corpus, tmp_path):
         f"{stories} stories from 15 items, 10 March 2025 00:00 – 15 March 2025 00:00 "
         "(Europe/Brussels)"
     )
-    assert {Path(line.strip()).name for line in result.output.splitlines()[1:]} == names
+    said = result.output.splitlines()[1:]
+    assert {Path(line.strip()).name for line in said[:-1]} == names
+    count = f"{len(feeds)} storyline feed{'s' if len(feeds) > 1 else ''}"
+    assert said[-1] == f"  {out / 'storylines'}{os.sep} ({count})"
 
 
 def test_the_header_counts_stories_by_topic_and_items_by_source(digest_dir):
@@ -1011,6 +1016,25 @@ def test_the_header_counts_stories_by_topic_and_items_by_source(digest_dir):
     assert chart.widths == pytest.approx([100 * c / max(counts) for c in counts], abs=0.1)
 
 
+def story_headings(document: dict) -> tuple[list[str], list[str]]:
+    """The headings a digest's stories get, from its record: a story alone is a level-3
+    heading; a storyline of two stories or more is one, where its best story stands in its
+    topic, with its stories as level-4 headings under it."""
+    lines = {line["id"]: line["title"] for line in document["storylines"]}
+    h3, h4 = [], []
+    for topic in document["topics"]:
+        gathered = set()
+        for story in topic["stories"]:
+            line = story["storyline"]
+            if line not in lines:
+                h3.append(story["title"])
+            elif line not in gathered:
+                gathered.add(line)
+                h3.append(f"Storyline: {lines[line]}")
+                h4 += [s["title"] for s in topic["stories"] if s["storyline"] == line]
+    return h3, h4
+
+
 def test_topics_in_the_taxonomy_order_and_stories_ranked(digest_dir):
     document = load_json(digest_dir)
     taxonomy = build_taxonomy()
@@ -1020,10 +1044,12 @@ def test_topics_in_the_taxonomy_order_and_stories_ranked(digest_dir):
     markdown = (digest_dir / f"digest-{DAY}.md").read_text(encoding="utf-8")
     rendered = Markup(render_markdown(markdown))
     assert rendered.headings["h2"] == ["At a glance", *[t["name"] for t in document["topics"]]]
-    assert rendered.headings["h3"] == [s["title"] for s in all_stories(document)]
+    h3, h4 = story_headings(document)
+    assert (rendered.headings["h3"], rendered.headings.get("h4", [])) == (h3, h4)
     page = Markup((digest_dir / f"digest-{DAY}.html").read_text(encoding="utf-8"))
     assert page.headings["h2"] == rendered.headings["h2"]
     assert page.headings["h3"] == rendered.headings["h3"]
+    assert page.headings.get("h4", []) == h4
     for topic in document["topics"]:
         keys = [
             (-s["relevance"], -len({x["source"] for x in s["sources"]})) for s in topic["stories"]
@@ -1059,6 +1085,7 @@ def test_markdown_is_commonmark_with_titles_shown_literally(digest_dir):
         for x in s["sources"]
         if x["link"] and normalise_link(x["link"]) != normalise_link(s["link"] or "")
     }
+    links |= {line["feed"] for line in document["storylines"]}  # each shown storyline's feed
     renderer = MarkdownIt("commonmark")
     hrefs = rendered.hrefs()
     assert sorted(hrefs) == sorted(renderer.normalizeLink(link) for link in links)
@@ -1401,12 +1428,13 @@ def test_a_json_file_in_the_digest_folder_that_is_no_digest_is_left_out_of_the_f
 
 
 def snapshot(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+    """Every file the digest wrote, the storylines' feeds included, by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
 def test_same_database_and_period_give_the_same_bytes(corpus, tmp_path, digest_dir):
     expected = snapshot(digest_dir)
-    assert len(expected) == 4
+    assert len([name for name in expected if "/" not in name]) == 4
     corpus.digest(digest_dir, "--since", SINCE, "--until", UNTIL)
     assert snapshot(digest_dir) == expected
     copy = corpus.copy(tmp_path / "copy")

@@ -393,7 +393,8 @@ def test_a_3000_character_title_is_cut_at_a_word_everywhere(
         "digest", "--since", "2025-06-10", "--until", "2025-06-11", "--out", "long", "--mail"
     )
     assert result.exit_code == 0, result.output
-    files = {p.suffix: p.read_text(encoding="utf-8") for p in (project.root / "long").iterdir()}
+    out = project.root / "long"
+    files = {p.suffix: p.read_text(encoding="utf-8") for p in out.iterdir() if p.is_file()}
     document = json.loads(files[".json"])
     (topic,) = document["topics"]
     (story,) = topic["stories"]

@@ -5,9 +5,14 @@ again reads the same; a longer digest shows its period's stories whole."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
+import http.server
 import json
+import os
 import sqlite3
+import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,12 +20,14 @@ from email.utils import format_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import feedparser
 import pytest
 from click.testing import CliRunner
 from feedserver import FeedServer, Route
 from stored_items import connect
 
 from cli import main
+from feeds.text import escape_markdown
 from sources.digest.message import to_text
 from sources.digest.render import from_json
 from sources.follow.opml import Source, save_source_list
@@ -54,6 +61,8 @@ class Item:
 SANCTIONS = "Russia: Council adopts 16th package of sanctions over the war against Ukraine"
 ARMENIA = "EU extends mandate of civilian mission in Armenia by two years"
 MOLDOVA = "EU opens accession negotiations with Moldova on the fundamentals cluster"
+SUMMIT_PREVIEW = "EU leaders to weigh €50bn Ukraine support package at Brussels summit"
+SUMMIT_OUTCOME = "European Council: EU leaders agree €50 billion support package for Ukraine"
 FEEDS = {
     "/council.xml": (
         "Council of the EU",
@@ -76,6 +85,13 @@ FEEDS = {
                 "https://council.example/euma",
             ),
             Item(
+                SUMMIT_OUTCOME,
+                "2025-03-12T18:00:00Z",
+                "EU leaders meeting in Brussels agreed a €50 billion support package for Ukraine "
+                "for 2025-2027 at the European Council summit, after Hungary lifted its veto.",
+                "https://council.example/euco-ukraine-facility",
+            ),
+            Item(
                 MOLDOVA,
                 "2025-03-12T15:00:00Z",
                 "The EU opened accession negotiations with Moldova on the fundamentals "
@@ -88,6 +104,14 @@ FEEDS = {
         "Wire",
         "news",
         [
+            Item(
+                SUMMIT_PREVIEW,
+                "2025-03-11T16:00:00Z",
+                "EU leaders gather in Brussels for a European Council summit where they are "
+                "expected to agree a €50 billion support package for Ukraine for 2025-2027, if "
+                "Hungary lifts its veto.",
+                "https://wire.example/euco-preview",
+            ),
             Item(
                 "EU adopts 16th sanctions package against Russia, bans aluminium imports",
                 "2025-03-11T13:00:00Z",
@@ -167,6 +191,11 @@ def stories(document: dict) -> dict[str, dict]:
     return {s["title"]: s for t in document["topics"] for s in t["stories"]}
 
 
+def files(out: Path) -> dict[str, bytes]:
+    """Every file under ``out`` (the storylines' feeds are in a folder), by relative path."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
 def record(out: Path, day: str) -> dict:
     return json.loads((out / f"digest-{day}.json").read_text(encoding="utf-8"))
 
@@ -205,9 +234,9 @@ def test_a_digest_made_again_reads_the_same(project, tmp_path):
     out = tmp_path / "out"
     project.digest(out, DAY_1, DAY_2)
     project.digest(out, DAY_2, "2025-03-13")
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = files(out)
     project.digest(out, DAY_2, "2025-03-13")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert files(out) == before
 
 
 def test_a_longer_digest_shows_its_period_s_stories_whole(project, tmp_path):
@@ -252,3 +281,79 @@ def test_explain_says_which_story_a_digest_showed_the_item_in(project, tmp_path)
     assert f"first in the digest {DAY_2}" in said  # the item's own first digest
     assert "story: joined [" in said  # the stored story, as the digest grouped it
     assert "first in the digest 2025-03-11" in project.ok("explain", str(armenia))
+
+
+def test_storylines_lists_each_with_its_feed_and_every_feed_validates(project, tmp_path):
+    out = tmp_path / "out"
+    project.digest(out, DAY_1, DAY_2)
+    assert not (out / "storylines").exists()  # the summit's preview alone: no storyline yet
+    project.digest(out, DAY_2, "2025-03-13")
+    listed = json.loads(project.ok("storylines", "--json"))
+    second = record(out, DAY_2)
+    assert {line["id"] for line in second["storylines"]} <= {row["id"] for row in listed}
+    (summit,) = [row for row in listed if row["title"] == SUMMIT_PREVIEW]
+    assert (summit["stories"], summit["first_digest"], summit["last_digest"]) == (2, DAY_1, DAY_2)
+    for row in listed:
+        feed = out / "storylines" / f"{row['id']}.atom"
+        assert feed.is_file(), row  # written where the digest was
+        parsed = feedparser.parse(feed.read_bytes())
+        assert not parsed.bozo and parsed.feed.title.endswith(row["title"])
+        assert len(parsed.entries) == row["stories"]  # an entry per story
+    # the page groups the summit's outcome under its storyline and links the feed
+    page = (out / f"digest-{DAY_2}.html").read_text(encoding="utf-8")
+    assert f'<section class="storyline" id="storyline-{summit["id"]}">' in page
+    assert f'<a href="storylines/{summit["id"]}.atom" type="application/atom+xml">' in page
+    assert "1 earlier story in earlier digests" in page
+    markdown = (out / f"digest-{DAY_2}.md").read_text(encoding="utf-8")
+    assert f"### Storyline: {escape_markdown(SUMMIT_PREVIEW)}" in markdown
+    mail = to_text(from_json((out / f"digest-{DAY_2}.json").read_text(), ZoneInfo("UTC")))
+    assert f"Storyline: {SUMMIT_PREVIEW}" in " ".join(mail.split())
+    said = project.ok("storylines")
+    assert f"{summit['id']}  {SUMMIT_PREVIEW}" in said and "2 stories, 2 items" in said
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FV_MIRROR") or not (SHARED / "tools" / "feedvalidate").exists(),
+    reason="the W3C feed validator is not available (set FV_MIRROR)",
+)
+def test_every_storyline_feed_passes_the_w3c_validator_without_warnings(project, tmp_path):
+    out = tmp_path / "out"
+    project.digest(out, DAY_1, DAY_2)
+    project.digest(out, DAY_2, "2025-03-13")
+    feeds = sorted((out / "storylines").glob("*.atom"))
+    assert feeds
+    for feed in feeds:
+        url = f"https://notes.example.org/digest/storylines/{feed.name}"
+        result = subprocess.run(
+            [SHARED / "tools" / "feedvalidate", feed, url],
+            env={**os.environ, "STRICT": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "errors=0 warnings=0" in result.stdout, feed.name
+
+
+def test_newsboat_reads_a_storyline_feed_with_an_entry_per_story(project, tmp_path):
+    from test_newsboat_e2e import Subscriber, newsboat_or_skip
+
+    newsboat = newsboat_or_skip()
+    out = tmp_path / "out"
+    project.digest(out, DAY_1, DAY_2)
+    project.digest(out, DAY_2, "2025-03-13")
+    (line,) = [x for x in record(out, DAY_2)["storylines"] if x["title"] == SUMMIT_PREVIEW]
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/{line['feed']}"
+        reader = Subscriber(newsboat, tmp_path / "nb", (url,))
+        assert reader.reload_unread() == 2
+        reader.mark_all_read()
+        project.digest(out, DAY_2, "2025-03-13")  # made again: the same feed, nothing new
+        assert reader.reload_unread() == 0
+        server.shutdown()
+    assert sorted(r["title"] for r in reader.items()) == sorted([SUMMIT_OUTCOME, SUMMIT_PREVIEW])

@@ -8,20 +8,39 @@ digest back from its JSON record, the latest one by default (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from feeds.dates import DateFormatError, parse_when
-from sources.digest.build import Digest, build_digest, digest_name
+from sources.digest.build import (
+    Digest,
+    DigestStoryline,
+    StorylineFeed,
+    build_digest,
+    digest_name,
+    shown_title,
+    storyline_feed,
+)
 from sources.digest.files import latest_digest, next_period_start, write_digest
 from sources.follow.opml import load_source_list
 from sources.judge.source_rules import official_sources
-from sources.judge.stories import WINDOW, Story, background_period, follow_stories
+from sources.judge.stories import (
+    WINDOW,
+    Story,
+    background_period,
+    follow_stories,
+    story_of,
+)
+from sources.judge.storyline_ids import storyline_ids
+from sources.judge.storylines import WINDOW as STORYLINE_WINDOW
+from sources.judge.storylines import storyline_title
 from sources.settings import Settings, digest_folder_problem, parse_duration
 from sources.store.database import Store
 from sources.store.locks import Busy, mail_lock
+from sources.store.stories import StorylineRow
 from sources.types import StoredItem
 
 from . import MAIL_WAIT
@@ -87,29 +106,14 @@ def make_digest(
         return item.source_url in official
 
     items: list[StoredItem] = []
-    stories: list[Story] = []
-    days: dict[int, str] = {}
+    followed = Followed()
     background: list[StoredItem] = []
     day = digest_name(start, end, zone)
     if polling.database.exists():
         with Store(polling.database) as store:
             items = store.relevant_items(start, end)
             background = store.relevant_items(*background_period(start, end))
-            # the stories of earlier digests that may grow in this period, and this
-            # period's items a digest placed before: placed back where they were
-            placed = store.placed(start - WINDOW, end)
-            earlier = [i for i in store.relevant_items(start - WINDOW, start) if i.id in placed]
-            stories = follow_stories(
-                items,
-                is_official=is_official,
-                earlier=earlier,
-                stored={item: p.story for item, p in placed.items()},
-                background=background,
-            )
-            days = {item: p.day for item, p in placed.items()}
-            store.record_stories(
-                day, {item.id: story.id for story in stories for item in story.items}, {}
-            )
+            followed = follow(store, items, start, end, day, is_official, background)
     digest = build_digest(
         items,
         since=start,
@@ -119,11 +123,88 @@ def make_digest(
         title=options.title,
         is_official=is_official,
         background=background,
-        stories=stories,
-        days=days,
+        stories=followed.stories,
+        days=followed.days,
+        lines=followed.lines,
+        storylines=followed.shown,
     )
     base_url = options.base_url or f"{site.base_url}digest/"
-    return Made(digest, write_digest(digest, out_dir, set(formats), site=site, base_url=base_url))
+    written = write_digest(
+        digest, out_dir, set(formats), site=site, base_url=base_url, storylines=followed.feeds
+    )
+    return Made(digest, written)
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A period's stories as they go on from earlier digests, and their storylines."""
+
+    stories: tuple[Story, ...] = ()
+    days: Mapping[int, str] = field(default_factory=dict)  # item id -> the digest it was in
+    lines: Mapping[str, str] = field(default_factory=dict)  # story id -> storyline id
+    shown: tuple[DigestStoryline, ...] = ()  # storylines of two stories or more
+    feeds: tuple[StorylineFeed, ...] = ()  # their feeds
+
+
+def follow(
+    store: Store,
+    items: list[StoredItem],
+    start: datetime,
+    end: datetime,
+    day: str,
+    is_official: Callable[[StoredItem], bool],
+    background: list[StoredItem],
+) -> Followed:
+    """Decide the period's stories and storylines, going on from what earlier digests showed
+    (read back from the store), and record them for the next digest."""
+    reach = max(WINDOW, STORYLINE_WINDOW)
+    placed = store.placed(start - reach, end)
+    before = [i for i in store.relevant_items(start - reach, start) if i.id in placed]
+    stories = follow_stories(
+        items,
+        is_official=is_official,
+        earlier=[i for i in before if i.published_at >= start - WINDOW],
+        stored={item: p.story for item, p in placed.items()},
+        background=background,
+    )
+    going_on = {story.id for story in stories}
+    by_story: dict[str, list[StoredItem]] = {}
+    for item in before:  # earlier digests' stories that did not go on: their storylines may
+        if placed[item.id].story not in going_on:
+            by_story.setdefault(placed[item.id].story, []).append(item)
+    past = [story_of(m, is_official=is_official, id=key) for key, m in sorted(by_story.items())]
+    known = {p.story: p.storyline for p in placed.values()}
+    lines = storyline_ids(stories, past=past, known=known, background=background)
+    store.record_stories(day, {i.id: s.id for s in stories for i in s.items}, lines)
+
+    days = {item: p.day for item, p in placed.items()}
+    days.update((item.id, day) for story in stories for item in story.items)
+    going_on_lines = set(known.values())
+    here: dict[str, list[Story]] = {}  # each storyline's stories in this digest
+    for story in sorted(stories, key=lambda s: s.id):
+        here.setdefault(lines[story.id], []).append(story)
+    shown, feeds, titles = [], [], {}
+    for line in sorted(here):
+        if line not in going_on_lines and len(here[line]) < 2:
+            continue  # a story alone: no storyline to show, nor a feed, until another joins
+        if line in going_on_lines:  # begun in an earlier digest: its stories from the store
+            members: dict[str, list[StoredItem]] = {}
+            for item, where in store.storyline_items(line, end):
+                members.setdefault(where.story, []).append(item)
+                days.setdefault(item.id, where.day)
+            told = [story_of(m, is_official=is_official, id=k) for k, m in sorted(members.items())]
+        else:  # begun in this one: its stories are this digest's, each whole
+            told = [
+                story_of([*s.earlier, *s.items], is_official=is_official, id=s.id)
+                for s in here[line]
+            ]
+        if len(told) < 2:
+            continue
+        titles[line] = shown_title(storyline_title(told))  # one line, as every title shown
+        feeds.append(storyline_feed(line, titles[line], told, days))
+        shown.append(DigestStoryline(line, titles[line], earlier=len(told) - len(here[line])))
+    store.record_stories(day, {}, {}, titles)
+    return Followed(tuple(stories), days, lines, tuple(shown), tuple(feeds))
 
 
 @dataclass(frozen=True)
@@ -228,3 +309,21 @@ def mail_written(
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise Refused(f"{path}: cannot read the digest ({exc})") from None
     return mail_digest(settings, digest, clock=clock, resend=resend, wait=wait)
+
+
+@dataclass(frozen=True)
+class Storylines:
+    """``storylines``: every storyline a digest showed, and where its feed is."""
+
+    rows: tuple[StorylineRow, ...]
+    folder: Path  # where the feeds are: [digest] out's storylines/
+
+
+def list_storylines(settings: Settings) -> Storylines:
+    """The storylines recorded by the digests made from the database, the latest first."""
+    from sources.app.judging import existing_store
+    from sources.digest.files import STORYLINES
+
+    with existing_store(settings) as store:
+        rows = tuple(store.storylines())
+    return Storylines(rows, settings.digest.out_dir / STORYLINES)

@@ -21,6 +21,7 @@ from .errors import BadOption, Refused
 if TYPE_CHECKING:  # the story model loads with the commands that group stories
     from sources.judge.relevance import Relevance, Taxonomy
     from sources.judge.stories import PairVerdict, Placement
+    from sources.judge.storylines import StorylineVerdict
     from sources.settings import Settings
 
 
@@ -81,6 +82,7 @@ class ItemExplanation:
     taxonomy: Taxonomy
     story: StoryPlace | None
     placed: Placed | None = None  # the story a digest showed it in, and its storyline
+    storyline: StorylinePlace | None = None  # that storyline's other stories, and why
 
 
 def explain_item(settings: Settings, item_id: int) -> ItemExplanation:
@@ -91,7 +93,41 @@ def explain_item(settings: Settings, item_id: int) -> ItemExplanation:
         verdict = scoring.score(item, item.article_text)
         story = _story_place(item, store) if item.relevant else None
         placed = store.item_placed(item.id)
-    return ItemExplanation(item, verdict, scoring.taxonomy, story, placed)
+        line = _storyline_place(store, placed) if placed else None
+    return ItemExplanation(item, verdict, scoring.taxonomy, story, placed, line)
+
+
+@dataclass(frozen=True)
+class StorylinePlace:
+    """The storyline a digest showed an item's story in: its title, its other stories, and
+    the evidence that ties the item's story to the one most like it."""
+
+    title: str
+    stories: int
+    nearest: str  # the most alike other story's headline title ("" when it is alone)
+    verdict: StorylineVerdict | None
+
+
+def _storyline_place(store: Store, placed: Placed) -> StorylinePlace:
+    from sources.judge.stories import background_period, story_of
+    from sources.judge.storylines import explain_storyline, storyline_title
+
+    members: dict[str, list[StoredItem]] = {}
+    for member, where in store.storyline_items(placed.storyline):
+        members.setdefault(where.story, []).append(member)
+    told = {key: story_of(m, is_official=lambda i: False, id=key) for key, m in members.items()}
+    mine = told.get(placed.story)
+    others = [s for key, s in sorted(told.items()) if key != placed.story]
+    if mine is None or not others:
+        return StorylinePlace(mine.headline.title if mine else "", len(told), "", None)
+    first = min(i.published_at for s in told.values() for i in s.items)
+    last = max(i.published_at for s in told.values() for i in s.items)
+    background = store.relevant_items(*background_period(first, last))
+    verdicts = [(explain_storyline(mine, o, background=background), o) for o in others]
+    verdict, nearest = max(verdicts, key=lambda v: (v[0].score, v[1].id))
+    return StorylinePlace(
+        storyline_title(list(told.values())), len(told), nearest.headline.title, verdict
+    )
 
 
 def _story_place(item: StoredItem, store: Store) -> StoryPlace:

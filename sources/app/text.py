@@ -8,6 +8,7 @@ where a file went), in the words the README uses.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # the records said here; their modules load with their comman
     from sources.follow.opml import SourceList
     from sources.types import SearchHit, StoredItem
 
-    from .digests import Made, Mailed
+    from .digests import Made, Mailed, Storylines
     from .following import Aggregated, FirstPoll, Imported, Listing, Subscription
     from .judging import Found, ItemExplanation, PairExplanation, StoryPlace
 
@@ -250,6 +251,20 @@ def item_explanation(result: ItemExplanation) -> list[Line]:
         )
     elif result.story is not None:
         said.append("  shown in: no digest yet")
+    line = result.storyline
+    if line is not None and line.verdict is not None:
+        verdict = line.verdict
+        said.append(f"  storyline: {cut_at_word(line.title, 80)} ({line.stories} stories)")
+        said.append(
+            f"    nearest story: {cut_at_word(line.nearest, 80)}: alike "
+            f"{verdict.similarity:.2f} x closeness {verdict.closeness:.2f} = {verdict.score:.2f} "
+            f"(one storyline from {verdict.threshold:.2f})"
+        )
+        if verdict.shared:
+            words = ", ".join(word for word, _ in verdict.shared)
+            said.append(f"    words that weigh most in both: {words}")
+    elif line is not None:
+        said.append("  storyline: its story alone")
     return [Line(text) for text in said]
 
 
@@ -359,10 +374,13 @@ def _hit(hit: SearchHit) -> dict[str, object]:
 def made(result: Made) -> list[Line]:
     """The digest's counts and period, and each file written."""
     digest = result.digest
-    return [
-        Line(f"{digest.counts}, {digest.period}"),
-        *(Line(f"  {path}") for path in result.written),
-    ]
+    files = [path for path in result.written if path.parent.name != "storylines"]
+    feeds = [path for path in result.written if path.parent.name == "storylines"]
+    said = [Line(f"{digest.counts}, {digest.period}"), *(Line(f"  {path}") for path in files)]
+    if feeds:  # one per storyline the digest showed: named together, not one by one
+        count = _plural(len(feeds), "storyline feed", "storyline feeds")
+        said.append(Line(f"  {feeds[0].parent}{os.sep} ({count})"))
+    return said
 
 
 def mailed(result: Mailed) -> list[Line]:
@@ -405,4 +423,35 @@ def mailed(result: Mailed) -> list[Line]:
                 True,
             )
         )
+    return lines
+
+
+def storylines(result: Storylines, *, as_json: bool = False) -> list[Line]:
+    """``storylines``: each storyline's id, title, size, the digests it ran through, and
+    its feed."""
+    if as_json:
+        rows = [
+            {
+                "id": row.id,
+                "title": row.title,
+                "stories": row.stories,
+                "items": row.items,
+                "first_digest": row.first_day,
+                "last_digest": row.last_day,
+                "feed": str(result.folder / f"{row.id}.atom"),
+            }
+            for row in result.rows
+        ]
+        return [Line(json.dumps(rows, indent=2, ensure_ascii=False))]
+    if not result.rows:
+        return [Line("no storylines yet: `communique digest` records them", True)]
+    lines = []
+    for row in result.rows:
+        span = (
+            row.first_day if row.first_day == row.last_day else f"{row.first_day} to {row.last_day}"
+        )
+        stories = _plural(row.stories, "story", "stories")
+        lines.append(Line(f"{row.id}  {row.title}"))
+        lines.append(Line(f"  {stories}, {_plural(row.items, 'item', 'items')}; digests {span}"))
+        lines.append(Line(f"  {result.folder / (row.id + '.atom')}"))
     return lines

@@ -48,6 +48,7 @@ class DigestStory:
     relevance: float
     id: str = ""  # the story's id, the same in every digest it runs through
     continues: str = ""  # the digest it last appeared in (its name), if it goes on from one
+    storyline: str = ""  # the id of the larger development it is part of
 
     @property
     def status(self) -> str:
@@ -80,6 +81,74 @@ class DigestStory:
 
 
 @dataclass(frozen=True)
+class DigestStoryline:
+    """A larger development some of the digest's stories are parts of (a summit's previews,
+    decisions and reactions): shown as one group, with a feed of its own."""
+
+    id: str
+    title: str
+    earlier: int = 0  # its stories shown in earlier digests and not in this one
+
+    @property
+    def feed(self) -> str:
+        """Its feed, relative to the digest's folder."""
+        return f"storylines/{self.id}.atom"
+
+
+@dataclass(frozen=True)
+class StorylineStory:
+    """One story of a storyline as the storyline's feed shows it: all its items so far."""
+
+    id: str
+    title: str
+    link: str | None
+    excerpt: str
+    first: datetime  # its first item's date
+    last: datetime  # its latest item's: the feed entry's update
+    day: str  # the latest digest that showed it
+    told_by: tuple[DigestSource, ...]
+
+
+@dataclass(frozen=True)
+class StorylineFeed:
+    """What a storyline's feed says: its title and its stories, the latest grown first."""
+
+    id: str
+    title: str
+    stories: tuple[StorylineStory, ...]
+
+
+def storyline_feed(
+    line: str, title: str, stories: Sequence[Story], days: Mapping[int, str]
+) -> StorylineFeed:
+    """The feed record of storyline ``line``: each of its ``stories`` (every item a digest
+    showed of it), ``days`` being the digest each item first appeared in."""
+    told = []
+    for story in stories:
+        items = sorted(story.items, key=lambda i: (i.published_at, i.id))
+        headline = story.headline
+        told.append(
+            StorylineStory(
+                id=story.id,
+                title=shown_title(headline.title),
+                link=web_link(headline.link),
+                excerpt=cut_at_word(" ".join(excerpt_text(headline).split()), EXCERPT_CHARS),
+                first=items[0].published_at,
+                last=items[-1].published_at,
+                day=max((days[i.id] for i in items if i.id in days), default=""),
+                told_by=tuple(
+                    DigestSource(
+                        shown_title(i.source_title), web_link(i.link), shown_title(i.title)
+                    )
+                    for i in story.items
+                ),
+            )
+        )
+    told.sort(key=lambda s: (s.last, s.id), reverse=True)
+    return StorylineFeed(line, shown_title(title), tuple(told))
+
+
+@dataclass(frozen=True)
 class DigestTopic:
     """One topic section."""
 
@@ -100,6 +169,7 @@ class Digest:
     topics: tuple[DigestTopic, ...]
     items: int
     by_source: tuple[tuple[str, int], ...]
+    storylines: tuple[DigestStoryline, ...] = ()  # those shown as groups (two stories or more)
 
     @property
     def stories(self) -> int:
@@ -142,6 +212,8 @@ def build_digest(
     background: Sequence[StoredItem] = (),
     stories: Sequence[Story] | None = None,
     days: Mapping[int, str] | None = None,
+    lines: Mapping[str, str] | None = None,
+    storylines: Sequence[DigestStoryline] = (),
 ) -> Digest:
     """Group the period's relevant items into stories, rank them, and lay them out by topic.
 
@@ -149,7 +221,9 @@ def build_digest(
     ``stories``: the period's stories as already decided (:func:`follow_stories`, which
     knows the earlier digests' stories), instead of grouping ``items`` here; ``days``: the
     digest each earlier item first appeared in (item id -> its name), so a story that goes
-    on says where it was last shown.
+    on says where it was last shown. ``lines``: each story's storyline (story id ->
+    storyline id); ``storylines``: those with two stories or more, this digest's and
+    earlier ones', which every form shows as groups.
     """
     grouped = (
         stories
@@ -165,7 +239,7 @@ def build_digest(
         DigestTopic(
             topic_id,
             taxonomy.name(topic_id),
-            tuple(_story(s, zone, shown) for s in by_topic[topic_id]),
+            tuple(_story(s, zone, shown, lines or {}) for s in by_topic[topic_id]),
         )
         for topic_id in sorted(by_topic, key=taxonomy.order)
     )
@@ -180,6 +254,7 @@ def build_digest(
         topics=topics,
         items=len(items),
         by_source=tuple(sorted(by_source, key=lambda kv: (-kv[1], kv[0]))),
+        storylines=tuple(sorted(storylines, key=lambda line: line.id)),
     )
 
 
@@ -240,7 +315,9 @@ def _last_shown(story: Story, days: Mapping[int, str]) -> str:
     return ""
 
 
-def _story(story: Story, zone: ZoneInfo, days: Mapping[int, str]) -> DigestStory:
+def _story(
+    story: Story, zone: ZoneInfo, days: Mapping[int, str], lines: Mapping[str, str]
+) -> DigestStory:
     headline = story.headline
     local = headline.published_at.astimezone(zone)
     return DigestStory(
@@ -257,6 +334,7 @@ def _story(story: Story, zone: ZoneInfo, days: Mapping[int, str]) -> DigestStory
         relevance=story.relevance,
         id=story.id,
         continues=_last_shown(story, days),
+        storyline=lines.get(story.id, ""),
     )
 
 

@@ -8,16 +8,25 @@ a rename.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from feeds.config import Site
 from feeds.output import write_atomically
-from sources.digest.build import Digest
-from sources.digest.render import digest_feed, from_json, to_html, to_json, to_markdown
+from sources.digest.build import Digest, StorylineFeed
+from sources.digest.render import (
+    digest_feed,
+    from_json,
+    storyline_atom,
+    to_html,
+    to_json,
+    to_markdown,
+)
 
 FEED_NAME = "digest.atom"
+STORYLINES = "storylines"  # the folder of the storylines' feeds, beside the digests
 UTC = ZoneInfo("UTC")  # where only a period's moments matter, not how they are worded
 
 
@@ -72,9 +81,16 @@ def next_period_start(out_dir: Path, day: str) -> datetime | None:
 
 
 def write_digest(
-    digest: Digest, out_dir: Path, formats: set[str], *, site: Site, base_url: str
+    digest: Digest,
+    out_dir: Path,
+    formats: set[str],
+    *,
+    site: Site,
+    base_url: str,
+    storylines: Sequence[StorylineFeed] = (),
 ) -> list[Path]:
-    """Write the chosen formats for ``digest`` and rebuild ``digest.atom``; the paths written."""
+    """Write the chosen formats for ``digest`` and rebuild ``digest.atom`` and the feeds of
+    the ``storylines`` the digest showed (``storylines/<id>.atom``); the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     renderers = {"md": to_markdown, "html": lambda d: to_html(d, site.language), "json": to_json}
@@ -88,4 +104,11 @@ def write_digest(
         earlier = [d for _, d in _records(out_dir, site.tz)]
         write_atomically(path, digest_feed(earlier, site, base_url))
         written.append(path)
+        for line in storylines:
+            path = out_dir / STORYLINES / f"{line.id}.atom"
+            path.parent.mkdir(exist_ok=True)
+            data = storyline_atom(line, site, base_url, digest.title)
+            if not path.is_file() or path.read_bytes() != data:  # unchanged: left as it was,
+                write_atomically(path, data)  # so a reader asking since when is told so
+            written.append(path)
     return written

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from feeds.templating import templates
 from sources.digest.build import Digest, plural, shown_title
-from sources.digest.render import chart, to_json
+from sources.digest.render import chart, sections, storyline_note, to_json
 
 WIDTH = 76  # plain-text lines stay under 78 characters (RFC 5322's recommendation)
 
@@ -100,7 +100,15 @@ def to_text(digest: Digest) -> str:
     for topic in digest.topics:
         heading = f"{topic.name} ({len(topic.stories)})"
         lines += [heading, "=" * min(len(heading), WIDTH), ""]
-        for story in topic.stories:
+        for story, line in (
+            (story, section.storyline if n == 0 else None)
+            for section in sections(topic, digest)
+            for n, story in enumerate(section.stories)
+        ):
+            if line is not None:  # a storyline's title, then its stories
+                note = storyline_note(line)
+                lines += _wrap(f"Storyline: {line.title}{' (' + note + ')' if note else ''}", "  ")
+                lines.append("")
             number += 1
             lines += _wrap(f"{number}. {story.title}{ref(story.link)}", "   ")
             when = story.when
@@ -130,7 +138,13 @@ def to_mail_html(digest: Digest, language: str = "en") -> str:
     return (
         templates("sources.digest")
         .get_template("digest-mail.html")
-        .render(digest=digest, bars=chart(digest, decimals=None, least=2), language=language)
+        .render(
+            digest=digest,
+            bars=chart(digest, decimals=None, least=2),
+            sections=sections,
+            storyline_note=storyline_note,
+            language=language,
+        )
     )
 
 

@@ -27,7 +27,9 @@ from sources.digest.build import (
     Digest,
     DigestSource,
     DigestStory,
+    DigestStoryline,
     DigestTopic,
+    StorylineFeed,
     days_in_words,
     period_in_words,
     plural,
@@ -70,6 +72,58 @@ def credits(story: DigestStory) -> tuple[Credit, ...]:
     return tuple(result)
 
 
+@dataclass(frozen=True)
+class Section:
+    """What a topic shows in turn: one story, or a storyline's stories under its title."""
+
+    storyline: DigestStoryline | None
+    stories: tuple[DigestStory, ...]
+
+
+def sections(topic: DigestTopic, digest: Digest) -> tuple[Section, ...]:
+    """A topic's stories in their ranked order, each storyline's gathered where its best
+    story stands (every form of the digest shows the same groups)."""
+    shown = {line.id: line for line in digest.storylines}
+    members: dict[str, list[DigestStory]] = {}
+    for story in topic.stories:
+        if story.storyline in shown:
+            members.setdefault(story.storyline, []).append(story)
+    result = []
+    for story in topic.stories:
+        line = shown.get(story.storyline)
+        if line is None:
+            result.append(Section(None, (story,)))
+        elif members[line.id][0] is story:  # where its best story stands
+            result.append(Section(line, tuple(members[line.id])))
+    return tuple(result)
+
+
+def _md_story(story: DigestStory, level: str) -> list[str]:
+    title = escape_markdown(story.title)
+    heading = f"[{title}](<{_md_url(story.link)}>)" if story.link else title
+    when = escape_markdown(story.when)
+    if story.continues:  # "· continuing: [4 new reports since 9 June 2025](<…>)"
+        words = escape_markdown(story.continuation)
+        when += f" · continuing: [{words}](<{_md_url(earlier_page(story))}>)"
+    elif story.status:
+        when += " · new"
+    lines = [f"{level} {heading}", "", f"*{when}*", ""]
+    if story.excerpt:
+        lines += [escape_markdown(story.excerpt), ""]
+    for credit in credits(story):  # "- [Source: item title](<link>)"
+        words = escape_markdown(f"{credit.name}: {credit.detail}" if credit.detail else credit.name)
+        lines.append(f"- [{words}](<{_md_url(credit.link)}>)" if credit.link else f"- {words}")
+    lines.append("")
+    return lines
+
+
+def storyline_note(line: DigestStoryline) -> str:
+    """What a storyline's group says under its title: how much of it came before."""
+    if not line.earlier:
+        return ""
+    return f"{plural(line.earlier, 'earlier story', 'earlier stories')} in earlier digests"
+
+
 def to_markdown(digest: Digest) -> str:
     """Clean CommonMark: every title and excerpt escaped, links in angle brackets; each
     story's sources credited as on the page (:func:`credits`)."""
@@ -91,26 +145,17 @@ def to_markdown(digest: Digest) -> str:
     lines.append("")
     for topic in digest.topics:
         lines += [f"## {escape_markdown(topic.name)}", ""]
-        for story in topic.stories:
-            title = escape_markdown(story.title)
-            heading = f"[{title}](<{_md_url(story.link)}>)" if story.link else title
-            when = escape_markdown(story.when)
-            if story.continues:  # "· continuing: [4 new reports since 9 June 2025](<…>)"
-                words = escape_markdown(story.continuation)
-                when += f" · continuing: [{words}](<{_md_url(earlier_page(story))}>)"
-            elif story.status:
-                when += " · new"
-            lines += [f"### {heading}", "", f"*{when}*", ""]
-            if story.excerpt:
-                lines += [escape_markdown(story.excerpt), ""]
-            for credit in credits(story):  # "- [Source: item title](<link>)"
-                words = escape_markdown(
-                    f"{credit.name}: {credit.detail}" if credit.detail else credit.name
-                )
-                lines.append(
-                    f"- [{words}](<{_md_url(credit.link)}>)" if credit.link else f"- {words}"
-                )
-            lines.append("")
+        for section in sections(topic, digest):
+            line = section.storyline
+            if line is None:
+                lines += _md_story(section.stories[0], "###")
+                continue
+            lines += [f"### Storyline: {escape_markdown(line.title)}", ""]
+            note = storyline_note(line)
+            follow = f"[Follow this storyline (Atom feed)](<{_md_url(line.feed)}>)"
+            lines += [f"{follow}{' · ' + escape_markdown(note) if note else ''}", ""]
+            for story in section.stories:
+                lines += _md_story(story, "####")
     return "\n".join(lines)
 
 
@@ -161,6 +206,8 @@ def to_html(digest: Digest, language: str = "en") -> str:
             bars=chart(digest),
             credits=credits,
             earlier_page=earlier_page,
+            sections=sections,
+            storyline_note=storyline_note,
             language=language,
         )
     )
@@ -176,6 +223,10 @@ def to_json(digest: Digest) -> str:
         "items": digest.items,
         "stories": digest.stories,
         "by_source": [{"source": name, "items": count} for name, count in digest.by_source],
+        "storylines": [
+            {"id": line.id, "title": line.title, "earlier": line.earlier, "feed": line.feed}
+            for line in digest.storylines
+        ],
         "topics": [
             {
                 "id": topic.id,
@@ -190,6 +241,7 @@ def to_json(digest: Digest) -> str:
                         "id": story.id,
                         "status": story.status,
                         "continues": story.continues or None,
+                        "storyline": story.storyline or None,
                         "sources": [
                             {"source": s.name, "link": s.link, "title": s.title}
                             for s in story.told_by
@@ -231,6 +283,7 @@ def from_json(text: str, zone: ZoneInfo) -> Digest:
                         relevance=float(story["relevance"]),
                         id=str(story.get("id") or ""),
                         continues=str(story.get("continues") or ""),
+                        storyline=str(story.get("storyline") or ""),
                     )
                     for story in topic["stories"]
                 ),
@@ -246,6 +299,10 @@ def from_json(text: str, zone: ZoneInfo) -> Digest:
             topics=topics,
             items=int(data["items"]),
             by_source=tuple((str(s["source"]), int(s["items"])) for s in data["by_source"]),
+            storylines=tuple(
+                DigestStoryline(str(line["id"]), str(line["title"]), int(line.get("earlier", 0)))
+                for line in data.get("storylines", ())
+            ),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"not a digest record ({type(exc).__name__}: {exc})") from None
@@ -284,6 +341,51 @@ def digest_feed(digests: Sequence[Digest], site: Site, base_url: str) -> bytes:
         language=site.language,
         author=site.author,
         subtitle="What mattered in EU foreign policy, by topic and story",
+        entries=tuple(entries),
+    )
+    return atom_bytes(feed)
+
+
+def storyline_atom(line: StorylineFeed, site: Site, base_url: str, digest_title: str) -> bytes:
+    """``storylines/<id>.atom``: one entry per story of the storyline, updated as the story
+    grows, each linking to where a digest last showed it; ids made from the storyline's
+    and the stories' own, so a reader sees a story that grows as the same entry."""
+    entries = []
+    for story in line.stories:
+        sources = ", ".join(_escape(s.name) for s in story.told_by)
+        items = "".join(
+            f'<li><a href="{_escape(s.link)}">{_escape(s.name)}: {_escape(s.title)}</a></li>'
+            if s.link
+            else f"<li>{_escape(s.name)}: {_escape(s.title)}</li>"
+            for s in story.told_by
+        )
+        summary = f"{plural(len(story.told_by), 'report', 'reports')} ({sources})"
+        shown = f"{base_url}digest-{story.day}.html#story-{story.id}" if story.day else base_url
+        entries.append(
+            Entry(
+                id=f"tag:{site.host},{story.first:%Y-%m-%d}:story-{story.id}",
+                title=story.title,
+                url=story.link or shown,
+                published=story.first,
+                updated=story.last,
+                authors=(Person(digest_title),),
+                content_html=(
+                    f"<p>{_escape(story.excerpt)}</p><ul>{items}</ul>"
+                    f'<p><a href="{_escape(shown)}">In the digest</a></p>'
+                ),
+                summary_html=f"<p>{summary}</p>",
+                summary_text=" ".join(html.unescape(summary).split()),
+            )
+        )
+    first = min((story.first for story in line.stories), default=None)
+    feed = Feed(
+        id=f"tag:{site.host},{first:%Y-%m-%d}:storyline-{line.id}" if first else "",
+        title=f"{site.title}: {line.title}",
+        home_url=base_url,
+        urls={"atom": f"{base_url}storylines/{line.id}.atom", "rss": "", "json": ""},
+        language=site.language,
+        author=site.author,
+        subtitle="A developing story in EU foreign policy, followed from digest to digest",
         entries=tuple(entries),
     )
     return atom_bytes(feed)

@@ -367,6 +367,14 @@ class _Streaming:
         return [i for i, part in best_first if part >= CANDIDATE_FLOOR]
 
 
+def story_of(
+    members: Sequence[StoredItem], *, is_official: Callable[[StoredItem], bool], id: str = ""
+) -> Story:
+    """A story of stored items a digest placed together (its headline chosen as a digest
+    chooses it), known as ``id``: what a storyline's feed shows of each of its stories."""
+    return replace(_story(list(members), is_official), id=id)
+
+
 def _story(members: list[StoredItem], is_official: Callable[[StoredItem], bool]) -> Story:
     headline = min(members, key=lambda m: (not is_official(m), m.published_at, m.id))
     rest = [m for m in members if m is not headline]
