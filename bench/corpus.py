@@ -129,13 +129,22 @@ def _written(split: str) -> list[LabelledItem]:
 
 def real_day(day: Day) -> list[LabelledItem]:
     """One real day's items with their adjudicated labels."""
-    with (REAL / f"labels-{day.day}.tsv").open(encoding="utf-8") as stream:
-        labels = {row["id"]: row for row in csv.DictReader(stream, delimiter="\t")}
+    return labelled_day(
+        day.day, REAL / f"labels-{day.day}.tsv", split=day.split, scope=f"real:{day.day}:"
+    )
+
+
+def labelled_day(day: str, labels: Path, *, split: str, scope: str = "") -> list[LabelledItem]:
+    """The items captured on ``day`` (``real-DAY.jsonl``) with the labels in ``labels``; story
+    and storyline ids prefixed with ``scope`` (a day's ids are its own; a run's are shared
+    by its days)."""
+    with labels.open(encoding="utf-8") as stream:
+        marks = {row["id"]: row for row in csv.DictReader(stream, delimiter="\t")}
     items = []
-    with (REAL / f"real-{day.day}.jsonl").open(encoding="utf-8") as stream:
+    with (REAL / f"real-{day}.jsonl").open(encoding="utf-8") as stream:
         for line in stream:
             record = json.loads(line)
-            label = labels[record["id"]]
+            label = marks[record["id"]]
             items.append(
                 LabelledItem(
                     id=record["id"],
@@ -148,12 +157,12 @@ def real_day(day: Day) -> list[LabelledItem]:
                     link=record["link"],
                     relevant=label["relevant"] == "1",
                     topic=label["topic"],
-                    story=f"real:{day.day}:{label['story']}",
-                    split=day.split,
+                    story=f"{scope}{label['story']}",
+                    split=split,
                     kind="real",
                     pair="",
-                    day=day.day,
-                    storyline=f"real:{day.day}:{label['storyline']}" if label["storyline"] else "",
+                    day=day,
+                    storyline=f"{scope}{label['storyline']}" if label["storyline"] else "",
                 )
             )
     return items

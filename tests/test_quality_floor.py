@@ -26,6 +26,7 @@ from storylines import storylines
 from feeds.text import html_to_text
 from sources.judge.relevance import build_taxonomy
 
+ROOT = Path(__file__).resolve().parents[1]
 SLICE_DAYS = ("2023-06-29", "2023-11-08")  # calibration days: a summit and an enlargement package
 FLOORS = {  # measured 0.979, 0.892, 0.935, 0.915, 0.961, 0.961, 0.987, 0.983, 0.994
     "written relevant B-cubed F1": 0.97,
@@ -74,4 +75,33 @@ def measured() -> dict[str, float]:
 def test_story_storyline_and_relevance_quality_stay_above_their_pinned_floors():
     figures = measured()
     below = {k: (round(v, 4), FLOORS[k]) for k, v in figures.items() if v < FLOORS[k]}
+    assert not below, f"below the pinned floor (measured, floor): {below}"
+
+
+CONTINUITY_FLOORS = {  # calibration run, every item; measured 46/69 = 0.667, 45/92 = 0.489
+    "stories that go on, linked": 0.66,
+    "links that join one event": 0.48,
+}
+
+
+def test_stories_followed_from_one_digest_to_the_next_stay_above_their_pinned_floors():
+    """The calibration run of consecutive days digested day after day (bench/continuity.py):
+    the share of labelled stories that go on and are linked, and of links that are right."""
+    from continuity import followed, run_items, runs
+    from continuity import score as continuity
+
+    (run,) = [r for r in runs() if r.split == "calibration"]
+    items = run_items(
+        run, {day: ROOT / "tests/data/real/continuity" / f"labels-{day}.tsv" for day in run.days}
+    )
+    tally = continuity(items, followed(run, items), run.days)
+    figures = {
+        "stories that go on, linked": tally.linked / tally.going_on,
+        "links that join one event": 1 - tally.wrong / tally.links,
+    }
+    below = {
+        k: (round(v, 4), CONTINUITY_FLOORS[k])
+        for k, v in figures.items()
+        if v < CONTINUITY_FLOORS[k]
+    }
     assert not below, f"below the pinned floor (measured, floor): {below}"
