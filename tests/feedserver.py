@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -87,9 +88,7 @@ class FeedServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = (_ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer)(
-            (host, 0), Handler
-        )
+        self.httpd = (_ThreadingHTTPServer6 if ":" in host else _Server)((host, 0), Handler)
         self.httpd.daemon_threads = True
         self.host = f"[{host}]" if ":" in host else host
         self.port = self.httpd.server_address[1]
@@ -170,7 +169,19 @@ class FeedServer:
         handler._send(200, body, route.content_type, headers)  # type: ignore[attr-defined]
 
 
-class _ThreadingHTTPServer6(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that lets a client hang up: a reader that has what it needs
+    (a 404's status, a body over its cap) may close the connection while the answer is
+    being written, and the traceback socketserver prints then would land in the output of
+    the command under test."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class _ThreadingHTTPServer6(_Server):
     """The same server on an IPv6 address."""
 
     address_family = socket.AF_INET6
