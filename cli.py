@@ -532,8 +532,8 @@ def digest_command(
     """Write what mattered in EU foreign policy in a period, by topic and by story.
 
     Files: digest-YYYY-MM-DD.md, .html and .json, and digest.atom (one entry per digest,
-    newest first) in the output directory, and with atom a feed per storyline the digest
-    showed (storylines/ID.atom). The same database and period give the same bytes.
+    newest first) in the output directory, and a feed per storyline the digest showed
+    (storylines/ID.atom). The same database and period give the same bytes.
 
     Stories go on from one digest to the next: each is marked new or continuing (with what
     is new since the digest that last showed it), and stories that are parts of one larger

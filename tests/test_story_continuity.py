@@ -10,6 +10,7 @@ import html
 import http.server
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import threading
@@ -357,3 +358,16 @@ def test_newsboat_reads_a_storyline_feed_with_an_entry_per_story(project, tmp_pa
         assert reader.reload_unread() == 0
         server.shutdown()
     assert sorted(r["title"] for r in reader.items()) == sorted([SUMMIT_OUTCOME, SUMMIT_PREVIEW])
+
+
+def test_the_storylines_feeds_are_written_whatever_the_formats(project, tmp_path):
+    out = tmp_path / "out"
+    for since, until in ((DAY_1, DAY_2), (DAY_2, "2025-03-13")):
+        project.ok(
+            "digest", "--out", str(out), "--now", NOW, "--since", since, "--until", until,
+            "--format", "md",
+        )  # fmt: skip
+    markdown = (out / f"digest-{DAY_2}.md").read_text(encoding="utf-8")
+    linked = re.findall(r"\(<(storylines/[0-9a-f]+\.atom)>\)", markdown)
+    assert linked and all((out / path).is_file() for path in linked)
+    assert not (out / "digest.atom").exists()
