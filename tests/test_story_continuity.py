@@ -16,7 +16,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -32,6 +32,8 @@ from feeds.text import escape_markdown
 from sources.digest.message import to_text
 from sources.digest.render import from_json
 from sources.follow.opml import Source, save_source_list
+from sources.judge.stories import WINDOW, follow_stories, group_stories
+from sources.types import StoredItem
 
 CONFIG = """\
 [site]
@@ -280,20 +282,21 @@ def test_explain_says_which_story_a_digest_showed_the_item_in(project, tmp_path)
     said = project.ok("explain", str(daily))
     assert f"shown in: story {first} of storyline " in said
     assert f"first in the digest {DAY_2}" in said  # the item's own first digest
-    assert "story: joined [" in said  # the stored story, as the digest grouped it
+    assert ", where a digest placed it" in said  # the stored story, as the digest grouped it
     assert "first in the digest 2025-03-11" in project.ok("explain", str(armenia))
 
 
 def test_storylines_lists_each_with_its_feed_and_every_feed_validates(project, tmp_path):
     out = tmp_path / "out"
     project.digest(out, DAY_1, DAY_2)
-    assert not (out / "storylines").exists()  # the summit's preview alone: no storyline yet
+    assert record(out, DAY_1)["storylines"] == []  # the summit's preview alone, so far
     project.digest(out, DAY_2, "2025-03-13")
     listed = json.loads(project.ok("storylines", "--json"))
     second = record(out, DAY_2)
     assert {line["id"] for line in second["storylines"]} <= {row["id"] for row in listed}
     (summit,) = [row for row in listed if row["title"] == SUMMIT_PREVIEW]
-    assert (summit["stories"], summit["first_digest"], summit["last_digest"]) == (2, DAY_1, DAY_2)
+    assert (summit["stories"], summit["first_digest"]) == (2, DAY_1)
+    assert summit["last_digest"][-10:] >= DAY_2  # (a weekly digest may have shown it since)
     for row in listed:
         feed = out / "storylines" / f"{row['id']}.atom"
         assert feed.is_file(), row  # written where the digest was
@@ -302,7 +305,7 @@ def test_storylines_lists_each_with_its_feed_and_every_feed_validates(project, t
         assert len(parsed.entries) == row["stories"]  # an entry per story
     # the page groups the summit's outcome under its storyline and links the feed
     page = (out / f"digest-{DAY_2}.html").read_text(encoding="utf-8")
-    assert f'<section class="storyline" id="storyline-{summit["id"]}">' in page
+    assert f'<section class="storyline" id="storyline-{summit["id"]}-' in page
     assert f'<a href="storylines/{summit["id"]}.atom" type="application/atom+xml">' in page
     assert "1 earlier story in earlier digests" in page
     markdown = (out / f"digest-{DAY_2}.md").read_text(encoding="utf-8")
@@ -368,6 +371,64 @@ def test_the_storylines_feeds_are_written_whatever_the_formats(project, tmp_path
             "--format", "md",
         )  # fmt: skip
     markdown = (out / f"digest-{DAY_2}.md").read_text(encoding="utf-8")
+    assert "continuing: 1 new report since 11 March 2025" in markdown  # no page to link to
+    assert f"digest-{DAY_1}.html" not in markdown
     linked = re.findall(r"\(<(storylines/[0-9a-f]+\.atom)>\)", markdown)
     assert linked and all((out / path).is_file() for path in linked)
     assert not (out / "digest.atom").exists()
+
+
+def test_a_digest_made_again_for_an_older_period_keeps_the_storyline_feeds_whole(project, tmp_path):
+    out = tmp_path / "out"
+    project.digest(out, DAY_1, DAY_2)
+    project.digest(out, DAY_2, "2025-03-13")
+    (line,) = [x for x in record(out, DAY_2)["storylines"] if x["title"] == SUMMIT_PREVIEW]
+    feed = out / line["feed"]
+    before = feed.read_bytes()
+    project.digest(out, DAY_1, DAY_2)  # the older day again: its page as it was
+    assert record(out, DAY_1)["storylines"] == []
+    assert feed.read_bytes() == before  # the storyline's feed as it is now, not rolled back
+    assert len(feedparser.parse(before).entries) == 2
+
+
+def test_a_period_overlapping_an_earlier_digest_counts_only_what_that_one_did_not_show(
+    project, tmp_path
+):
+    out = tmp_path / "out"
+    project.digest(out, DAY_1, DAY_2)
+    # from 11 March 12:30 Brussels: after the Council's release, before the Wire's report
+    project.digest(out, "2025-03-11T11:30:00Z", "2025-03-13")
+    name = "2025-03-11--2025-03-12"
+    story = next(s for s in stories(record(out, name)).values() if s["continues"] == DAY_1)
+    assert story["new_reports"] == 1  # the Daily's: the Wire's was shown in that digest
+    markdown = (out / f"digest-{name}.md").read_text(encoding="utf-8")
+    assert "continuing: [1 new report since 11 March 2025]" in markdown
+
+
+def test_a_story_spans_72_hours_however_often_digests_are_made():
+    """The same link reported every day, digested day after day: the window is counted from
+    the story's first item, not from the earliest one a digest still reads back."""
+    start = datetime(2025, 3, 1, 9, tzinfo=UTC)
+    items = [
+        StoredItem(
+            id=n + 1, key=f"k{n}", link="https://wire.example/ongoing",
+            norm_link="https://wire.example/ongoing", title=f"Update {n} on the talks",
+            author="", summary="The talks go on.", text="", published_at=start + timedelta(days=n),
+            updated_at=start + timedelta(days=n), relevance=5.0, relevant=True, topics=("other",),
+            source_url=f"https://s{n}.example/feed", source_title=f"S{n}",
+        )
+        for n in range(5)
+    ]  # fmt: skip
+    stored: dict[int, str] = {}
+    for n, item in enumerate(items):
+        earlier = [i for i in items[:n] if i.published_at >= item.published_at - WINDOW]
+        starts = {
+            key: min(i.published_at for i in items if stored.get(i.id) == key)
+            for key in set(stored.values())
+        }
+        (story,) = follow_stories(
+            [item], is_official=lambda i: False, earlier=earlier, stored=stored, starts=starts
+        )
+        stored[item.id] = story.id
+    assert len(set(stored.values())) == 2  # days 0-3 (72 h), then a new story from day 4
+    assert len(group_stories(items, is_official=lambda i: False)) == 2  # as one digest

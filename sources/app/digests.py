@@ -127,6 +127,7 @@ def make_digest(
         days=followed.days,
         lines=followed.lines,
         storylines=followed.shown,
+        pages={p.name[len("digest-") : -len(".html")] for p in out_dir.glob("digest-*.html")},
     )
     base_url = options.base_url or f"{site.base_url}digest/"
     written = write_digest(
@@ -165,6 +166,7 @@ def follow(
         is_official=is_official,
         earlier=[i for i in before if i.published_at >= start - WINDOW],
         stored={item: p.story for item, p in placed.items()},
+        starts=store.story_starts({p.story for p in placed.values()}),
         background=background,
     )
     going_on = {story.id for story in stories}
@@ -177,8 +179,11 @@ def follow(
     lines = storyline_ids(stories, past=past, known=known, background=background)
     store.record_stories(day, {i.id: s.id for s in stories for i in s.items}, lines)
 
-    days = {item: p.day for item, p in placed.items()}
-    days.update((item.id, day) for story in stories for item in story.items)
+    shown_in = {item: p.day for item, p in placed.items()}  # as digests showed them before
+    days = dict(shown_in)  # and this digest's own items, for the feeds
+    for story in stories:
+        for item in story.items:
+            days.setdefault(item.id, day)
     going_on_lines = set(known.values())
     here: dict[str, list[Story]] = {}  # each storyline's stories in this digest
     for story in sorted(stories, key=lambda s: s.id):
@@ -188,23 +193,28 @@ def follow(
         if line not in going_on_lines and len(here[line]) < 2:
             continue  # a story alone: no storyline to show, nor a feed, until another joins
         if line in going_on_lines:  # begun in an earlier digest: its stories from the store
+            # every story for the feed, which a digest made again for an older period must
+            # not roll back; those this digest's period had seen for the page
             members: dict[str, list[StoredItem]] = {}
-            for item, where in store.storyline_items(line, end):
+            for item, where in store.storyline_items(line):
                 members.setdefault(where.story, []).append(item)
                 days.setdefault(item.id, where.day)
             told = [story_of(m, is_official=is_official, id=k) for k, m in sorted(members.items())]
+            seen = sum(1 for s in told if min(i.published_at for i in s.items) < end)
         else:  # begun in this one: its stories are this digest's, each whole
             told = [
                 story_of([*s.earlier, *s.items], is_official=is_official, id=s.id)
                 for s in here[line]
             ]
+            seen = len(told)
         if len(told) < 2:
             continue
         titles[line] = shown_title(storyline_title(told))  # one line, as every title shown
         feeds.append(storyline_feed(line, titles[line], told, days))
-        shown.append(DigestStoryline(line, titles[line], earlier=len(told) - len(here[line])))
+        if seen > 1:
+            shown.append(DigestStoryline(line, titles[line], earlier=seen - len(here[line])))
     store.record_stories(day, {}, {}, titles)
-    return Followed(tuple(stories), days, lines, tuple(shown), tuple(feeds))
+    return Followed(tuple(stories), shown_in, lines, tuple(shown), tuple(feeds))
 
 
 @dataclass(frozen=True)

@@ -291,7 +291,9 @@ def _story_lines(item: StoredItem, place: StoryPlace) -> list[str]:
     other story it was compared with, and the stories its identity kept it out of."""
     story, placement = place.story, place.placement
     said = []
-    if placement.story is None:
+    if placement.stored:  # a digest placed it: that placement stands, not decided again
+        said.append(f"  story: {_titled(story)}, where a digest placed it")
+    elif placement.story is None:
         said.append(
             f"  story: begins its own, headed by this item ({len(story)} items in all)"
             if story[0].id == item.id

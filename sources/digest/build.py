@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
@@ -49,6 +49,8 @@ class DigestStory:
     id: str = ""  # the story's id, the same in every digest it runs through
     continues: str = ""  # the digest it last appeared in (its name), if it goes on from one
     storyline: str = ""  # the id of the larger development it is part of
+    new_reports: int | None = None  # its reports the digest it continues from did not show
+    continues_page: bool = False  # that digest's page is beside this one's (to link to)
 
     @property
     def status(self) -> str:
@@ -71,7 +73,11 @@ class DigestStory:
         digest, else "" (a new story)."""
         if not self.continues:
             return ""
-        return f"{plural(len(self.told_by), 'new report', 'new reports')} since {days_in_words(self.continues)}"
+        new = len(self.told_by) if self.new_reports is None else self.new_reports
+        since = days_in_words(self.continues)
+        if not new:  # shown whole there already (a period overlapping that digest's)
+            return f"nothing new since {since}"
+        return f"{plural(new, 'new report', 'new reports')} since {since}"
 
     @property
     def sources(self) -> tuple[tuple[str, str | None], ...]:
@@ -214,6 +220,7 @@ def build_digest(
     days: Mapping[int, str] | None = None,
     lines: Mapping[str, str] | None = None,
     storylines: Sequence[DigestStoryline] = (),
+    pages: Collection[str] = (),
 ) -> Digest:
     """Group the period's relevant items into stories, rank them, and lay them out by topic.
 
@@ -223,7 +230,8 @@ def build_digest(
     digest each earlier item first appeared in (item id -> its name), so a story that goes
     on says where it was last shown. ``lines``: each story's storyline (story id ->
     storyline id); ``storylines``: those with two stories or more, this digest's and
-    earlier ones', which every form shows as groups.
+    earlier ones', which every form shows as groups. ``pages``: the names of the digests whose page is beside
+    this one's (``2026-12-14``): a story goes on from one of those with a link to it.
     """
     grouped = (
         stories
@@ -239,7 +247,7 @@ def build_digest(
         DigestTopic(
             topic_id,
             taxonomy.name(topic_id),
-            tuple(_story(s, zone, shown, lines or {}) for s in by_topic[topic_id]),
+            tuple(_story(s, zone, shown, lines or {}, set(pages)) for s in by_topic[topic_id]),
         )
         for topic_id in sorted(by_topic, key=taxonomy.order)
     )
@@ -316,10 +324,15 @@ def _last_shown(story: Story, days: Mapping[int, str]) -> str:
 
 
 def _story(
-    story: Story, zone: ZoneInfo, days: Mapping[int, str], lines: Mapping[str, str]
+    story: Story,
+    zone: ZoneInfo,
+    days: Mapping[int, str],
+    lines: Mapping[str, str],
+    pages: Collection[str],
 ) -> DigestStory:
     headline = story.headline
     local = headline.published_at.astimezone(zone)
+    continues = _last_shown(story, days)
     return DigestStory(
         title=shown_title(headline.title),
         link=web_link(headline.link),
@@ -333,8 +346,10 @@ def _story(
         ),
         relevance=story.relevance,
         id=story.id,
-        continues=_last_shown(story, days),
+        continues=continues,
         storyline=lines.get(story.id, ""),
+        new_reports=sum(1 for item in story.items if days.get(item.id) != continues),
+        continues_page=continues in pages,
     )
 
 

@@ -104,7 +104,9 @@ def _md_story(story: DigestStory, level: str) -> list[str]:
     when = escape_markdown(story.when)
     if story.continues:  # "· continuing: [4 new reports since 9 June 2025](<…>)"
         words = escape_markdown(story.continuation)
-        when += f" · continuing: [{words}](<{_md_url(earlier_page(story))}>)"
+        if story.continues_page:
+            words = f"[{words}](<{_md_url(earlier_page(story))}>)"
+        when += f" · continuing: {words}"
     elif story.status:
         when += " · new"
     lines = [f"{level} {heading}", "", f"*{when}*", ""]
@@ -241,6 +243,8 @@ def to_json(digest: Digest) -> str:
                         "id": story.id,
                         "status": story.status,
                         "continues": story.continues or None,
+                        "new_reports": story.new_reports,
+                        "continues_page": story.continues_page,
                         "storyline": story.storyline or None,
                         "sources": [
                             {"source": s.name, "link": s.link, "title": s.title}
@@ -283,6 +287,12 @@ def from_json(text: str, zone: ZoneInfo) -> Digest:
                         relevance=float(story["relevance"]),
                         id=str(story.get("id") or ""),
                         continues=str(story.get("continues") or ""),
+                        new_reports=(
+                            int(story["new_reports"])
+                            if story.get("new_reports") is not None
+                            else None
+                        ),
+                        continues_page=bool(story.get("continues_page")),
                         storyline=str(story.get("storyline") or ""),
                     )
                     for story in topic["stories"]
@@ -363,7 +373,9 @@ def storyline_atom(line: StorylineFeed, site: Site, base_url: str, digest_title:
         shown = f"{base_url}digest-{story.day}.html#story-{story.id}" if story.day else base_url
         entries.append(
             Entry(
-                id=f"tag:{site.host},{story.first:%Y-%m-%d}:story-{story.id}",
+                # ids from the story's own id alone: never from a date an item gives, which
+                # would change when that item is pruned (a reader would see the story twice)
+                id=f"tag:{site.host},2025:story-{story.id}",
                 title=story.title,
                 url=story.link or shown,
                 published=story.first,
@@ -377,9 +389,8 @@ def storyline_atom(line: StorylineFeed, site: Site, base_url: str, digest_title:
                 summary_text=" ".join(html.unescape(summary).split()),
             )
         )
-    first = min((story.first for story in line.stories), default=None)
     feed = Feed(
-        id=f"tag:{site.host},{first:%Y-%m-%d}:storyline-{line.id}" if first else "",
+        id=f"tag:{site.host},2025:storyline-{line.id}",
         title=f"{site.title}: {line.title}",
         home_url=base_url,
         urls={"atom": f"{base_url}storylines/{line.id}.atom", "rss": "", "json": ""},

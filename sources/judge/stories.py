@@ -91,6 +91,7 @@ class Placement:
     runner_up_probability: float
     vetoed: tuple[tuple[int, int], ...] = ()  # stories it may not join, and the member
     # (item id) its identity conflicts with (sources.event_identity.conflicts says how)
+    stored: bool = False  # put back where a digest placed it, no decision made again
 
 
 def group_stories(
@@ -122,6 +123,7 @@ def follow_stories(
     is_official: Callable[[StoredItem], bool],
     earlier: Sequence[StoredItem] = (),
     stored: Mapping[int, str] | None = None,
+    starts: Mapping[str, datetime] | None = None,
     window: timedelta = WINDOW,
     background: Sequence[StoredItem] = (),
     model: StoryModel | None = None,
@@ -133,13 +135,15 @@ def follow_stories(
     within the window before the period) and for any of ``items`` a digest of this period
     placed before (so making a digest again gives the same stories). Those items are put
     back in their stories without a decision; every other item joins the best story it may,
-    a stored one included, else begins its own. Only stories with an item in ``items`` are
+    a stored one included, else begins its own; ``starts``: each stored story's first
+    item's date, so a story spans at most the window however its items were shown. Only
+    stories with an item in ``items`` are
     returned: their ``items`` are the period's (headline first), ``earlier`` the rest.
     """
     stored = stored or {}
     period = {item.id for item in items}
     everything = [*items, *(e for e in earlier if e.id not in period)]
-    grouping = _Streaming(everything, background, window, model or story_model(), stored)
+    grouping = _Streaming(everything, background, window, model or story_model(), stored, starts)
     grouping.run()
     stories = []
     for members, key in zip(grouping.groups(), grouping.keys, strict=True):
@@ -253,9 +257,13 @@ class _Streaming:
         window: timedelta,
         model: StoryModel,
         stored: Mapping[int, str] | None = None,
+        starts: Mapping[str, datetime] | None = None,
     ) -> None:
-        self.items = sorted(items, key=lambda i: (i.published_at, i.id))
+        # ties in time broken by what the items are, not by the order they were stored in,
+        # so a story's first item (and so its id) is the same on every machine
+        self.items = sorted(items, key=lambda i: (i.published_at, i.source_url, i.key, i.id))
         self.stored = stored or {}  # item id -> the story id it was stored in
+        self.starts = starts or {}  # a stored story's first item's date, however long ago
         self.keys: list[str] = []  # each story's id (story_id of its first item, or stored)
         self._by_key: dict[str, int] = {}
         self.profiles = profiles(self.items, background)
@@ -294,7 +302,7 @@ class _Streaming:
             story = self._by_key.get(key)
             if story is None:
                 story = self._begin(profile, key)
-            self._join(j, story, Placement(story, 1.0, None, 0.0))
+            self._join(j, story, Placement(story, 1.0, None, 0.0, stored=True))
             if link:
                 self._links.setdefault(link, j)
             return
@@ -334,10 +342,12 @@ class _Streaming:
             self._links.setdefault(link, j)
 
     def _begin(self, profile: Profile, key: str) -> int:
-        """A new story, known as ``key``: its index."""
+        """A new story, known as ``key``: its index. A stored story begins where its first
+        item was published, even before the items given: its window is its own."""
         story = len(self.stories)
         self.stories.append(StoryState())
-        self.first.append(profile.hour)
+        start = self.starts.get(key)
+        self.first.append(min(profile.hour, start.timestamp() / 3600) if start else profile.hour)
         self.keys.append(key)
         self._by_key.setdefault(key, story)
         return story

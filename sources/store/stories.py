@@ -9,7 +9,8 @@ is written once (the first digest that showed it) and goes with the item when it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,6 +57,16 @@ class StoriesPart(Part):
         ).fetchall()
         return {r["entry_id"]: Placed(r["story"], r["storyline"], r["day"]) for r in rows}
 
+    def story_starts(self, stories: Collection[str]) -> dict[str, datetime]:
+        """Each of ``stories``' first item's date: where the story's window begins."""
+        rows = self.db.execute(
+            "SELECT p.story, MIN(e.published_at) AS start FROM story_items p "
+            "JOIN entries e ON e.id = p.entry_id "
+            "WHERE p.story IN (SELECT value FROM json_each(?)) GROUP BY p.story",
+            (json.dumps(sorted(stories)),),
+        ).fetchall()
+        return {r["story"]: datetime.fromisoformat(r["start"]) for r in rows}
+
     def item_placed(self, item_id: int) -> Placed | None:
         """Where one item was shown, if a digest showed it."""
         row = self.db.execute(
@@ -79,9 +90,10 @@ class StoriesPart(Part):
         name of the latest digest that showed it."""
         with self.transaction() as db:
             db.executemany(
+                # digests compared by their last day (a weekly digest is named FIRST--LAST)
                 "INSERT INTO storylines (id, title, day) VALUES (?, ?, ?) ON CONFLICT (id) "
                 "DO UPDATE SET title = excluded.title, day = excluded.day "
-                "WHERE excluded.day >= storylines.day",
+                "WHERE substr(excluded.day, -10) >= substr(storylines.day, -10)",
                 [(line, title, day) for line, title in sorted((titles or {}).items())],
             )
             db.executemany(
@@ -118,14 +130,26 @@ class StoriesPart(Part):
         and items, and the first and last digests that showed it."""
         rows = self.db.execute(
             """SELECT l.id, l.title, l.day AS last_day, COUNT(DISTINCT s.id) AS stories,
-                   COUNT(p.entry_id) AS items, MIN(p.day) AS first_day
+                   COUNT(p.entry_id) AS items, MIN(substr(p.day, -10)) AS first_end
                FROM storylines l JOIN stories s ON s.storyline = l.id
                JOIN story_items p ON p.story = s.id
                GROUP BY l.id ORDER BY l.day DESC, l.id"""
         ).fetchall()
+        firsts = {  # the digest named after that first end (a daily one, if any)
+            (r["story_end"], r["storyline"]): r["day"]
+            for r in self.db.execute(
+                "SELECT s.storyline, p.day, substr(p.day, -10) AS story_end FROM story_items p "
+                "JOIN stories s ON s.id = p.story ORDER BY length(p.day) DESC, p.day DESC"
+            )
+        }
         return [
             StorylineRow(
-                r["id"], r["title"], r["stories"], r["items"], r["first_day"], r["last_day"]
+                r["id"],
+                r["title"],
+                r["stories"],
+                r["items"],
+                firsts.get((r["first_end"], r["id"]), r["first_end"]),
+                r["last_day"],
             )
             for r in rows
         ]
