@@ -1087,3 +1087,67 @@ def test_every_fixture_ingests_at_least_what_feedparser_finds(server, project):
 
     again = agg.aggregate("--all", expect=0)  # every fixture route has validators
     assert again.counts() == counts(sources=len(fixtures), not_modified=len(fixtures))
+
+
+def test_a_304_that_sends_a_body_anyway_does_not_spoil_the_host_s_next_answer():
+    """A misconfigured server sends bytes after its 304 ("Content-Length: 13"): the protocol
+    says a 304 has no body, so those bytes would be read as the answer to the next request
+    on that connection. Such a connection is not kept; one that ends with its headers is."""
+    import asyncio
+
+    from sources.http.fetch import Fetcher, FetchRequest
+    from sources.settings import AggregateSettings
+
+    feed = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    connections = []
+
+    def answer(connection: socket.socket) -> None:
+        pending = b""
+        with connection:
+            while data := connection.recv(65536):
+                pending += data
+                while b"\r\n\r\n" in pending:
+                    request, pending = pending.split(b"\r\n\r\n", 1)
+                    line = request.split(b"\r\n")[0]
+                    if b"/noisy.xml" in line:
+                        connection.sendall(
+                            b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\nContent-Length: 13\r\n\r\n'
+                            b"not modified\n"
+                        )
+                    elif b"/quiet.xml" in line:
+                        connection.sendall(b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n')
+                    else:
+                        connection.sendall(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                            b"Content-Length: %d\r\n\r\n%s" % (len(feed), feed)
+                        )
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(connection)
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+
+    async def fetch_in_turn(first: str) -> list[tuple[int, str | None]]:
+        async with Fetcher(AggregateSettings(concurrency=1, per_host=1)) as fetcher:
+            results = [
+                await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/{first}", '"x"')),
+                await fetcher.fetch(FetchRequest(f"http://127.0.0.1:{port}/feed.xml")),
+            ]
+        return [(r.status, r.error_kind) for r in results]
+
+    try:
+        assert asyncio.run(fetch_in_turn("noisy.xml")) == [(304, None), (200, None)]
+        assert len(connections) == 2  # the noisy 304's connection was not kept
+        assert asyncio.run(fetch_in_turn("quiet.xml")) == [(304, None), (200, None)]
+        assert len(connections) == 3  # the quiet one's was: one connection for both
+    finally:
+        listener.close()

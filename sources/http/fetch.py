@@ -213,8 +213,8 @@ class Fetcher:
                     url = target
                     continue
                 body = await self._read_body(response) if response.status_code == 200 else None
-                if response.status_code in NO_BODY:  # its end is read: the connection is kept
-                    await _to_the_end(response)
+                if response.status_code in NO_BODY and not _announces_body(response):
+                    await _to_the_end(response)  # its end is read: the connection is kept
             except TooLarge:
                 return _failure(
                     request,
@@ -264,6 +264,14 @@ def limited_host(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:  # an invalid URL: fetching it fails at once, under any slot
         return ""
+
+
+def _announces_body(response: httpx.Response) -> bool:
+    """Whether a response that has no body by the protocol (304, 204) says it sends one
+    anyway (a length, or chunks): a misconfigured server's. Its connection is not kept, as
+    the bytes it then sends would be read as the answer to the host's next request."""
+    length = response.headers.get("Content-Length", "0").strip()
+    return "Transfer-Encoding" in response.headers or length not in ("", "0")
 
 
 async def _to_the_end(response: httpx.Response) -> None:
