@@ -5,15 +5,20 @@ against a loopback feed server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
+import stored_items
 from click.testing import CliRunner, Result
 from feedserver import FeedServer, Route, rss
 
 from cli import main
+from sources.store.database import Store
+from sources.store.fts_query import words_query
 
 CONFIG = """\
 [site]
@@ -185,3 +190,33 @@ def test_explain_on_a_database_without_a_source_list_writes_no_list(store):
     result = run(store, "explain", "1")
     assert result.exit_code == 0, result.output
     assert not (store.parent / "sources.opml").exists()
+
+
+class _PruningMeanwhile:
+    """The store's connection, through which another process deletes every item right after
+    search has read its ranked hits (an aggregate --keep-days running at the same time)."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db, self.path, self.ranked = db, path, False
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        cursor = self.db.execute(sql, *args)
+        if "ORDER BY" in sql and not self.ranked:
+            self.ranked = True
+            with contextlib.closing(stored_items.connect(self.path)) as other:
+                other.execute("DELETE FROM entries")
+                other.commit()
+        return cursor
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.db, name)
+
+
+def test_search_reads_its_hits_and_their_snippets_from_one_state_of_the_store(store):
+    database = store.parent / "c.db"
+    with Store(database) as opened:
+        opened.db = _PruningMeanwhile(opened.db, database)  # type: ignore[assignment]
+        hits = opened.search(words_query("sanctions"))
+    assert hits and all(hit.snippet for hit in hits)  # as they were when the search began
+    with Store(database) as opened:
+        assert opened.search(words_query("sanctions")) == []  # gone since

@@ -49,6 +49,17 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     db.execute("COMMIT")
 
 
+@contextlib.contextmanager
+def snapshot(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN ... COMMIT without a write lock: the reads inside see one state of the
+    database, whatever another process commits meanwhile (WAL readers never wait)."""
+    db.execute("BEGIN")
+    try:
+        yield db
+    finally:
+        db.execute("COMMIT")
+
+
 def from_row(record: type[T], row: sqlite3.Row, /, **given: Any) -> T:
     """The ``record`` (a dataclass) whose fields are read from the columns of ``row`` of the
     same names, except those ``given`` (a time kept as text, a 0/1 flag, a column named

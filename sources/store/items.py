@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sources.store.connection import Part, from_row
+from sources.store.connection import Part, from_row, snapshot
 from sources.store.sources import prune_failures
 from sources.store.texts import kept_summary, remember_text
 from sources.store.times import to_text
@@ -94,18 +94,22 @@ class ItemsPart(Part):
             JOIN sources s ON s.id = e.source_id
             WHERE entries_fts MATCH ? ORDER BY {_RANK}, e.published_at DESC LIMIT ?"""
         try:
-            rows = self.db.execute(ranked, (query, limit)).fetchall()
-            # then the snippets of these hits alone, each made from the item's texts as
-            # derived from its HTML, rather than of every item that matches
-            snippets = dict(
-                self.db.execute(
-                    "SELECT rowid, snippet(entries_fts, -1, '[', ']', '…', 12) FROM entries_fts "
-                    "WHERE entries_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
-                    (query, json.dumps([r["id"] for r in rows])),
-                ).fetchall()
-            )
+            with snapshot(self.db):  # the hits and their snippets from one state of the store
+                return self._hits(ranked, query, limit)
         except sqlite3.OperationalError as exc:  # FTS5 syntax: the caller names the query
             raise ValueError(str(exc)) from None
+
+    def _hits(self, ranked: str, query: str, limit: int) -> list[SearchHit]:
+        rows = self.db.execute(ranked, (query, limit)).fetchall()
+        # then the snippets of these hits alone, each made from the item's texts as derived
+        # from its HTML, rather than of every item that matches
+        snippets = dict(
+            self.db.execute(
+                "SELECT rowid, snippet(entries_fts, -1, '[', ']', '…', 12) FROM entries_fts "
+                "WHERE entries_fts MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+                (query, json.dumps([r["id"] for r in rows])),
+            ).fetchall()
+        )
         return [
             SearchHit(
                 r["id"],
