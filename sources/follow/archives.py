@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +22,7 @@ from sources.follow.inflight import InFlight
 from sources.follow.parse import ParsedFeed
 from sources.follow.scoring import SourceScoring, parse_and_score
 from sources.follow.summary import RunSummary
-from sources.http.fetch import Fetcher, FetchRequest, FetchResult
+from sources.http.fetch import Fetcher, FetchRequest, FetchResult, limited_host
 from sources.http.network import PUBLIC
 from sources.judge.relevance import Relevance
 from sources.pages.reader import PageReader, wants_page
@@ -49,8 +49,22 @@ class HistoryWalker:
     pages: PageReader
     rng: random.Random
     in_flight: InFlight
+    # At most per_host walks at a time per host: a document holds its place while it waits
+    # for a turn of its host, so walks of many sources on one host would fill the run's
+    # places and keep every other host's feeds waiting behind archives. Polls are capped per
+    # host by their turns; walks by this.
+    host_walks: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 
     async def walk(self, url: str, scoring: SourceScoring) -> None:
+        """:meth:`_walk`, once fewer than ``per_host`` walks of the same host are under way
+        (the wait counts against the walk's time: a host's walks take no longer for it)."""
+        ends = asyncio.get_running_loop().time() + self.settings.history_time.total_seconds()
+        host = limited_host(url)
+        turns = self.host_walks.setdefault(host, asyncio.Semaphore(self.settings.per_host))
+        async with turns:
+            await self._walk(url, scoring, ends)
+
+    async def _walk(self, url: str, scoring: SourceScoring, ends: float) -> None:
         """Read on in a source's history (RFC 5005 archived feeds): the archive documents the
         store holds as unread, newest first, each read once, each committed with the older one
         it links (``sources.history``). The walk stops when none is left, ``[aggregate]
@@ -60,7 +74,6 @@ class HistoryWalker:
         and the walk goes on with any other; a later run goes on from where this one stopped."""
         store, run_on, settings = self.store, self.run_on, self.settings
         loop = asyncio.get_running_loop()
-        ends = loop.time() + settings.history_time.total_seconds()
         tried: list[str] = []
         try:
             # an archive may reach only the internet and the network the feed answered from
