@@ -212,6 +212,9 @@ async def run(
                             pages.pump_soon()
                         if fetched.history_url:  # the feed answered: its history, if unread
                             walk_soon(fetched.history_url, scoring)
+                        size = len(result.body or b"")
+                        del result, fetched  # the body and its items, before memory goes back
+                        give_back_memory(size)
                     except Exception as exc:  # not CancelledError: Ctrl-C still stops the run
                         await run_on(side.record_error, request.url, exc)
 
@@ -375,7 +378,6 @@ async def _handle(
     await loop.run_in_executor(storing, _finish, side, result, fetched)
     fetched.pool_arguments = fetched.parsed = None  # the body and its items: done with
     fetched.verdicts, fetched.hashes = {}, {}
-    give_back_memory(len(result.body or b""))
     return fetched
 
 

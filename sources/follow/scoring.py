@@ -77,6 +77,7 @@ def parse_and_score(
     parsed nor scored: only what changed costs anything."""
     if _TEST_PARSE_DELAY:
         time.sleep(_TEST_PARSE_DELAY)
+    in_worker = taxonomy is None  # the pool's task: the worker's own taxonomy
     taxonomy = taxonomy if taxonomy is not None else _worker_taxonomy
     if taxonomy is None:
         raise RuntimeError("parse_and_score needs a taxonomy: none given or installed")
@@ -89,5 +90,6 @@ def parse_and_score(
         )
         for entry in parsed.entries
     }
-    give_back_memory(len(body))  # what parsing built is garbage now; the result is small
+    if in_worker:  # what parsing built is garbage now; the result is small (a parse on the
+        give_back_memory(len(body))  # run's storing thread leaves that to the run itself)
     return parsed, verdicts
