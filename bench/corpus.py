@@ -31,6 +31,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -107,15 +108,9 @@ def _written(split: str) -> list[LabelledItem]:
             if split != "all" and label["split"] != split:
                 continue
             items.append(
-                LabelledItem(
-                    id=record["id"],
-                    corpus="written",
-                    source=record["source"],
-                    official=bool(record.get("official")),
-                    published=datetime.fromisoformat(record["published"]),
-                    title=record["title"],
-                    summary=record["summary"],
-                    link=record["link"],
+                _item(
+                    record,
+                    "written",
                     relevant=label["relevant"] == "1",
                     topic=label["topic"],
                     story=label["story"] or record["id"],
@@ -146,15 +141,9 @@ def labelled_day(day: str, labels: Path, *, split: str, scope: str = "") -> list
             record = json.loads(line)
             label = marks[record["id"]]
             items.append(
-                LabelledItem(
-                    id=record["id"],
-                    corpus="real",
-                    source=record["source"],
-                    official=bool(record.get("official")),
-                    published=datetime.fromisoformat(record["published"]),
-                    title=record["title"],
-                    summary=record["summary"],
-                    link=record["link"],
+                _item(
+                    record,
+                    "real",
                     relevant=label["relevant"] == "1",
                     topic=label["topic"],
                     story=f"{scope}{label['story']}",
@@ -166,6 +155,21 @@ def labelled_day(day: str, labels: Path, *, split: str, scope: str = "") -> list
                 )
             )
     return items
+
+
+def _item(record: dict[str, Any], corpus: str, **labels: Any) -> LabelledItem:
+    """A corpus item: what its record (a ``*.jsonl`` line) says, and its ``labels``."""
+    return LabelledItem(
+        id=record["id"],
+        corpus=corpus,
+        source=record["source"],
+        official=bool(record.get("official")),
+        published=datetime.fromisoformat(record["published"]),
+        title=record["title"],
+        summary=record["summary"],
+        link=record["link"],
+        **labels,
+    )
 
 
 def stored(items: list[LabelledItem] | tuple[LabelledItem, ...]) -> list[StoredItem]:
