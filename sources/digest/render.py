@@ -343,17 +343,15 @@ def digest_feed(digests: Sequence[Digest], site: Site, base_url: str) -> bytes:
                 summary_text=summary,
             )
         )
-    feed = Feed(
-        id=f"tag:{site.host},2025:digest",
-        title=f"{site.title}: digest",
-        home_url=base_url,
-        urls={"atom": f"{base_url}digest.atom", "rss": "", "json": ""},
-        language=site.language,
-        author=site.author,
-        subtitle="What mattered in EU foreign policy, by topic and story",
-        entries=tuple(entries),
+    return _atom(
+        site,
+        base_url,
+        "digest",
+        "digest.atom",
+        "digest",
+        "What mattered in EU foreign policy, by topic and story",
+        entries,
     )
-    return atom_bytes(feed)
 
 
 def storyline_atom(line: StorylineFeed, site: Site, base_url: str, digest_title: str) -> bytes:
@@ -389,14 +387,36 @@ def storyline_atom(line: StorylineFeed, site: Site, base_url: str, digest_title:
                 summary_text=" ".join(html.unescape(summary).split()),
             )
         )
+    return _atom(
+        site,
+        base_url,
+        f"storyline-{line.id}",
+        f"storylines/{line.id}.atom",
+        line.title,
+        "A developing story in EU foreign policy, followed from digest to digest",
+        entries,
+    )
+
+
+def _atom(
+    site: Site,
+    base_url: str,
+    name: str,
+    path: str,
+    title: str,
+    subtitle: str,
+    entries: Sequence[Entry],
+) -> bytes:
+    """An Atom feed of the digest's folder (``path`` in it), written by the publishing
+    package's writer, so it is exactly as valid as the site's feeds."""
     feed = Feed(
-        id=f"tag:{site.host},2025:storyline-{line.id}",
-        title=f"{site.title}: {line.title}",
+        id=f"tag:{site.host},2025:{name}",
+        title=f"{site.title}: {title}",
         home_url=base_url,
-        urls={"atom": f"{base_url}storylines/{line.id}.atom", "rss": "", "json": ""},
+        urls={"atom": f"{base_url}{path}", "rss": "", "json": ""},
         language=site.language,
         author=site.author,
-        subtitle="A developing story in EU foreign policy, followed from digest to digest",
+        subtitle=subtitle,
         entries=tuple(entries),
     )
     return atom_bytes(feed)
