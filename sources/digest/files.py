@@ -104,9 +104,10 @@ def write_digest(
         earlier = [d for _, d in _records(out_dir, site.tz)]
         write_atomically(path, digest_feed(earlier, site, base_url))
         written.append(path)
+    if storylines:
+        (out_dir / STORYLINES).mkdir(exist_ok=True)
     for line in storylines:  # whatever the formats: every form of the digest links them
         path = out_dir / STORYLINES / f"{line.id}.atom"
-        path.parent.mkdir(exist_ok=True)
         data = storyline_atom(line, site, base_url, digest.title)
         if not path.is_file() or path.read_bytes() != data:  # unchanged: left as it was,
             write_atomically(path, data)  # so a reader asking since when is told so
