@@ -51,12 +51,19 @@ class Run:
     name: str
     days: tuple[str, ...]
     split: str
+    labelled: str  # "every item", or "candidates": the items bench/candidates.py picks
+
+    @property
+    def every_item(self) -> bool:
+        """Whether every item of the days is labelled (else only the candidates for
+        relevance are, and only the relevant items are measured)."""
+        return self.labelled == "every item"
 
 
 def runs() -> list[Run]:
     with (RUNS / "runs.tsv").open(encoding="utf-8") as stream:
         return [
-            Run(row["run"], tuple(row["days"].split(",")), row["split"])
+            Run(row["run"], tuple(row["days"].split(",")), row["split"], row["labelled"])
             for row in csv.DictReader(stream, delimiter="\t")
         ]
 
@@ -69,7 +76,13 @@ def labels(path: Path) -> dict[str, dict[str, str]]:
 def run_items(run: Run, labelled: dict[str, Path]) -> list[LabelledItem]:
     """The run's items, each day's from its capture, with the labels in ``labelled[day]``
     (story ids shared by the run's days, as labelled)."""
-    return [item for day in run.days for item in labelled_day(day, labelled[day], split=run.split)]
+    return [
+        item
+        for day in run.days
+        for item in labelled_day(
+            day, labelled[day], split=run.split, only_labelled=not run.every_item
+        )
+    ]
 
 
 def followed(run: Run, items: list[LabelledItem]) -> dict[str, str]:
@@ -158,7 +171,7 @@ def main() -> None:
             f"== {run.name} ({run.split}): {len(items)} items, "
             f"{sum(i.relevant for i in items)} relevant"
         )
-        for scope in ("relevant", "all"):
+        for scope in ("relevant", "all") if run.every_item else ("relevant",):
             chosen_items = [i for i in items if i.relevant] if scope == "relevant" else items
             system = followed(run, chosen_items)
             tally = score(chosen_items, system, run.days)

@@ -129,16 +129,21 @@ def real_day(day: Day) -> list[LabelledItem]:
     )
 
 
-def labelled_day(day: str, labels: Path, *, split: str, scope: str = "") -> list[LabelledItem]:
+def labelled_day(
+    day: str, labels: Path, *, split: str, scope: str = "", only_labelled: bool = False
+) -> list[LabelledItem]:
     """The items captured on ``day`` (``real-DAY.jsonl``) with the labels in ``labels``; story
     and storyline ids prefixed with ``scope`` (a day's ids are its own; a run's are shared
-    by its days)."""
+    by its days). ``only_labelled``: ``labels`` holds the labelled candidates of the day only
+    (``bench/candidates.py``), and the day's other items are left out."""
     with labels.open(encoding="utf-8") as stream:
         marks = {row["id"]: row for row in csv.DictReader(stream, delimiter="\t")}
     items = []
     with (REAL / f"real-{day}.jsonl").open(encoding="utf-8") as stream:
         for line in stream:
             record = json.loads(line)
+            if only_labelled and record["id"] not in marks:
+                continue
             label = marks[record["id"]]
             items.append(
                 _item(
