@@ -11,7 +11,9 @@ the next is known. Here each day is digested in turn exactly as ``communique dig
 it day after day (:func:`sources.judge.stories.follow_stories`): the earlier days' items are
 placed back in the stories they were shown in, and the day's items join those or begin
 their own. Measured, over the labelled relevant items (as the digest sees them) and over
-every item (the whole day's news, many more stories that go on):
+every labelled item (the whole day's news, many more stories that go on; for a run labelled
+on its candidates only, ``bench/candidates.py``, the items that name the EU, Europe, NATO,
+Ukraine and the like):
 
 * **linked**: of the labelled stories that go on to a later day, the share whose later
   items the digest put in the story that showed their first appearance (target >= 90 %);
@@ -171,7 +173,7 @@ def main() -> None:
             f"== {run.name} ({run.split}): {len(items)} items, "
             f"{sum(i.relevant for i in items)} relevant"
         )
-        for scope in ("relevant", "all") if run.every_item else ("relevant",):
+        for scope in ("relevant", "all"):  # "all": every labelled item of the run
             chosen_items = [i for i in items if i.relevant] if scope == "relevant" else items
             system = followed(run, chosen_items)
             tally = score(chosen_items, system, run.days)

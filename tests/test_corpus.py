@@ -78,3 +78,32 @@ def test_every_real_day_was_labelled_twice_and_adjudicated_with_the_same_items()
             }, record["id"]  # fmt: skip
             assert record["provenance"]["repository"].startswith("rumca-js/RSS-Link-Database-")
             assert len(record["provenance"]["commit"]) == 40 and record["provenance"]["path"]
+
+
+def test_every_run_of_days_was_labelled_twice_and_adjudicated_on_the_items_its_kind_says():
+    """A run labelled on ``every item`` holds each item of its days; one labelled on its
+    ``candidates`` holds exactly what bench/candidates.py picks; both labellers and the
+    adjudicated labels hold the same items, story ids shared across the run's days."""
+    from candidates import candidates
+    from continuity import LABELLERS, RUNS, runs
+
+    listed = runs()
+    assert {r.split for r in listed} == {"calibration", "held-out"}
+    assert {r.labelled for r in listed} == {"every item", "candidates"}
+    for run in listed:
+        for day in run.days:
+            assert not reserved(date.fromisoformat(day)), day  # kept for outside evaluation
+            if run.every_item:
+                with (REAL / f"real-{day}.jsonl").open(encoding="utf-8") as stream:
+                    ids = [json.loads(line)["id"] for line in stream]
+            else:
+                ids = [r["id"] for r in candidates(day)]
+            for path in (RUNS / f"labels-{day}.tsv", LABELLERS / f"A-{day}.tsv",
+                         LABELLERS / f"B-{day}.tsv"):  # fmt: skip
+                with path.open(encoding="utf-8") as stream:
+                    rows = list(csv.DictReader(stream, delimiter="\t"))
+                assert sorted(r["id"] for r in rows) == sorted(ids), path.name
+                for row in rows:
+                    assert row["relevant"] in {"0", "1"}, (path.name, row["id"])
+                    assert bool(row["storyline"]) == (row["relevant"] == "1"), row["id"]
+                    assert row["story"].startswith("S"), (path.name, row["id"])
