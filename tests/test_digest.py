@@ -41,7 +41,7 @@ from sources.digest.render import to_html, to_markdown
 from sources.follow.item_keys import normalise_link
 from sources.follow.opml import Source, read_source_list, save_source_list
 from sources.judge.relevance import build_taxonomy
-from sources.judge.stories import WINDOW, explain_pair, group_stories, rank
+from sources.judge.stories import QUIET, WINDOW, explain_pair, group_stories, rank
 from sources.store.database import Store
 from sources.types import StoredItem
 
@@ -873,8 +873,8 @@ def test_group_stories_by_shared_link_within_the_window_only():
     first = stored(1, "Alpha bravo charlie", T0, link=link)
     for gap, together in (
         (timedelta(hours=1), True),
-        (WINDOW, True),
-        (WINDOW + timedelta(seconds=1), False),
+        (QUIET, True),
+        (QUIET + timedelta(seconds=1), False),  # a story quiet for a day is over
     ):
         second = stored(
             2, "Delta echo foxtrot", T0 + gap, source="other", link=f"{link}?utm_source=rss#top"
@@ -884,13 +884,26 @@ def test_group_stories_by_shared_link_within_the_window_only():
     assert groups([first, unlinked]) == {(1,), (2,)}
 
 
-def test_group_stories_by_near_duplicate_text_within_72_hours():
+def test_a_story_reported_every_day_goes_on_for_72_hours_and_a_day_of_silence_ends_it():
+    link = "https://wire.example/story/4711"
+    every_day = [  # one report a little less than a day after the one before, one link
+        stored(k + 1, "Alpha bravo charlie", T0 + k * timedelta(hours=23), link=link)
+        for k in range(4)  # the fourth 69 hours after the first: within the window
+    ]
+    assert groups(every_day) == {(1, 2, 3, 4)}
+    late = stored(5, "Alpha bravo charlie", T0 + WINDOW + timedelta(hours=1), link=link)
+    assert groups([*every_day, late]) == {(1, 2, 3, 4), (5,)}  # past the window: a new story
+    after_silence = [every_day[0], replace(every_day[2], published_at=T0 + timedelta(hours=47))]
+    assert groups(after_silence) == {(1,), (3,)}
+
+
+def test_group_stories_by_near_duplicate_text_within_a_day_of_each_other():
     title = "EU opens accession negotiations with Moldova on the fundamentals cluster"
     summary = "The first cluster covers the rule of law and public administration reform."
     paper = stored(
         1, "Moldova begins EU accession talks on the fundamentals cluster", T0, summary=summary
     )
-    for gap, together in ((timedelta(hours=71), True), (timedelta(hours=73), False)):
+    for gap, together in ((timedelta(hours=23), True), (timedelta(hours=25), False)):
         eeas = stored(2, title, T0 + gap, source="eeas", summary=summary)
         found = groups([paper, eeas, *fillers()])
         assert ((2, 1) in found) is together, (gap, found)  # the official item heads the story
@@ -1915,3 +1928,8 @@ def test_explain_keeps_a_shared_link_apart_beyond_the_window():
     verdict = explain_pair(a, b)
     assert not verdict.one_story
     assert verdict.reasons_apart[0].startswith("published 73 h apart")
+    quiet = explain_pair(a, replace(b, published_at=T0 + timedelta(hours=30)))
+    assert quiet.reasons_apart == (
+        "published 30 h apart (a story with no report for 24 h takes no more)",
+    )
+    assert explain_pair(a, replace(b, published_at=T0 + timedelta(hours=20))).one_story

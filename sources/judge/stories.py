@@ -16,7 +16,14 @@ Some things are rules, not evidence:
   places in their headlines, sums or counts that cannot be one figure rounded:
   :func:`sources.event_identity.conflicts`): outlets retell one event in their own words,
   institutions draft different events on one template;
-* a story spans at most 72 hours.
+* a story spans at most 72 hours, and a story with no report for 24 hours takes no more
+  (:data:`QUIET`): the reports of one event come within a day of each other, and what
+  comes after a day's silence is, in real reporting, nearly always the next event of the
+  same development (the singer discharged the day after her admission, the charges after
+  the protest), which the storyline shows beside it (:mod:`sources.judge.storylines`).
+  Measured on the calibration runs of consecutive days (``bench/continuity.py``), this
+  cut the links that join different events from 52 % to 40 % of all links, for 62 % to
+  60 % of the stories that go on linked.
 
 Candidates come from an index of each item's most distinctive words (blocking), not from
 every earlier item, so 20,000 items in one window cost seconds, not the square of their
@@ -54,6 +61,8 @@ from sources.judge.pair_model import (
 from sources.types import StoredItem
 
 WINDOW = timedelta(hours=72)
+QUIET = timedelta(hours=24)  # a story with no report for so long takes no more: it is over
+QUIET_HOURS = QUIET.total_seconds() / 3600
 BACKGROUND = timedelta(days=30)  # the stored items around a period that weigh its words
 BLOCKING_TERMS = 12  # an item's most distinctive words that find its candidates
 BLOCK_RECENT = 6  # of the items using a word, the latest this many are looked at
@@ -198,6 +207,7 @@ class PairVerdict:
     apart: timedelta
     same_link: bool
     window: timedelta
+    quiet: timedelta = QUIET
 
     @property
     def reasons_apart(self) -> tuple[str, ...]:
@@ -205,6 +215,11 @@ class PairVerdict:
         reasons = []
         if self.apart > self.window:
             reasons.append(f"published {_hours(self.apart)} apart (window {_hours(self.window)})")
+        elif self.apart > self.quiet:  # alone, the earlier one's story was quiet that long
+            reasons.append(
+                f"published {_hours(self.apart)} apart (a story with no report for "
+                f"{_hours(self.quiet)} takes no more)"
+            )
         if self.same_link:
             return tuple(reasons)
         reasons.extend(self.conflicts)
@@ -308,7 +323,10 @@ class _Streaming:
             return
         if link and link in self._links:  # one link, one story: no evidence needed
             story = self.story_of[self._links[link]]
-            if profile.hour - self.first[story] <= self.window_hours:
+            if (
+                profile.hour - self.first[story] <= self.window_hours
+                and profile.hour - self.stories[story].latest <= QUIET_HOURS
+            ):
                 self._join(j, story, Placement(story, 1.0, None, 0.0))
                 return
         vetoed: list[tuple[int, str]] = []
@@ -316,6 +334,8 @@ class _Streaming:
         for story in sorted({self.story_of[i] for i in self._partners(j)}):
             state = self.stories[story]
             if profile.hour - self.first[story] > self.window_hours:
+                continue
+            if profile.hour - state.latest > QUIET_HOURS:
                 continue
             if looks_apart(profile, state):
                 continue
