@@ -868,7 +868,7 @@ def groups(items: list[StoredItem]) -> set[tuple[int, ...]]:
     return {tuple(m.id for m in s.items) for s in group_stories(items, is_official=official)}
 
 
-def test_group_stories_by_shared_link_within_the_window_only():
+def test_group_stories_by_shared_link_while_the_story_goes_on():
     link = "https://wire.example/story/4711"
     first = stored(1, "Alpha bravo charlie", T0, link=link)
     for gap, together in (
@@ -895,6 +895,9 @@ def test_a_story_reported_every_day_goes_on_for_72_hours_and_a_day_of_silence_en
     assert groups([*every_day, late]) == {(1, 2, 3, 4), (5,)}  # past the window: a new story
     after_silence = [every_day[0], replace(every_day[2], published_at=T0 + timedelta(hours=47))]
     assert groups(after_silence) == {(1,), (3,)}
+    # after the silence the link's new story goes on: its next report joins it, not the old one
+    again = stored(4, "Delta echo foxtrot", T0 + timedelta(hours=48), source="other", link=link)
+    assert groups([*after_silence, again]) == {(1,), (3, 4)}
 
 
 def test_group_stories_by_near_duplicate_text_within_a_day_of_each_other():
@@ -1930,6 +1933,7 @@ def test_explain_keeps_a_shared_link_apart_beyond_the_window():
     assert verdict.reasons_apart[0].startswith("published 73 h apart")
     quiet = explain_pair(a, replace(b, published_at=T0 + timedelta(hours=30)))
     assert quiet.reasons_apart == (
-        "published 30 h apart (a story with no report for 24 h takes no more)",
+        "published 30.0 h apart (a story with no report for 24 h takes no more, unless another "
+        "report of it came in between)",
     )
     assert explain_pair(a, replace(b, published_at=T0 + timedelta(hours=20))).one_story

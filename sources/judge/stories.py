@@ -217,8 +217,9 @@ class PairVerdict:
             reasons.append(f"published {_hours(self.apart)} apart (window {_hours(self.window)})")
         elif self.apart > self.quiet:  # alone, the earlier one's story was quiet that long
             reasons.append(
-                f"published {_hours(self.apart)} apart (a story with no report for "
-                f"{_hours(self.quiet)} takes no more)"
+                f"published {self.apart.total_seconds() / 3600:.1f} h apart (a story with no "
+                f"report for {_hours(self.quiet)} takes no more, unless another report of it "
+                "came in between)"
             )
         if self.same_link:
             return tuple(reasons)
@@ -319,7 +320,7 @@ class _Streaming:
                 story = self._begin(profile, key)
             self._join(j, story, Placement(story, 1.0, None, 0.0, stored=True))
             if link:
-                self._links.setdefault(link, j)
+                self._links[link] = j  # the latest item with the link: its story goes on
             return
         if link and link in self._links:  # one link, one story: no evidence needed
             story = self.story_of[self._links[link]]
@@ -358,8 +359,8 @@ class _Streaming:
         else:
             story = self._begin(profile, story_id(item))
             self._join(j, story, Placement(None, best[0], best[1], best[0], tuple(vetoed)))
-        if link:
-            self._links.setdefault(link, j)
+        if link:  # the latest item with the link, whose story is the one still going on
+            self._links[link] = j
 
     def _begin(self, profile: Profile, key: str) -> int:
         """A new story, known as ``key``: its index. A stored story begins where its first
