@@ -13,23 +13,27 @@ measures the command, end to end, in its own process, against the same command o
 same feeds:
 
 * **real reporting**: every calibration day of the labelled corpus (``tests/data/real``,
-  eleven days, about 8,300 items from 20 outlets; never a held-out day), served as each
-  outlet's RSS feed on 127.0.0.1 and aggregated once by each version; then one digest per
-  day, in date order, as cron makes them (the three consecutive days of the calibration
-  run go on from one digest to the next), then those three days as one digest;
+  the single days and the days of the calibration runs; never a held-out day), served as
+  each outlet's RSS feed on 127.0.0.1 and aggregated once by each version; then one digest
+  per day, in date order, as cron makes them (the consecutive days of a run go on from one
+  digest to the next), and, on a fresh copy of the database, the first calibration run's
+  three days as one digest;
 * **a busy week**: ``bench/stories.py``'s generated week (5,000 items, corpus titles with
   other places, sums and words over 40 sources), aggregated the same way, digested as one
   ``--since`` week: the widest digest and the storylines' worst case.
 
 Each version's digests run on a fresh copy of its own database, ``--repeat`` times (the
-versions taking turns); each digest's best time counts. The exit status is 1 when the
-digests take more than 1.10x the baseline's.
+versions taking turns; the baseline's code is compiled first, as an installed package is);
+each digest's best time counts. Both versions must digest the same number of items, and
+some, in every period, or the bench stops: a digest that failed or read nothing is not a
+time. The exit status is 1 when the digests take more than 1.10x the baseline's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -167,16 +171,27 @@ def write_feeds(folder: Path, reports: Sequence[Report], base_url: str) -> list[
     return sources
 
 
-def communique(code: Path, folder: Path, *args: str) -> float:
-    """Seconds ``communique ARGS`` takes with the code at ``code``, run in ``folder``."""
+def communique(code: Path, folder: Path, *args: str) -> tuple[float, str]:
+    """Seconds ``communique ARGS`` takes with the code at ``code``, run in ``folder``, and
+    what it printed. Anything but success stops the bench: a failure is not a time."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", RUN, str(code), *args], cwd=folder, capture_output=True, text=True
     )
     took = time.perf_counter() - started
-    if done.returncode not in (0, 3):  # 3: some feeds failed, which none should here
-        raise SystemExit(f"communique {' '.join(args)} at {code}: {done.stderr.strip()}")
-    return took
+    if done.returncode != 0:
+        raise SystemExit(
+            f"communique {' '.join(args)} at {code} exited {done.returncode}: {done.stderr.strip()}"
+        )
+    return took, done.stdout
+
+
+def items_digested(printed: str) -> int:
+    """How many items a digest read, from what it printed ("12 stories from 17 items, …")."""
+    found = re.search(r"stories? from ([\d,]+) items?", printed)
+    if not found:
+        raise SystemExit(f"the digest did not say what it read: {printed[:200]!r}")
+    return int(found.group(1).replace(",", ""))
 
 
 def aggregated(code: Path, folder: Path, sources: Sequence[Source]) -> Path:
@@ -189,17 +204,20 @@ def aggregated(code: Path, folder: Path, sources: Sequence[Source]) -> Path:
 
 
 def digests(
-    code: Path, database: Path, folder: Path, periods: Sequence[tuple[str, str]]
-) -> list[float]:
-    """Seconds each digest of ``periods`` takes, in turn, on a fresh copy of ``database``."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    (folder / "communique.toml").write_text(CONFIG, encoding="utf-8")
-    shutil.copy(database, folder / "communique.db")
-    return [
-        communique(code, folder, "digest", "--since", since, "--until", until)
-        for since, until in periods
-    ]
+    code: Path, database: Path, folder: Path, sequences: Sequence[Sequence[tuple[str, str]]]
+) -> list[tuple[float, int]]:
+    """Seconds each digest takes and how many items it read: each of ``sequences`` digested
+    period after period on a fresh copy of ``database``."""
+    out = []
+    for periods in sequences:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / "communique.toml").write_text(CONFIG, encoding="utf-8")
+        shutil.copy(database, folder / "communique.db")
+        for since, until in periods:
+            took, printed = communique(code, folder, "digest", "--since", since, "--until", until)
+            out.append((took, items_digested(printed)))
+    return out
 
 
 def checkout(revision: str, folder: Path) -> Path:
@@ -209,6 +227,7 @@ def checkout(revision: str, folder: Path) -> Path:
         ["git", "archive", revision], cwd=ROOT, capture_output=True, check=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(folder)], check=True)
     return folder
 
 
@@ -219,20 +238,24 @@ def main() -> int:
     args = parser.parse_args()
 
     days = calibration_days()
+    real = real_reports(days)
+    daily = [(d, (date.fromisoformat(d) + timedelta(days=1)).isoformat()) for d in days]
     scenarios = {
-        f"real reporting, {len(days)} calibration days, a digest a day": (
-            real_reports(days),
-            [(d, (date.fromisoformat(d) + timedelta(days=1)).isoformat()) for d in days]
-            + [run_period()],
+        f"real reporting, {len(days)} calibration days ({len(real):,} items from "
+        f"{len({r.source for r in real})} outlets), a digest a day, then three days as one": (
+            real,
+            [daily, [run_period()]],
         ),
         "generated busy week, 5,000 items, one week's digest": (
             week_reports(),
-            [("2026-03-02", "2026-03-09T12:00")],
+            [[("2026-03-02", "2026-03-09T12:00")]],
         ),
     }
     with tempfile.TemporaryDirectory(prefix="communique-digest-time-") as temp:
         work = Path(temp)
         versions = {"baseline": checkout(args.baseline, work / "baseline"), "now": ROOT}
+        for part in ("cli.py", "feeds", "sources"):  # compiled as the baseline is
+            subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / part)], check=True)
         served = work / "served"
         served.mkdir()
         handler = partial(_Quiet, directory=str(served))
@@ -240,7 +263,8 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         ok = True
         try:
-            for number, (name, (reports, periods)) in enumerate(scenarios.items()):
+            for number, (name, (reports, sequences)) in enumerate(scenarios.items()):
+                periods = [p for sequence in sequences for p in sequence]
                 folder = served / str(number)
                 folder.mkdir()
                 base_url = f"http://127.0.0.1:{server.server_address[1]}/{number}/"
@@ -250,12 +274,20 @@ def main() -> int:
                     for v, code in versions.items()
                 }
                 best: dict[str, list[float]] = {}
+                read: dict[str, list[int]] = {}
                 for _ in range(args.repeat):
                     for version, code in versions.items():
-                        times = digests(code, databases[version], work / f"d-{version}", periods)
+                        done = digests(code, databases[version], work / f"d-{version}", sequences)
+                        times = [t for t, _ in done]
+                        read[version] = [n for _, n in done]
                         best[version] = [
                             min(t, b) for t, b in zip(times, best.get(version, times), strict=True)
                         ]
+                if read["now"] != read["baseline"] or not all(read["now"]):
+                    raise SystemExit(
+                        f"{name}: the digests read different or no items "
+                        f"(now {read['now']}, baseline {read['baseline']}): no comparison"
+                    )
                 before, after = sum(best["baseline"]), sum(best["now"])
                 fast = after <= TARGET * before
                 ok = ok and fast
