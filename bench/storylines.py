@@ -156,8 +156,8 @@ def run_storylines(
         if own_stories:
             before = [r for r in relevant if r.id in shown]
             stories = follow_stories(
-                today, is_official=lambda r: False, earlier=before, stored=shown,
-                background=records,
+                today, is_official=lambda r: gold[r.key].official, earlier=before,
+                stored=shown, background=records,
             )  # fmt: skip
         else:
             stories = [
@@ -168,7 +168,10 @@ def run_storylines(
         for r in relevant:
             if r.id in shown and shown[r.id] not in going_on:
                 by_story[shown[r.id]].append(r)
-        past = [story_of(m, is_official=lambda r: False, id=k) for k, m in sorted(by_story.items())]
+        past = [
+            story_of(m, is_official=lambda r: gold[r.key].official, id=k)
+            for k, m in sorted(by_story.items())
+        ]
         lines = storyline_ids(stories, past=past, known=known, background=records)
         for story in stories:
             known.setdefault(story.id, lines[story.id])
