@@ -51,7 +51,7 @@ import argparse
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -202,17 +202,34 @@ def runs_of(part: str) -> list[tuple[str, tuple[str, ...], list[LabelledItem]]]:
 
 def run_agreement(part: str) -> tuple[float, float, float, float] | None:
     """The labellers' agreement on storylines over the relevant items of the part's runs."""
+    return _agreement(
+        (
+            run.name,
+            LABELLERS / f"A-{day}.tsv",
+            LABELLERS / f"B-{day}.tsv",
+            RUNS / f"labels-{day}.tsv",
+        )
+        for run in runs()
+        if part in ("all", run.split)
+        for day in run.days
+    )
+
+
+def _agreement(
+    labellings: Iterable[tuple[str, Path, Path, Path]],
+) -> tuple[float, float, float, float] | None:
+    """B-cubed P, R, F1 and pairwise F1 of labeller B's storylines scored against labeller
+    A's, over the items the adjudicated labels call relevant: ``labellings`` gives, for each
+    day, the scope of its storyline ids and the paths of A's, B's and the final labels. An
+    item a labeller did not call relevant is a storyline of its own."""
     first: dict[str, str] = {}
     second: dict[str, str] = {}
-    for run in runs():
-        if part not in ("all", run.split):
-            continue
-        for day in run.days:
-            a, b = (read(LABELLERS / f"{who}-{day}.tsv") for who in "AB")
-            for item, row in read(RUNS / f"labels-{day}.tsv").items():
-                if row["relevant"] == "1":
-                    first[item] = f"{run.name}:{a[item]['storyline'] or item}"
-                    second[item] = f"{run.name}:{b[item]['storyline'] or item}"
+    for scope, a_path, b_path, final in labellings:
+        a, b = read(a_path), read(b_path)
+        for item, row in read(final).items():
+            if row["relevant"] == "1":
+                first[item] = f"{scope}:{a[item]['storyline'] or item}"
+                second[item] = f"{scope}:{b[item]['storyline'] or item}"
     if not first:
         return None
     return (*b_cubed(first, second), pairwise_f1(first, second))
@@ -255,23 +272,14 @@ def line(name: str, figures: dict[str, float]) -> str:
 def agreement(part: str) -> tuple[float, float, float, float] | None:
     """The labellers' agreement on storylines over the part's relevant items: B-cubed P, R,
     F1 and pairwise F1 of labeller B's storylines scored against labeller A's."""
-    first: dict[str, str] = {}
-    second: dict[str, str] = {}
-    for day in days():
-        if part not in ("all", day.split):
-            continue
-        paths = [REAL / "labellers" / f"{day.day}-{who}.tsv" for who in "AB"]
-        if not all(p.exists() for p in paths):
-            return None
-        a, b = (read(p) for p in paths)
-        final = read(REAL / f"labels-{day.day}.tsv")
-        for item, row in final.items():
-            if row["relevant"] == "1":
-                first[item] = f"{day.day}:{a[item]['storyline'] or item}"
-                second[item] = f"{day.day}:{b[item]['storyline'] or item}"
-    if not first:
+    chosen = [day for day in days() if part in ("all", day.split)]
+    paths = [[REAL / "labellers" / f"{day.day}-{who}.tsv" for who in "AB"] for day in chosen]
+    if not all(p.exists() for pair in paths for p in pair):
         return None
-    return (*b_cubed(first, second), pairwise_f1(first, second))
+    return _agreement(
+        (day.day, a, b, REAL / f"labels-{day.day}.tsv")
+        for day, (a, b) in zip(chosen, paths, strict=True)
+    )
 
 
 def mistakes(items: Sequence[LabelledItem], predicted: dict[str, str]) -> None:
