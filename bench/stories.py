@@ -279,10 +279,16 @@ def main() -> int:
     if not args.no_timing:
         everything = load("all")
         base = [i for i in everything if i.relevant] or everything
-        busy_week = generated(base, 5_000, timedelta(days=7), seed=1)
-        timed_digest(busy_week, storylines=False)  # loads what every digest loads once
-        week = min(timed_digest(busy_week) for _ in range(2))
-        without = min(timed_digest(busy_week, storylines=False) for _ in range(2))
+
+        # each digest timed on items made afresh, as a digest process reads them: an item's
+        # reading is kept while the item is held, and a second digest of the same objects
+        # would find its items read already
+        def week_items() -> list[StoredItem]:
+            return generated(base, 5_000, timedelta(days=7), seed=1)
+
+        timed_digest(week_items()[:500], storylines=False)  # loads what every digest loads once
+        week = min(timed_digest(week_items()) for _ in range(2))
+        without = min(timed_digest(week_items(), storylines=False) for _ in range(2))
         window = timed_digest(generated(base, 20_000, timedelta(hours=72), seed=2))
         fast = week <= TARGET_WEEK and window <= TARGET_WINDOW
         print(
