@@ -30,6 +30,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner, Result
 from feedserver import FIXTURES, FeedServer, Route
+from hash_seeds import outputs_under_hash_seeds
 from markdown_it import MarkdownIt
 
 from cli import main
@@ -1499,17 +1500,7 @@ print([cosine(vector(), vector()).hex() for _ in range(200)])
 def test_similarity_is_the_same_to_the_last_bit_in_every_process():
     """Floating-point sums depend on their order; a set of words is ordered by string hashes,
     which differ from one process to the next (grouping near a threshold flipped with them)."""
-    printed = {
-        subprocess.run(
-            [sys.executable, "-c", _SIMILARITIES],
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-        for seed in ("1", "2", "3", "14")
-    }
+    printed = set(outputs_under_hash_seeds(_SIMILARITIES, seeds=("1", "2", "3", "14")))
     assert len(printed) == 1
 
 

@@ -9,13 +9,12 @@ issue asks of it, through the public functions and the CLI.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
+from hash_seeds import outputs_under_hash_seeds
 
 from cli import main
 from sources.judge.pair_model import JOIN_FEATURES, PAIR_FEATURES, story_model
@@ -44,17 +43,7 @@ print(json.dumps({"groups": groups, "pairs": pairs}))
 
 
 def test_the_model_gives_the_same_scores_and_stories_under_every_hash_seed():
-    outputs = []
-    for seed in ("0", "1", "4242"):
-        done = subprocess.run(
-            [sys.executable, "-c", SCORES],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            check=True,
-        )
-        outputs.append(done.stdout)
+    outputs = outputs_under_hash_seeds(SCORES)
     assert outputs[0] == outputs[1] == outputs[2]
     result = json.loads(outputs[0])
     assert len(set(result["pairs"])) > 5  # real, varied probabilities, not a constant

@@ -8,12 +8,11 @@ the test among a background of the month's other EU news (which makes "EU", "Com
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from hash_seeds import outputs_under_hash_seeds
 
 from sources.judge.stories import Story
 from sources.judge.storylines import (
@@ -274,17 +273,7 @@ print(json.dumps(group_storylines(stories, background=items)))
 
 
 def test_the_same_storylines_under_every_hash_seed():
-    outputs = []
-    for seed in ("0", "1", "4242"):
-        done = subprocess.run(
-            [sys.executable, "-c", SCRIPT],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONHASHSEED": seed},
-            check=True,
-        )
-        outputs.append(done.stdout)
+    outputs = outputs_under_hash_seeds(SCRIPT)
     assert outputs[0] == outputs[1] == outputs[2]
     lines = json.loads(outputs[0])
     assert any(len(line) > 2 for line in lines)  # a summit's stories, linked
