@@ -54,6 +54,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from continuity import runs  # noqa: E402
+from corpus import days as labelled_days  # noqa: E402
 from corpus import load  # noqa: E402
 from stories import generated  # noqa: E402
 
@@ -98,27 +100,18 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 def calibration_days() -> list[str]:
     """Every real day of the calibration part: the single labelled days and the days of
-    the calibration run of consecutive days."""
-    days = set()
-    for row in (REAL / "days.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        day, split, *_ = row.split("\t")
-        if split == "calibration":
-            days.add(day)
-    for row in (REAL / "continuity" / "runs.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        _, run_days, split, *_ = row.split("\t")
-        if split == "calibration":
-            days.update(run_days.split(","))
-    return sorted(days)
+    the calibration runs of consecutive days."""
+    single = {day.day for day in labelled_days() if day.split == "calibration"}
+    return sorted(single.union(*(run.days for run in runs() if run.split == "calibration")))
 
 
 def run_period() -> tuple[str, str]:
-    """The calibration run's three days as one digest (``--since``), after its daily ones."""
-    for row in (REAL / "continuity" / "runs.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        _, run_days, split, *_ = row.split("\t")
-        if split == "calibration":
-            days = run_days.split(",")
-            return days[0], (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()
-    raise SystemExit("tests/data/real/continuity/runs.tsv names no calibration run")
+    """The first calibration run's three days as one digest (``--since``)."""
+    first = next((run for run in runs() if run.split == "calibration"), None)
+    if first is None:
+        raise SystemExit("tests/data/real/continuity/runs.tsv names no calibration run")
+    end = date.fromisoformat(first.days[-1]) + timedelta(days=1)
+    return first.days[0], end.isoformat()
 
 
 def real_reports(days: Sequence[str]) -> list[Report]:
